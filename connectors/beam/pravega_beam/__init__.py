@@ -1,0 +1,1 @@
+"""Apache Beam IO for Pravega streams (ReadFromPravega / WriteToPravega)."""

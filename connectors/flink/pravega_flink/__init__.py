@@ -1,0 +1,1 @@
+"""PyFlink connector for Pravega streams (PravegaSource / PravegaSink)."""

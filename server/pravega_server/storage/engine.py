@@ -1,0 +1,400 @@
+"""The store: segments, table segments and controller metadata over one log.
+
+All state changes happen on the event-loop thread, in log order:
+
+1. an operation is validated against the pending view (nothing is written if any
+   operation of a batch fails);
+2. its record is written to the log (page cache) and applied to the pending view;
+3. when the log reports the record durable, the durable view moves on, waiting
+   readers wake up and the caller is answered.
+
+Recovery replays the log through the same ``_apply`` functions, so a restarted store
+has exactly the state whose records were durable.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+from typing import Callable, Iterator
+
+from . import errors
+from .ops import (
+    APPEND_HEADER, NO_VERSION, NOT_EXISTS, CreateSegment, DeleteSegment, MergeSegments, Op,
+    PutMeta, SealSegment, SegmentKind, TableRemove, TableUpdate, TruncateSegment,
+    UpdateAttribute, decode_batch, encode_batch,
+)
+from .segments import MIN_EVENT_NUMBER, Segment, Table
+from .wal import format as fmt
+from .wal.reader import Record, scan
+from .wal.writer import WalWriter
+
+log = logging.getLogger(__name__)
+
+_U64 = (1 << 64) - 1
+
+
+class _MemoryLog:
+    """Stand-in for the log in ``--in-memory`` mode: everything is durable at once,
+    but callbacks still run after the current step, as with the real log."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self.lsn = 0
+
+    @property
+    def durable_lsn(self) -> int:
+        return self.lsn
+
+    def write(self, rtype: int, parts: list) -> tuple[None, None, int]:
+        self.lsn += 1
+        return None, None, self.lsn
+
+    def when_durable(self, lsn: int, callback: Callable[[], None]) -> None:
+        self._loop.call_soon(callback)
+
+    def barrier(self, callback: Callable[[], None]) -> None:
+        self._loop.call_soon(callback)
+
+    def close(self) -> None:
+        pass
+
+
+class Engine:
+    """Use :meth:`open`; then every method must be called on the loop's thread."""
+
+    def __init__(self, data_dir: Path | None, loop: asyncio.AbstractEventLoop, fsync: bool) -> None:
+        self.data_dir = data_dir
+        self.loop = loop
+        self.fsync = fsync
+        self.segments: dict[str, Segment] = {}
+        self.by_id: dict[int, Segment] = {}
+        self.meta: dict[str, bytes] = {}
+        self.next_id = 0
+        self._read_fds: dict[int, int] = {}
+        self.log: WalWriter | _MemoryLog
+        self.fatal: BaseException | None = None
+        self.stats = {"appends": 0, "append_bytes": 0, "batches": 0}
+
+    # -- life cycle ----------------------------------------------------------------
+
+    @classmethod
+    async def open(
+        cls, data_dir: Path | None, *, fsync: bool = True, file_size: int = fmt.DEFAULT_FILE_SIZE,
+        tolerate_corruption: bool = False, on_fatal: Callable[[BaseException], None] | None = None,
+    ) -> "Engine":
+        loop = asyncio.get_running_loop()
+        engine = cls(data_dir, loop, fsync)
+        if data_dir is None:
+            engine.log = _MemoryLog(loop)
+            return engine
+        data_dir.mkdir(parents=True, exist_ok=True)
+        wal_dir = data_dir / "wal"
+        wal_dir.mkdir(exist_ok=True)
+        recovery = scan(wal_dir, engine._replay, tolerate_corruption=tolerate_corruption, report=log.warning)
+        if recovery.records:
+            log.info("recovered %d records (%d segments)", recovery.records, len(engine.segments))
+
+        def fatal(exc: BaseException) -> None:
+            engine.fatal = exc
+            log.critical("the log failed, nothing more can be acknowledged: %s", exc)
+            if on_fatal is not None:
+                on_fatal(exc)
+
+        engine.log = WalWriter(
+            wal_dir, recovery.next_lsn, tail_base=recovery.tail_base, loop=loop,
+            fsync=fsync, file_size=file_size, on_fatal=fatal,
+        )
+        return engine
+
+    def close(self) -> None:
+        self.log.close()
+        for fd in self._read_fds.values():
+            os.close(fd)
+        self._read_fds.clear()
+
+    # -- queries (pending view unless stated) --------------------------------------
+
+    def get(self, name: str) -> Segment:
+        seg = self.segments.get(name)
+        if seg is None:
+            raise errors.NoSuchSegment(name, "no such segment")
+        return seg
+
+    def exists(self, name: str) -> bool:
+        return name in self.segments
+
+    def meta_get(self, key: str) -> bytes | None:
+        return self.meta.get(key)
+
+    def meta_scan(self, prefix: str) -> Iterator[tuple[str, bytes]]:
+        for key in sorted(k for k in self.meta if k.startswith(prefix)):
+            yield key, self.meta[key]
+
+    async def barrier(self) -> None:
+        """Wait until everything written so far is durable (a read barrier)."""
+        if self.log.durable_lsn >= self.log.lsn:
+            return
+        fut = self.loop.create_future()
+        self.log.barrier(lambda: fut.done() or fut.set_result(None))
+        await fut
+
+    def read(self, seg: Segment, offset: int, max_length: int) -> bytes:
+        """Up to ``max_length`` durable bytes from ``offset`` (which the caller checked)."""
+        end = min(seg.durable_length, offset + max_length)
+        if end <= offset:
+            return b""
+        pieces = []
+        remaining = end - offset
+        for _, (base, where, length) in seg.extents_from(offset):
+            n = min(length, remaining)
+            if base is None:
+                pieces.append(where[:n])
+            else:
+                pieces.append(os.pread(self._read_fd(base), n, where))
+            remaining -= n
+            if remaining <= 0:
+                break
+        if len(pieces) == 1:
+            return bytes(pieces[0])
+        return b"".join(pieces)
+
+    def _read_fd(self, base: int) -> int:
+        fd = self._read_fds.get(base)
+        if fd is None:
+            assert self.data_dir is not None
+            fd = os.open(self.data_dir / "wal" / fmt.file_name(base), os.O_RDONLY | os.O_CLOEXEC)
+            self._read_fds[base] = fd
+        return fd
+
+    # -- the append hot path ------------------------------------------------------
+
+    def append(
+        self, seg: Segment, writer_id: int, last_event_number: int, data: bytes | memoryview,
+        on_durable: Callable[[], None], expected_offset: int | None = None,
+    ) -> tuple[int, int]:
+        """Append ``data`` for one writer; returns (previous event number, new length).
+
+        ``on_durable`` runs once the data and the writer's event number are synced.
+        """
+        if seg.sealed:
+            raise errors.SegmentSealed(seg.name, "segment is sealed")
+        if expected_offset is not None and expected_offset != seg.length:
+            raise errors.BadOffset(seg.name, expected_offset, seg.length)
+        previous = seg.writers.get(writer_id, MIN_EVENT_NUMBER)
+        head = APPEND_HEADER.pack(seg.id, writer_id >> 64, writer_id & _U64, last_event_number)
+        base, where, end = self.log.write(fmt.RecordType.APPEND, [head, data])
+        size = len(data)
+        if size == 0:
+            extent = None
+        elif base is None:
+            extent = (None, data, size)
+        else:
+            extent = (base, where + APPEND_HEADER.size, size)
+        self._apply_append(seg, writer_id, last_event_number, extent)
+        self.stats["appends"] += 1
+        self.stats["append_bytes"] += size
+        new_length = seg.length
+
+        def durable() -> None:
+            if new_length > seg.durable_length:
+                seg.durable_length = new_length
+                seg.notify()
+            on_durable()
+
+        self.log.when_durable(end, durable)
+        return previous, new_length
+
+    @staticmethod
+    def _apply_append(seg: Segment, writer_id: int, event_number: int, extent: tuple | None) -> None:
+        seg.writers[writer_id] = event_number
+        if extent is not None:
+            seg.add_extent(extent)
+
+    def update_writer(self, seg: Segment, writer_id: int, event_number: int, on_durable: Callable[[], None]) -> None:
+        """Record a writer's event number without data (an empty append)."""
+        self.append(seg, writer_id, event_number, b"", on_durable)
+
+    # -- batches -------------------------------------------------------------------
+
+    async def execute(self, ops: list[Op]) -> list:
+        """Validate, log and apply ``ops`` atomically; returns one result per op once durable."""
+        if self.fatal is not None:
+            raise RuntimeError("the store failed and is read-only") from self.fatal
+        self._validate(ops)
+        _, _, end = self.log.write(fmt.RecordType.BATCH, encode_batch(ops))
+        touched = [self._touched(op) for op in ops]
+        results = [self._apply(op) for op in ops]
+        self.stats["batches"] += 1
+        fut = self.loop.create_future()
+        self.log.when_durable(end, lambda: fut.done() or fut.set_result(None))
+        await fut
+        for op, seg, result in zip(ops, touched, results):
+            self._make_durable(op, seg, result)
+        return results
+
+    def _touched(self, op: Op) -> Segment | None:
+        """The segment whose durable view ``op`` moves (merge: the target)."""
+        if isinstance(op, (SealSegment, DeleteSegment, TruncateSegment)):
+            return self.segments[op.name]
+        if isinstance(op, MergeSegments):
+            return self.segments[op.target]
+        return None
+
+    def _validate(self, ops: list[Op]) -> None:
+        created: set[str] = set()
+        for op in ops:
+            if isinstance(op, CreateSegment):
+                if op.name in self.segments or op.name in created:
+                    raise errors.SegmentExists(op.name, "segment already exists")
+                if not op.name or len(op.name.encode()) > 65535:
+                    raise errors.InvalidArgument(op.name, "invalid segment name")
+                created.add(op.name)
+            elif isinstance(op, SealSegment):
+                if self.get(op.name).sealed:
+                    raise errors.SegmentSealed(op.name, "segment is already sealed")
+            elif isinstance(op, DeleteSegment):
+                seg = self.get(op.name)
+                if op.must_be_empty and seg.table is not None and seg.table.entries:
+                    raise errors.TableNotEmpty(op.name, "table segment is not empty")
+            elif isinstance(op, TruncateSegment):
+                seg = self.get(op.name)
+                if op.offset > seg.length or op.offset < 0:
+                    raise errors.BadOffset(op.name, op.offset, seg.length)
+            elif isinstance(op, MergeSegments):
+                target, source = self.get(op.target), self.get(op.source)
+                if target.sealed:
+                    raise errors.SegmentSealed(op.target, "target segment is sealed")
+                if target.table is not None or source.table is not None:
+                    raise errors.InvalidArgument(op.source, "table segments cannot be merged")
+                if op.target == op.source:
+                    raise errors.InvalidArgument(op.source, "a segment cannot be merged into itself")
+            elif isinstance(op, UpdateAttribute):
+                self.get(op.name)
+            elif isinstance(op, TableUpdate):
+                table = self._table(op.name)
+                _check_table_offset(op.name, table, op.table_offset)
+                for key, version, _ in op.entries:
+                    _check_condition(op.name, table, key, version)
+            elif isinstance(op, TableRemove):
+                table = self._table(op.name)
+                _check_table_offset(op.name, table, op.table_offset)
+                for key, version in op.keys:
+                    _check_condition(op.name, table, key, version)
+            elif isinstance(op, PutMeta):
+                pass
+            else:  # pragma: no cover - a programming error
+                raise TypeError(f"unknown operation {op!r}")
+
+    def _table(self, name: str) -> Table:
+        seg = self.get(name)
+        if seg.table is None:
+            raise errors.InvalidArgument(name, "not a table segment")
+        return seg.table
+
+    def _apply(self, op: Op):
+        if isinstance(op, CreateSegment):
+            seg = Segment(op.name, self.next_id, op.kind, op.scale_type, op.target_rate)
+            self.next_id += 1
+            self.segments[op.name] = seg
+            self.by_id[seg.id] = seg
+            return None
+        if isinstance(op, SealSegment):
+            seg = self.segments[op.name]
+            seg.sealed = True
+            return seg.length
+        if isinstance(op, DeleteSegment):
+            seg = self.segments.pop(op.name)
+            self.by_id.pop(seg.id, None)
+            seg.deleted = True
+            return None
+        if isinstance(op, TruncateSegment):
+            seg = self.segments[op.name]
+            if op.offset > seg.start_offset:
+                seg.start_offset = op.offset
+                seg.drop_below(op.offset)
+            return None
+        if isinstance(op, MergeSegments):
+            target = self.segments[op.target]
+            source = self.segments.pop(op.source)
+            self.by_id.pop(source.id, None)
+            source.sealed = True
+            source.deleted = True
+            for _, extent in source.extents_from(source.start_offset):
+                target.add_extent(extent)
+            return target.length
+        if isinstance(op, UpdateAttribute):
+            seg = self.segments[op.name]
+            if seg.attribute(op.attribute_id) != op.expected and op.expected != NO_VERSION:
+                return False
+            seg.attributes[op.attribute_id] = op.value
+            return True
+        if isinstance(op, TableUpdate):
+            table = self.segments[op.name].table
+            return [table.put(key, value) for key, _, value in op.entries]
+        if isinstance(op, TableRemove):
+            table = self.segments[op.name].table
+            for key, _ in op.keys:
+                table.remove(key)
+            return None
+        if isinstance(op, PutMeta):
+            if op.value is None:
+                self.meta.pop(op.key, None)
+            else:
+                self.meta[op.key] = op.value
+            return None
+        raise TypeError(f"unknown operation {op!r}")  # pragma: no cover
+
+    @staticmethod
+    def _make_durable(op: Op, seg: Segment | None, result) -> None:
+        """Move the durable view of the segment ``op`` touched and wake its readers."""
+        if seg is None:
+            return
+        if isinstance(op, SealSegment):
+            seg.durable_length = max(seg.durable_length, result)
+            seg.durable_sealed = True
+        elif isinstance(op, MergeSegments):
+            seg.durable_length = max(seg.durable_length, result)
+        seg.notify()
+
+    # -- recovery ------------------------------------------------------------------
+
+    def _replay(self, record: Record) -> None:
+        if record.rtype == fmt.RecordType.APPEND:
+            seg_id, hi, lo, event_number = APPEND_HEADER.unpack_from(record.payload)
+            seg = self.by_id.get(seg_id)
+            if seg is None:  # deleted later
+                return
+            size = len(record.payload) - APPEND_HEADER.size
+            extent = (record.file_base, record.payload_offset + APPEND_HEADER.size, size) if size else None
+            self._apply_append(seg, (hi << 64) | lo, event_number, extent)
+            seg.durable_length = seg.length
+            return
+        if record.rtype == fmt.RecordType.BATCH:
+            ops = decode_batch(record.payload)
+            touched = [self._touched(op) for op in ops]
+            results = [self._apply(op) for op in ops]
+            for op, seg, result in zip(ops, touched, results):
+                self._make_durable(op, seg, result)
+            return
+        raise errors.InvalidArgument("wal", f"unknown record type {record.rtype}")
+
+
+def _check_table_offset(name: str, table: Table, offset: int) -> None:
+    if offset != -1 and offset != table.next_position:
+        raise errors.BadOffset(name, offset, table.next_position)
+
+
+def _check_condition(name: str, table: Table, key: bytes, version: int) -> None:
+    if version == NO_VERSION:
+        return
+    current = table.entries.get(key)
+    if version == NOT_EXISTS:
+        if current is not None:
+            raise errors.TableKeyBadVersion(name, "key exists")
+        return
+    if current is None:
+        raise errors.TableKeyDoesNotExist(name, "key does not exist")
+    if current[0] != version:
+        raise errors.TableKeyBadVersion(name, f"key version is {current[0]}, not {version}")

@@ -1,0 +1,155 @@
+"""In-memory state of segments and table segments.
+
+A segment's bytes are not held here: its index lists *extents*, each a run of the
+segment's bytes at a known place (a log file position, or a ``bytes`` object for the
+in-memory store). Appends, merges and truncations only edit the index.
+
+Two views of every segment exist. The *pending* view (``length``, ``sealed``) already
+includes operations written to the log but not yet synced; new operations are
+validated against it, so they are ordered exactly as in the log. The *durable* view
+(``durable_length``, ``durable_sealed``) is what readers see: data becomes readable
+only once it can no longer be lost.
+"""
+from __future__ import annotations
+
+import bisect
+import time
+from typing import Callable
+
+from .ops import NO_VERSION, SegmentKind
+
+MIN_EVENT_NUMBER = -(2**63)
+
+# An extent is (file base LSN, offset in that file, length) for data in the log,
+# or (None, buffer, length) for the in-memory store.
+Extent = tuple
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Table:
+    """A table segment: keys with versions, plus the order of their last writes.
+
+    A version is the position of the update that wrote it. Positions increase with
+    every written entry, so ``ReadTableEntriesDelta`` can page through the live
+    entries in write order with ``bisect``.
+    """
+
+    __slots__ = ("entries", "positions", "key_at", "next_position")
+
+    def __init__(self) -> None:
+        self.entries: dict[bytes, tuple[int, bytes]] = {}
+        self.positions: list[int] = []  # sorted positions of live entries
+        self.key_at: dict[int, bytes] = {}
+        self.next_position = 0
+
+    def put(self, key: bytes, value: bytes) -> int:
+        old = self.entries.get(key)
+        if old is not None:
+            self._forget(old[0])
+        version = self.next_position
+        self.next_position += 1
+        self.entries[key] = (version, value)
+        self.positions.append(version)
+        self.key_at[version] = key
+        return version
+
+    def remove(self, key: bytes) -> None:
+        old = self.entries.pop(key, None)
+        if old is not None:
+            self._forget(old[0])
+        # A removal is an update too: it moves the table's length on.
+        self.next_position += 1
+
+    def _forget(self, version: int) -> None:
+        i = bisect.bisect_left(self.positions, version)
+        del self.positions[i]
+        del self.key_at[version]
+
+    def delta(self, from_position: int, max_count: int) -> tuple[list[tuple[bytes, int, bytes]], int]:
+        """Live entries last written at ``from_position`` or later, in write order.
+
+        Returns the entries and the position just after the last one returned (or the
+        table length when the scan reached the end)."""
+        i = bisect.bisect_left(self.positions, from_position)
+        chosen = self.positions[i : i + max_count]
+        out = []
+        for pos in chosen:
+            key = self.key_at[pos]
+            out.append((key, pos, self.entries[key][1]))
+        if i + max_count >= len(self.positions):
+            return out, self.next_position
+        return out, chosen[-1] + 1
+
+
+class Segment:
+    __slots__ = (
+        "name", "id", "kind", "scale_type", "target_rate", "length", "durable_length",
+        "start_offset", "sealed", "durable_sealed", "deleted", "starts", "extents",
+        "writers", "attributes", "last_modified", "table", "waiters", "created",
+    )
+
+    def __init__(self, name: str, seg_id: int, kind: SegmentKind, scale_type: int = 0, target_rate: int = 0) -> None:
+        self.name = name
+        self.id = seg_id
+        self.kind = kind
+        self.scale_type = scale_type
+        self.target_rate = target_rate
+        self.length = 0
+        self.durable_length = 0
+        self.start_offset = 0
+        self.sealed = False
+        self.durable_sealed = False
+        self.deleted = False
+        self.starts: list[int] = []
+        self.extents: list[Extent] = []
+        self.writers: dict[int, int] = {}
+        self.attributes: dict[int, int] = {}
+        self.created = self.last_modified = now_ms()
+        self.table: Table | None = Table() if kind == SegmentKind.TABLE else None
+        self.waiters: list[Callable[[], None]] = []
+
+    def add_extent(self, extent: Extent) -> None:
+        self.starts.append(self.length)
+        self.extents.append(extent)
+        self.length += extent[2]
+        self.last_modified = now_ms()
+
+    def extents_from(self, offset: int) -> list[tuple[int, Extent]]:
+        """(segment offset, extent) pairs covering [offset, length), the first one cut."""
+        out: list[tuple[int, Extent]] = []
+        if offset >= self.length:
+            return out
+        i = bisect.bisect_right(self.starts, offset) - 1
+        start = self.starts[i]
+        out.append((offset, _cut(self.extents[i], offset - start)))
+        for j in range(i + 1, len(self.extents)):
+            out.append((self.starts[j], self.extents[j]))
+        return out
+
+    def drop_below(self, offset: int) -> None:
+        """Forget extents that lie wholly below ``offset`` (after a truncation)."""
+        i = bisect.bisect_right(self.starts, offset) - 1
+        if i > 0:
+            del self.starts[:i]
+            del self.extents[:i]
+
+    def notify(self) -> None:
+        if self.waiters:
+            waiters, self.waiters = self.waiters, []
+            for wake in waiters:
+                wake()
+
+    def attribute(self, attribute_id: int) -> int:
+        return self.attributes.get(attribute_id, NO_VERSION)
+
+
+def _cut(extent: Extent, skip: int) -> Extent:
+    if skip == 0:
+        return extent
+    base, where, length = extent
+    if base is None:
+        return (None, memoryview(where)[skip:], length - skip)
+    return (base, where + skip, length - skip)
