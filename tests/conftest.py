@@ -1,0 +1,24 @@
+"""Shared fixtures: a real ``pravega-server`` process per test module or per test."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from pravega.testing import ServerProcess
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A durable server shared by the tests of one module."""
+    data = tmp_path_factory.mktemp("server") / "data"
+    with ServerProcess(data) as proc:
+        yield proc
+
+
+@pytest.fixture
+def fresh_server(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A durable server of the test's own, for tests that kill or restart it."""
+    with ServerProcess(tmp_path / "data") as proc:
+        yield proc

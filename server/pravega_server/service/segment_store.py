@@ -1,0 +1,388 @@
+"""Segment-store request handling: one wire command in, one reply out.
+
+Handlers receive a decoded command and either return the reply at once, or return
+an awaitable (for work that must wait for the log: batches, read barriers, parked
+tail reads). The connection (``transport/tcp.py``) sends replies strictly in request
+order.
+
+Appends are the hot path and are handled per connection (:class:`AppendSession`):
+each append block is written to the log as it arrives and its ``DataAppended`` is sent
+from the log's durability callback, without a task or a future per block.
+"""
+from __future__ import annotations
+
+import asyncio
+import struct
+import uuid
+from dataclasses import dataclass
+from typing import Awaitable, Callable, Union
+
+from pravega.protocol import commands as c
+
+from ..storage import errors
+from ..storage.engine import Engine
+from ..storage.ops import (
+    NO_VERSION, CreateSegment, DeleteSegment, MergeSegments, SealSegment, SegmentKind,
+    TableRemove, TableUpdate, TruncateSegment, UpdateAttribute,
+)
+from ..storage.segments import MIN_EVENT_NUMBER, Segment
+
+Reply = Union[c.Command, None]
+Result = Union[Reply, Awaitable[Reply]]
+
+_EVENT_HEADER = struct.Struct(">ii")
+_I32 = struct.Struct(">i")
+#: ErrorMessage error codes (Java ``ErrorMessage.ErrorCode``).
+UNSPECIFIED = -1
+ILLEGAL_ARGUMENT = 0
+
+
+@dataclass
+class StoreConfig:
+    #: How long a read at the tail of an open segment waits for data (< the client's 30 s).
+    tail_read_wait: float = 2.0
+    #: Largest data returned by one read (a reply frame must stay under 16 MiB).
+    max_read_size: int = 8 * 1024 * 1024
+    #: Largest number of entries or keys one table read returns.
+    max_table_page: int = 1000
+
+
+class SegmentStore:
+    """Stateless request handlers over the engine (state lives in the engine)."""
+
+    def __init__(self, engine: Engine, config: StoreConfig | None = None) -> None:
+        self.engine = engine
+        self.config = config or StoreConfig()
+        self.loop = engine.loop
+        self._handlers: dict[type, Callable[[c.Command], Result]] = {
+            c.ReadSegment: self.read_segment,
+            c.GetStreamSegmentInfo: self.get_info,
+            c.CreateSegment: self.create_segment,
+            c.CreateTableSegment: self.create_table_segment,
+            c.CreateTransientSegment: self.create_transient_segment,
+            c.SealSegment: self.seal_segment,
+            c.SealTableSegment: self.seal_segment,
+            c.DeleteSegment: self.delete_segment,
+            c.DeleteTableSegment: self.delete_table_segment,
+            c.TruncateSegment: self.truncate_segment,
+            c.MergeSegments: self.merge_segments,
+            c.MergeSegmentsBatch: self.merge_segments_batch,
+            c.UpdateSegmentPolicy: self.update_policy,
+            c.GetSegmentAttribute: self.get_attribute,
+            c.UpdateSegmentAttribute: self.update_attribute,
+            c.GetTableSegmentInfo: self.get_table_info,
+            c.UpdateTableEntries: self.update_table,
+            c.RemoveTableKeys: self.remove_table_keys,
+            c.ReadTable: self.read_table,
+            c.ReadTableKeys: self.read_table_keys,
+            c.ReadTableEntries: self.read_table_entries,
+            c.ReadTableEntriesDelta: self.read_table_delta,
+            c.FlushToStorage: self.flush_to_storage,
+            c.KeepAlive: lambda cmd: c.KeepAlive(),
+        }
+
+    def handler(self, cmd_type: type) -> Callable[[c.Command], Result] | None:
+        return self._handlers.get(cmd_type)
+
+    # -- errors --------------------------------------------------------------------
+
+    @staticmethod
+    def error_reply(cmd: c.Command, exc: errors.StoreError, offset: int = -1) -> c.Command:
+        """The reply Pravega sends for a store error (``PravegaRequestProcessor``)."""
+        rid = cmd.request_id
+        name = exc.segment
+        if isinstance(exc, errors.NoSuchSegment):
+            return c.NoSuchSegment(rid, name, "", offset)
+        if isinstance(exc, errors.SegmentSealed):
+            return c.SegmentIsSealed(rid, name, "", offset)
+        if isinstance(exc, errors.SegmentExists):
+            return c.SegmentAlreadyExists(rid, name, "")
+        if isinstance(exc, errors.SegmentTruncated):
+            return c.SegmentIsTruncated(rid, name, exc.start_offset, "", offset)
+        if isinstance(exc, errors.BadOffset):
+            return c.SegmentIsTruncated(rid, name, exc.actual, "", exc.expected)
+        if isinstance(exc, errors.TableKeyDoesNotExist):
+            return c.TableKeyDoesNotExist(rid, name, "")
+        if isinstance(exc, errors.TableKeyBadVersion):
+            return c.TableKeyBadVersion(rid, name, "")
+        if isinstance(exc, errors.TableNotEmpty):
+            return c.TableSegmentNotEmpty(rid, name, "")
+        return c.ErrorMessage(rid, name, str(exc), ILLEGAL_ARGUMENT)
+
+    async def _execute(self, cmd: c.Command, ops: list, ok: Callable[[list], c.Command]) -> c.Command:
+        try:
+            results = await self.engine.execute(ops)
+        except errors.StoreError as exc:
+            return self.error_reply(cmd, exc)
+        return ok(results)
+
+    def _segment(self, cmd: c.Command, name: str) -> Segment | c.Command:
+        seg = self.engine.segments.get(name)
+        if seg is None:
+            return c.NoSuchSegment(cmd.request_id, name, "", -1)
+        return seg
+
+    async def _after_barrier(self, make: Callable[[], c.Command]) -> c.Command:
+        await self.engine.barrier()
+        return make()
+
+    def _durable(self, make: Callable[[], c.Command]) -> Result:
+        """Answer from state that may include writes not yet synced: wait for them."""
+        if self.engine.log.durable_lsn >= self.engine.log.lsn:
+            return make()
+        return self._after_barrier(make)
+
+    # -- reads ---------------------------------------------------------------------
+
+    def read_segment(self, cmd: c.ReadSegment) -> Result:
+        seg = self._segment(cmd, cmd.segment)
+        if not isinstance(seg, Segment):
+            return c.NoSuchSegment(cmd.request_id, cmd.segment, "", cmd.offset)
+        reply = self._try_read(seg, cmd)
+        if reply is not None:
+            return reply
+        return self._park_read(seg, cmd)
+
+    def _try_read(self, seg: Segment, cmd: c.ReadSegment) -> c.Command | None:
+        """The reply for a read, or None if it must wait for data."""
+        offset = cmd.offset
+        if seg.deleted:
+            return c.NoSuchSegment(cmd.request_id, cmd.segment, "", offset)
+        if offset < seg.start_offset:
+            return c.SegmentIsTruncated(cmd.request_id, cmd.segment, seg.start_offset, "", offset)
+        end = seg.durable_length
+        if offset < end:
+            size = max(0, min(cmd.suggested_length, self.config.max_read_size))
+            data = self.engine.read(seg, offset, size or 1)
+            return c.SegmentRead(cmd.segment, offset, offset + len(data) >= end, False, data, cmd.request_id)
+        if seg.durable_sealed:
+            if offset > end:
+                return c.ErrorMessage(
+                    cmd.request_id, cmd.segment, f"read offset {offset} is beyond the end {end} of a sealed segment",
+                    ILLEGAL_ARGUMENT,
+                )
+            return c.SegmentRead(cmd.segment, offset, True, True, b"", cmd.request_id)
+        return None
+
+    def _park_read(self, seg: Segment, cmd: c.ReadSegment) -> Awaitable[c.Command]:
+        """Hold a read at the tail until data arrives, the segment ends, or a timeout."""
+        fut: asyncio.Future[c.Command] = self.loop.create_future()
+
+        def timeout() -> None:
+            if not fut.done():
+                try:
+                    seg.waiters.remove(wake)
+                except ValueError:
+                    pass
+                fut.set_result(c.SegmentRead(cmd.segment, cmd.offset, True, False, b"", cmd.request_id))
+
+        def wake() -> None:
+            if fut.done():
+                return
+            reply = self._try_read(seg, cmd)
+            if reply is None:
+                seg.waiters.append(wake)
+                return
+            timer.cancel()
+            fut.set_result(reply)
+
+        timer = self.loop.call_later(self.config.tail_read_wait, timeout)
+        seg.waiters.append(wake)
+        return fut
+
+    def get_info(self, cmd: c.GetStreamSegmentInfo) -> Result:
+        seg = self._segment(cmd, cmd.segment_name)
+        if not isinstance(seg, Segment):
+            return seg
+        return c.StreamSegmentInfo(
+            cmd.request_id, cmd.segment_name, True, seg.durable_sealed, False, seg.last_modified,
+            seg.durable_length, seg.start_offset,
+        )
+
+    # -- segment life cycle --------------------------------------------------------
+
+    def create_segment(self, cmd: c.CreateSegment) -> Result:
+        op = CreateSegment(cmd.segment, SegmentKind.STREAM, cmd.scale_type, cmd.target_rate)
+        return self._execute(cmd, [op], lambda _: c.SegmentCreated(cmd.request_id, cmd.segment))
+
+    def create_table_segment(self, cmd: c.CreateTableSegment) -> Result:
+        op = CreateSegment(cmd.segment, SegmentKind.TABLE)
+        return self._execute(cmd, [op], lambda _: c.SegmentCreated(cmd.request_id, cmd.segment))
+
+    def create_transient_segment(self, cmd: c.CreateTransientSegment) -> Result:
+        parent = self._segment(cmd, cmd.parent_segment)
+        if not isinstance(parent, Segment):
+            return parent
+        name = f"{cmd.parent_segment}#transient.{cmd.writer_id:032x}.{uuid.uuid4().hex}"
+        op = CreateSegment(name, SegmentKind.TRANSIENT)
+        return self._execute(cmd, [op], lambda _: c.SegmentCreated(cmd.request_id, name))
+
+    def seal_segment(self, cmd: c.SealSegment) -> Result:
+        return self._execute(cmd, [SealSegment(cmd.segment)], lambda _: c.SegmentSealed(cmd.request_id, cmd.segment))
+
+    def delete_segment(self, cmd: c.DeleteSegment) -> Result:
+        return self._execute(cmd, [DeleteSegment(cmd.segment)], lambda _: c.SegmentDeleted(cmd.request_id, cmd.segment))
+
+    def delete_table_segment(self, cmd: c.DeleteTableSegment) -> Result:
+        op = DeleteSegment(cmd.segment, must_be_empty=cmd.must_be_empty)
+        return self._execute(cmd, [op], lambda _: c.SegmentDeleted(cmd.request_id, cmd.segment))
+
+    def truncate_segment(self, cmd: c.TruncateSegment) -> Result:
+        op = TruncateSegment(cmd.segment, cmd.truncation_offset)
+        return self._execute(cmd, [op], lambda _: c.SegmentTruncated(cmd.request_id, cmd.segment))
+
+    def merge_segments(self, cmd: c.MergeSegments) -> Result:
+        ops: list = [MergeSegments(cmd.target, cmd.source)]
+        for update in cmd.attribute_updates:
+            ops.append(UpdateAttribute(cmd.target, update.attribute_id, update.new_value, NO_VERSION))
+        return self._execute(
+            cmd, ops, lambda results: c.SegmentsMerged(cmd.request_id, cmd.target, cmd.source, results[0])
+        )
+
+    def merge_segments_batch(self, cmd: c.MergeSegmentsBatch) -> Result:
+        ops = [MergeSegments(cmd.target_segment_id, source) for source in cmd.source_segment_ids]
+        return self._execute(
+            cmd, ops,
+            lambda results: c.SegmentsBatchMerged(
+                cmd.request_id, cmd.target_segment_id, list(cmd.source_segment_ids), list(results)
+            ),
+        )
+
+    def update_policy(self, cmd: c.UpdateSegmentPolicy) -> Result:
+        seg = self._segment(cmd, cmd.segment)
+        if not isinstance(seg, Segment):
+            return seg
+        # Only used for auto-scaling hints; kept in memory.
+        seg.scale_type, seg.target_rate = cmd.scale_type, cmd.target_rate
+        return c.SegmentPolicyUpdated(cmd.request_id, cmd.segment)
+
+    # -- attributes ----------------------------------------------------------------
+
+    def get_attribute(self, cmd: c.GetSegmentAttribute) -> Result:
+        seg = self._segment(cmd, cmd.segment_name)
+        if not isinstance(seg, Segment):
+            return seg
+        return self._durable(lambda: c.SegmentAttribute(cmd.request_id, seg.attribute(cmd.attribute_id)))
+
+    def update_attribute(self, cmd: c.UpdateSegmentAttribute) -> Result:
+        seg = self._segment(cmd, cmd.segment_name)
+        if not isinstance(seg, Segment):
+            return seg
+        # Compare-and-set; Long.MIN_VALUE as expected value means "not set".
+        if seg.attribute(cmd.attribute_id) != cmd.expected_value:
+            return self._durable(lambda: c.SegmentAttributeUpdated(cmd.request_id, False))
+        op = UpdateAttribute(cmd.segment_name, cmd.attribute_id, cmd.new_value, NO_VERSION)
+        return self._execute(cmd, [op], lambda _: c.SegmentAttributeUpdated(cmd.request_id, True))
+
+    # -- tables --------------------------------------------------------------------
+
+    def _table_segment(self, cmd: c.Command, name: str) -> Segment | c.Command:
+        seg = self._segment(cmd, name)
+        if isinstance(seg, Segment) and seg.table is None:
+            return c.ErrorMessage(cmd.request_id, name, "not a table segment", ILLEGAL_ARGUMENT)
+        return seg
+
+    def get_table_info(self, cmd: c.GetTableSegmentInfo) -> Result:
+        seg = self._table_segment(cmd, cmd.segment_name)
+        if not isinstance(seg, Segment):
+            return seg
+        table = seg.table
+        return self._durable(
+            lambda: c.TableSegmentInfo(cmd.request_id, cmd.segment_name, 0, table.next_position, len(table.entries), 0)
+        )
+
+    def update_table(self, cmd: c.UpdateTableEntries) -> Result:
+        entries = tuple((e.key, e.version, e.value) for e in cmd.table_entries)
+        op = TableUpdate(cmd.segment, entries, cmd.table_segment_offset)
+        return self._execute(cmd, [op], lambda results: c.TableEntriesUpdated(cmd.request_id, results[0]))
+
+    def remove_table_keys(self, cmd: c.RemoveTableKeys) -> Result:
+        op = TableRemove(cmd.segment, tuple((k.data, k.version) for k in cmd.keys), cmd.table_segment_offset)
+        return self._execute(cmd, [op], lambda _: c.TableKeysRemoved(cmd.request_id, cmd.segment))
+
+    def read_table(self, cmd: c.ReadTable) -> Result:
+        seg = self._table_segment(cmd, cmd.segment)
+        if not isinstance(seg, Segment):
+            return seg
+
+        def make() -> c.Command:
+            out = []
+            for key in cmd.keys:
+                found = seg.table.entries.get(key.data)
+                if found is None:
+                    out.append(c.TableEntry(key.data, -1, b""))
+                else:
+                    out.append(c.TableEntry(key.data, found[0], found[1]))
+            return c.TableRead(cmd.request_id, cmd.segment, out)
+
+        return self._durable(make)
+
+    def _page(self, seg: Segment, token: bytes, count: int, prefix: bytes) -> tuple[list[tuple[bytes, int, bytes]], bytes]:
+        """Live entries in write order from a continuation token (the next position)."""
+        start = int.from_bytes(token, "big") if token else 0
+        count = max(1, min(count, self.config.max_table_page))
+        out: list[tuple[bytes, int, bytes]] = []
+        position = start
+        while len(out) < count:
+            page, position = seg.table.delta(position, count)
+            out.extend(e for e in page if e[0].startswith(prefix))
+            if not page or position >= seg.table.next_position:
+                break
+        return out, position.to_bytes(8, "big")
+
+    def read_table_keys(self, cmd: c.ReadTableKeys) -> Result:
+        seg = self._table_segment(cmd, cmd.segment)
+        if not isinstance(seg, Segment):
+            return seg
+
+        def make() -> c.Command:
+            page, token = self._page(seg, cmd.continuation_token, cmd.suggested_key_count, cmd.prefix_filter)
+            keys = [c.TableKey(k, v) for k, v, _ in page]
+            return c.TableKeysRead(cmd.request_id, cmd.segment, keys, token)
+
+        return self._durable(make)
+
+    def read_table_entries(self, cmd: c.ReadTableEntries) -> Result:
+        seg = self._table_segment(cmd, cmd.segment)
+        if not isinstance(seg, Segment):
+            return seg
+
+        def make() -> c.Command:
+            page, token = self._page(seg, cmd.continuation_token, cmd.suggested_entry_count, cmd.prefix_filter)
+            entries = [c.TableEntry(k, v, val) for k, v, val in page]
+            return c.TableEntriesRead(cmd.request_id, cmd.segment, entries, token)
+
+        return self._durable(make)
+
+    def read_table_delta(self, cmd: c.ReadTableEntriesDelta) -> Result:
+        seg = self._table_segment(cmd, cmd.segment)
+        if not isinstance(seg, Segment):
+            return seg
+
+        def make() -> c.Command:
+            table = seg.table
+            if cmd.from_position > table.next_position or cmd.from_position < 0:
+                return c.ErrorMessage(
+                    cmd.request_id, cmd.segment,
+                    f"fromPosition {cmd.from_position} is beyond the table's length {table.next_position}",
+                    ILLEGAL_ARGUMENT,
+                )
+            count = max(1, min(cmd.suggested_entry_count, self.config.max_table_page))
+            page, last = table.delta(cmd.from_position, count)
+            entries = [c.TableEntry(k, v, val) for k, v, val in page]
+            return c.TableEntriesDeltaRead(
+                cmd.request_id, cmd.segment, entries, False, last >= table.next_position, last
+            )
+
+        return self._durable(make)
+
+    def flush_to_storage(self, cmd: c.FlushToStorage) -> Result:
+        return self._after_barrier(lambda: c.StorageFlushed(cmd.request_id))
+
+
+def event_frame(data: bytes) -> bytes:
+    """An event as it is stored in a segment: the 8-byte header, then the bytes."""
+    return _EVENT_HEADER.pack(0, len(data)) + data
+
+
+__all__ = ["SegmentStore", "StoreConfig", "event_frame", "MIN_EVENT_NUMBER", "UNSPECIFIED", "ILLEGAL_ARGUMENT"]
