@@ -1,0 +1,1 @@
+"""Pravega reimplementation: client, wire protocol and server pieces."""
