@@ -1,8 +1,11 @@
-"""Demo: an embedded durable server, a transactional (exactly-once) write and a read.
+"""Demo: a durable server, a transactional (exactly-once) write and a read.
 
 Run with ``bash scripts/demo.sh``. The official Pravega Python client talks to our
 server unchanged: a transaction's events are invisible until it commits, and a
 reader group reads each committed event exactly once.
+
+The server runs as a child process here: the official client blocks inside Rust
+while holding Python's GIL, which would starve a server thread in this process.
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ import time
 
 import pravega_client
 
-from pravega_server.embedded import EmbeddedServer
+from pravega.testing import ServerProcess
 
 
 async def read_all(reader, expected: int, timeout: float = 30.0) -> list[bytes]:
@@ -28,7 +31,7 @@ async def read_all(reader, expected: int, timeout: float = 30.0) -> list[bytes]:
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory() as data_dir, EmbeddedServer(data_dir) as server:
+    with tempfile.TemporaryDirectory() as data_dir, ServerProcess(f"{data_dir}/data") as server:
         print(f"server up: controller {server.controller_uri}, data in {data_dir}")
         manager = pravega_client.StreamManager(server.controller_uri)
         manager.create_scope("demo")

@@ -1,0 +1,43 @@
+"""What every client object shares: configuration, the controller client, the pool."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import naming
+from .connection import Endpoint
+from .controller import ControllerClient
+from .pool import ConnectionPool
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    controller_uri: str = "tcp://127.0.0.1:9090"
+    #: Time one segment-store request may take (the server long-polls tail reads < 30 s).
+    request_timeout: float = 30.0
+    connect_timeout: float = 10.0
+    #: A writer sends blocks of at most this many bytes...
+    max_block_size: int = 1024 * 1024
+    #: ...and keeps at most this many blocks unacknowledged per segment.
+    max_inflight_blocks: int = 2
+    #: Bytes a writer buffers (sent or not) before ``write`` waits for acknowledgements.
+    max_buffered_bytes: int = 32 * 1024 * 1024
+    #: How long a writer keeps trying to reach a segment store before failing its events.
+    reconnect_timeout: float = 120.0
+    transaction_lease_ms: int = 90_000
+    shared_connections_per_endpoint: int = 2
+
+
+class ClientContext:
+    def __init__(self, config: ClientConfig) -> None:
+        self.config = config
+        self.controller = ControllerClient(config.controller_uri)
+        self.pool = ConnectionPool(config.shared_connections_per_endpoint, config.connect_timeout)
+
+    async def endpoint_of(self, segment: str) -> Endpoint:
+        """The segment store holding a qualified segment name (transaction segments too)."""
+        scope, stream, segment_id = naming.parse_any_segment_name(segment)
+        return await self.controller.get_endpoint(scope, stream, segment_id)
+
+    async def close(self) -> None:
+        self.pool.close()
+        await self.controller.close()

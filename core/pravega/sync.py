@@ -1,0 +1,230 @@
+"""The synchronous facade: the asyncio API's names, run on a background loop thread.
+
+Every synchronous call submits a coroutine to one event loop running in a daemon
+thread (a *portal*, as in anyio's ``BlockingPortal``) and waits for its result. Calls
+made from that loop's own thread are refused instead of deadlocking.
+
+Objects returned by the async API (writers, readers, groups...) come back wrapped, so
+their methods are synchronous too. The wrappers are written out per class rather than
+generated, so that they carry documentation and type hints.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from typing import Any, Awaitable, Callable, Generic, Iterator, TypeVar
+
+from . import errors
+from .client.client import Client as AsyncClient
+from .client.client import StreamInfo
+from .client.context import ClientConfig
+from .client.writer import EventWriter as AsyncEventWriter
+from .model import RetentionPolicy, ScalingPolicy, StreamConfiguration, StreamCut
+from .serializers import Serializer
+
+T = TypeVar("T")
+
+
+class Portal:
+    """An event loop on a daemon thread that runs coroutines for synchronous callers."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        started = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(self.loop)
+            self.loop.call_soon(started.set)
+            self.loop.run_forever()
+
+        self.thread = threading.Thread(target=run, name="pravega-portal", daemon=True)
+        self.thread.start()
+        started.wait()
+
+    def call(self, make: Callable[[], Awaitable[T]], timeout: float | None = None) -> T:
+        if threading.current_thread() is self.thread:
+            raise errors.InterfaceError("synchronous Pravega calls cannot be made from the client's own loop thread")
+        if not self.loop.is_running():
+            raise errors.InterfaceError("the client is closed")
+
+        async def runner() -> T:
+            return await make()
+
+        future = asyncio.run_coroutine_threadsafe(runner(), self.loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise
+
+    def stop(self) -> None:
+        if self.loop.is_running():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(10)
+        if not self.loop.is_running() and not self.loop.is_closed():
+            self.loop.close()
+
+
+class EventWriter(Generic[T]):
+    """Synchronous :class:`pravega.aio.EventWriter`."""
+
+    def __init__(self, portal: Portal, writer: AsyncEventWriter[T]) -> None:
+        self._portal = portal
+        self._writer = writer
+
+    @property
+    def writer_id(self) -> str:
+        return self._writer.writer_id
+
+    def write(self, event: T, routing_key: str | None = None) -> concurrent.futures.Future:
+        """Queue an event; the returned future completes when it is stored."""
+        async def go() -> concurrent.futures.Future:
+            fut = await self._writer.write(event, routing_key)
+            return _bridge(fut)
+
+        return self._portal.call(go)
+
+    def write_many(self, events: list[tuple[T, str | None]]) -> concurrent.futures.Future:
+        """Queue several (event, routing key) pairs in one call (much cheaper per event)."""
+        async def go() -> concurrent.futures.Future:
+            futures = [await self._writer.write(event, key) for event, key in events]
+            return _bridge(asyncio.ensure_future(asyncio.gather(*futures)))
+
+        return self._portal.call(go)
+
+    def flush(self) -> None:
+        self._portal.call(self._writer.flush)
+
+    def note_time(self, timestamp_ms: int | None = None) -> None:
+        self._portal.call(lambda: self._writer.note_time(timestamp_ms))
+
+    def close(self) -> None:
+        self._portal.call(self._writer.close)
+
+    def __enter__(self) -> "EventWriter[T]":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _bridge(fut: "asyncio.Future[Any]") -> concurrent.futures.Future:
+    out: concurrent.futures.Future = concurrent.futures.Future()
+
+    def done(f: "asyncio.Future[Any]") -> None:
+        if f.cancelled():
+            out.cancel()
+        elif f.exception() is not None:
+            out.set_exception(f.exception())
+        else:
+            out.set_result(f.result())
+
+    fut.add_done_callback(done)
+    return out
+
+
+class Client:
+    """Synchronous entry point: the methods of :class:`pravega.aio.Client`, blocking.
+
+    >>> with pravega.Client("tcp://127.0.0.1:9090") as client:     # doctest: +SKIP
+    ...     client.create_scope("sc")
+    """
+
+    def __init__(self, controller_uri: str = "tcp://127.0.0.1:9090", config: ClientConfig | None = None,
+                 **options: Any) -> None:
+        self._portal = Portal()
+
+        async def make() -> AsyncClient:
+            return AsyncClient(controller_uri, config, **options)
+
+        try:
+            self._client: AsyncClient = self._portal.call(make)
+        except BaseException:
+            self._portal.stop()
+            raise
+
+    @property
+    def aio(self) -> AsyncClient:
+        """The underlying async client (use it only from the portal's loop)."""
+        return self._client
+
+    def _call(self, make: Callable[[], Awaitable[T]]) -> T:
+        return self._portal.call(make)
+
+    def close(self) -> None:
+        try:
+            self._call(self._client.close)
+        finally:
+            self._portal.stop()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- scopes and streams ----------------------------------------------------------
+
+    def create_scope(self, scope: str) -> bool:
+        return self._call(lambda: self._client.create_scope(scope))
+
+    def delete_scope(self, scope: str) -> bool:
+        return self._call(lambda: self._client.delete_scope(scope))
+
+    def list_scopes(self) -> list[str]:
+        return self._call(self._client.list_scopes)
+
+    def scope_exists(self, scope: str) -> bool:
+        return self._call(lambda: self._client.scope_exists(scope))
+
+    def create_stream(self, scope: str, stream: str, scaling: ScalingPolicy | int | None = None,
+                      retention: RetentionPolicy | None = None, tags: list[str] | tuple[str, ...] = (),
+                      config: StreamConfiguration | None = None) -> bool:
+        return self._call(lambda: self._client.create_stream(scope, stream, scaling, retention, tags, config))
+
+    def update_stream(self, scope: str, stream: str, scaling: ScalingPolicy | int | None = None,
+                      retention: RetentionPolicy | None = None, tags: list[str] | tuple[str, ...] | None = None,
+                      config: StreamConfiguration | None = None) -> bool:
+        return self._call(lambda: self._client.update_stream(scope, stream, scaling, retention, tags, config))
+
+    def seal_stream(self, scope: str, stream: str) -> bool:
+        return self._call(lambda: self._client.seal_stream(scope, stream))
+
+    def delete_stream(self, scope: str, stream: str) -> bool:
+        return self._call(lambda: self._client.delete_stream(scope, stream))
+
+    def truncate_stream(self, cut: StreamCut) -> bool:
+        return self._call(lambda: self._client.truncate_stream(cut))
+
+    def list_streams(self, scope: str, tag: str | None = None) -> list[str]:
+        return self._call(lambda: self._client.list_streams(scope, tag))
+
+    def stream_exists(self, scope: str, stream: str) -> bool:
+        return self._call(lambda: self._client.stream_exists(scope, stream))
+
+    def get_stream_configuration(self, scope: str, stream: str) -> StreamConfiguration:
+        return self._call(lambda: self._client.get_stream_configuration(scope, stream))
+
+    def scale_stream(self, scope: str, stream: str, sealed_segments: list[int],
+                     new_ranges: list[tuple[float, float]]) -> list:
+        return self._call(lambda: self._client.scale_stream(scope, stream, sealed_segments, new_ranges))
+
+    def stream_info(self, scope: str, stream: str) -> StreamInfo:
+        return self._call(lambda: self._client.stream_info(scope, stream))
+
+    # -- factories -------------------------------------------------------------------
+
+    def create_writer(self, scope: str, stream: str, serializer: Serializer[T] | None = None,
+                      writer_id: str | None = None) -> EventWriter[T]:
+        writer = self._call(lambda: self._client.create_writer(scope, stream, serializer, writer_id))
+        return EventWriter(self._portal, writer)
+
+
+def iterate(portal: Portal, agen: Any) -> Iterator[Any]:
+    """Drive an async iterator from synchronous code."""
+    while True:
+        try:
+            yield portal.call(agen.__anext__)
+        except StopAsyncIteration:
+            return
