@@ -11,6 +11,7 @@ generated, so that they carry documentation and type hints.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import threading
 from typing import Any, Awaitable, Callable, Generic, Iterator, TypeVar
@@ -72,6 +73,11 @@ class EventWriter(Generic[T]):
     def __init__(self, portal: Portal, writer: AsyncEventWriter[T]) -> None:
         self._portal = portal
         self._writer = writer
+        # write() queues here from the caller's thread; the loop drains it in order, so
+        # a write costs no thread round trip.
+        self._queue: collections.deque[tuple[T, str | None, concurrent.futures.Future]] = collections.deque()
+        self._scheduled = False
+        self._draining: asyncio.Task | None = None
 
     @property
     def writer_id(self) -> str:
@@ -79,11 +85,36 @@ class EventWriter(Generic[T]):
 
     def write(self, event: T, routing_key: str | None = None) -> concurrent.futures.Future:
         """Queue an event; the returned future completes when it is stored."""
-        async def go() -> concurrent.futures.Future:
-            fut = await self._writer.write(event, routing_key)
-            return _bridge(fut)
+        out: concurrent.futures.Future = concurrent.futures.Future()
+        self._queue.append((event, routing_key, out))
+        if not self._scheduled:
+            self._scheduled = True
+            self._portal.loop.call_soon_threadsafe(self._start_drain)
+        return out
 
-        return self._portal.call(go)
+    def _start_drain(self) -> None:
+        if self._draining is None or self._draining.done():
+            self._draining = asyncio.ensure_future(self._drain())
+
+    async def _drain(self) -> None:
+        queue = self._queue
+        while True:
+            self._scheduled = False  # before the last look at the queue: see write()
+            if not queue:
+                return
+            while queue:
+                event, key, out = queue.popleft()
+                try:
+                    fut = await self._writer.write(event, key)
+                except BaseException as exc:  # reported to the caller through its future
+                    out.set_exception(exc)
+                    continue
+                _chain(fut, out)
+
+    async def _drained(self) -> None:
+        while self._queue or (self._draining is not None and not self._draining.done()):
+            self._start_drain()
+            await asyncio.shield(self._draining)  # type: ignore[arg-type]
 
     def write_many(self, events: list[tuple[T, str | None]]) -> concurrent.futures.Future:
         """Queue several (event, routing key) pairs in one call (much cheaper per event)."""
@@ -94,13 +125,22 @@ class EventWriter(Generic[T]):
         return self._portal.call(go)
 
     def flush(self) -> None:
-        self._portal.call(self._writer.flush)
+        """Wait until every event written so far is stored."""
+        async def go() -> None:
+            await self._drained()
+            await self._writer.flush()
+
+        self._portal.call(go)
 
     def note_time(self, timestamp_ms: int | None = None) -> None:
         self._portal.call(lambda: self._writer.note_time(timestamp_ms))
 
     def close(self) -> None:
-        self._portal.call(self._writer.close)
+        async def go() -> None:
+            await self._drained()
+            await self._writer.close()
+
+        self._portal.call(go)
 
     def __enter__(self) -> "EventWriter[T]":
         return self
@@ -109,9 +149,7 @@ class EventWriter(Generic[T]):
         self.close()
 
 
-def _bridge(fut: "asyncio.Future[Any]") -> concurrent.futures.Future:
-    out: concurrent.futures.Future = concurrent.futures.Future()
-
+def _chain(fut: "asyncio.Future[Any]", out: concurrent.futures.Future) -> None:
     def done(f: "asyncio.Future[Any]") -> None:
         if f.cancelled():
             out.cancel()
@@ -121,6 +159,11 @@ def _bridge(fut: "asyncio.Future[Any]") -> concurrent.futures.Future:
             out.set_result(f.result())
 
     fut.add_done_callback(done)
+
+
+def _bridge(fut: "asyncio.Future[Any]") -> concurrent.futures.Future:
+    out: concurrent.futures.Future = concurrent.futures.Future()
+    _chain(fut, out)
     return out
 
 
