@@ -163,6 +163,33 @@ class Client:
         self._closeables.append(writer)
         return writer
 
+    # >>> reader groups (reader_group.py) ----------------------------------------------
+
+    async def create_reader_group(self, name: str, scope: str, config_or_streams: Any,
+                                  **options: Any) -> "ReaderGroup":
+        """Create a reader group (see :class:`ReaderGroup`). ``config_or_streams``: a
+        :class:`ReaderGroupConfig`, or stream names ("stream" in ``scope``, "scope/stream"
+        or (scope, stream)) with ``ReaderGroupConfig`` options as keywords. An existing
+        group is opened unchanged."""
+        from .reader_group import ReaderGroup, reader_group_config
+
+        config = reader_group_config(config_or_streams, scope, **options)
+        return await ReaderGroup.create(self.ctx, scope, name, config, self._closeables.append)
+
+    async def reader_group(self, name: str, scope: str) -> "ReaderGroup":
+        """Open an existing reader group; raises NoSuchReaderGroupError."""
+        from .reader_group import ReaderGroup
+
+        return await ReaderGroup.open(self.ctx, scope, name, self._closeables.append)
+
+    async def delete_reader_group(self, name: str, scope: str) -> bool:
+        """Delete a reader group's state; False if it did not exist."""
+        from .reader_group import ReaderGroup
+
+        return await ReaderGroup.delete_state(self.ctx, scope, name)
+
+    # <<< reader groups ------------------------------------------------------------------
+
     # >>> transactions, byte streams, batch reads, synchronizers, key-value tables ------
 
     async def create_transactional_writer(
