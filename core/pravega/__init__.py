@@ -1,16 +1,37 @@
 """A Python client for Pravega streams, plus the wire protocol shared with the server.
 
 ``pravega.Client`` is the synchronous entry point; ``pravega.aio.Client`` the asyncio one.
-"""
-from .errors import *  # noqa: F401,F403 - the exception classes
-from .model import (
-    RetentionPolicy, RetentionType, ScaleType, ScalingPolicy, SegmentRange, StreamConfiguration, StreamCut,
-)
-from .serializers import BytesSerializer, JsonSerializer, Serializer, StringSerializer
-from .sync import Client, EventWriter
 
-__all__ = [
-    "Client", "EventWriter", "StreamCut", "StreamConfiguration", "ScalingPolicy", "RetentionPolicy",
-    "ScaleType", "RetentionType", "SegmentRange", "Serializer", "BytesSerializer", "StringSerializer",
-    "JsonSerializer",
-]
+The names below are imported on first use (PEP 562), so that ``pravega.protocol`` and
+``pravega.naming`` — which the server imports — do not pull in the whole client.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .errors import *  # noqa: F401,F403 - the exception classes (cheap)
+from .errors import __all__ as _error_names  # type: ignore[attr-defined]
+
+_LAZY = {
+    "Client": ".sync", "EventWriter": ".sync",
+    "StreamCut": ".model", "StreamConfiguration": ".model", "ScalingPolicy": ".model",
+    "RetentionPolicy": ".model", "ScaleType": ".model", "RetentionType": ".model", "SegmentRange": ".model",
+    "Serializer": ".serializers", "BytesSerializer": ".serializers", "StringSerializer": ".serializers",
+    "JsonSerializer": ".serializers",
+}
+
+__all__ = [*_LAZY, *_error_names]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pravega' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

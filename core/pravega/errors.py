@@ -7,6 +7,28 @@ program can act on), and :class:`ConnectionLostError` / :class:`RetriesExhausted
 """
 from __future__ import annotations
 
+__all__ = [
+    "PravegaError",
+    "InterfaceError",
+    "ConnectionLostError",
+    "RetriesExhaustedError",
+    "NoSuchScopeError",
+    "NoSuchStreamError",
+    "NoSuchSegmentError",
+    "NoSuchReaderGroupError",
+    "NoSuchKeyValueTableError",
+    "ScopeNotEmptyError",
+    "StreamNotSealedError",
+    "StreamSealedError",
+    "SegmentTruncatedError",
+    "TransactionFailedError",
+    "ConditionalCheckFailedError",
+    "BadKeyVersionError",
+    "KeyDoesNotExistError",
+    "ServerError",
+    "InvalidArgumentError",
+]
+
 
 class PravegaError(Exception):
     """Base of every error raised by this client."""
