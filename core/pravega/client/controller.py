@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, Callable, Mapping, TypeVar
 from urllib.parse import urlparse
 
 import grpc
@@ -91,31 +91,13 @@ class ControllerClient:
     # -- scopes ---------------------------------------------------------------
 
     async def create_scope(self, scope: str) -> bool:
-        S = pb.CreateScopeStatus
-
-        def check(r: Any) -> bool:
-            if r.status == S.SUCCESS:
-                return True
-            if r.status == S.SCOPE_EXISTS:
-                return False
-            if r.status == S.INVALID_SCOPE_NAME:
-                raise errors.InvalidArgumentError(f"invalid scope name {scope!r}")
-            raise _Retry(f"createScope: {S.Status.Name(r.status)}")
-
+        check = _by_status("createScope", pb.CreateScopeStatus.Status, false=("SCOPE_EXISTS",), fail={
+            "INVALID_SCOPE_NAME": lambda: errors.InvalidArgumentError(f"invalid scope name {scope!r}")})
         return await self._call("createScope", pb.ScopeInfo(scope=scope), check)
 
     async def delete_scope(self, scope: str) -> bool:
-        S = pb.DeleteScopeStatus
-
-        def check(r: Any) -> bool:
-            if r.status == S.SUCCESS:
-                return True
-            if r.status == S.SCOPE_NOT_FOUND:
-                return False
-            if r.status == S.SCOPE_NOT_EMPTY:
-                raise errors.ScopeNotEmptyError(f"scope {scope!r} is not empty")
-            raise _Retry(f"deleteScope: {S.Status.Name(r.status)}")
-
+        check = _by_status("deleteScope", pb.DeleteScopeStatus.Status, false=("SCOPE_NOT_FOUND",), fail={
+            "SCOPE_NOT_EMPTY": lambda: errors.ScopeNotEmptyError(f"scope {scope!r} is not empty")})
         return await self._call("deleteScope", pb.ScopeInfo(scope=scope), check)
 
     async def scope_exists(self, scope: str) -> bool:
@@ -134,36 +116,16 @@ class ControllerClient:
     # -- streams --------------------------------------------------------------
 
     async def create_stream(self, scope: str, stream: str, config: StreamConfiguration) -> bool:
-        S = pb.CreateStreamStatus
-
-        def check(r: Any) -> bool:
-            if r.status == S.SUCCESS:
-                return True
-            if r.status == S.STREAM_EXISTS:
-                return False
-            if r.status == S.SCOPE_NOT_FOUND:
-                raise errors.NoSuchScopeError(f"no scope {scope!r}")
-            if r.status == S.INVALID_STREAM_NAME:
-                raise errors.InvalidArgumentError(f"invalid stream name {stream!r}")
-            raise _Retry(f"createStream: {S.Status.Name(r.status)}")
-
+        check = _by_status("createStream", pb.CreateStreamStatus.Status, false=("STREAM_EXISTS",), fail={
+            "SCOPE_NOT_FOUND": lambda: errors.NoSuchScopeError(f"no scope {scope!r}"),
+            "INVALID_STREAM_NAME": lambda: errors.InvalidArgumentError(f"invalid stream name {stream!r}")})
         return await self._call("createStream", _config_pb(scope, stream, config), check)
 
     def _update_check(self, what: str, scope: str, stream: str) -> Callable[[Any], bool]:
-        S = pb.UpdateStreamStatus
-
-        def check(r: Any) -> bool:
-            if r.status == S.SUCCESS:
-                return True
-            if r.status == S.STREAM_NOT_FOUND:
-                raise errors.NoSuchStreamError(f"no stream {scope}/{stream}")
-            if r.status == S.SCOPE_NOT_FOUND:
-                raise errors.NoSuchScopeError(f"no scope {scope!r}")
-            if r.status == S.STREAM_SEALED:
-                raise errors.StreamSealedError(f"stream {scope}/{stream} is sealed")
-            raise _Retry(f"{what}: {S.Status.Name(r.status)}")
-
-        return check
+        return _by_status(what, pb.UpdateStreamStatus.Status, fail={
+            "STREAM_NOT_FOUND": lambda: errors.NoSuchStreamError(f"no stream {scope}/{stream}"),
+            "SCOPE_NOT_FOUND": lambda: errors.NoSuchScopeError(f"no scope {scope!r}"),
+            "STREAM_SEALED": lambda: errors.StreamSealedError(f"stream {scope}/{stream} is sealed")})
 
     async def update_stream(self, scope: str, stream: str, config: StreamConfiguration) -> bool:
         return await self._call("updateStream", _config_pb(scope, stream, config),
@@ -177,17 +139,9 @@ class ControllerClient:
         return await self._call("truncateStream", request, self._update_check("truncateStream", cut.scope, cut.stream))
 
     async def delete_stream(self, scope: str, stream: str) -> bool:
-        S = pb.DeleteStreamStatus
-
-        def check(r: Any) -> bool:
-            if r.status == S.SUCCESS:
-                return True
-            if r.status == S.STREAM_NOT_FOUND:
-                return False
-            if r.status == S.STREAM_NOT_SEALED:
-                raise errors.StreamNotSealedError(f"stream {scope}/{stream} must be sealed before it is deleted")
-            raise _Retry(f"deleteStream: {S.Status.Name(r.status)}")
-
+        check = _by_status("deleteStream", pb.DeleteStreamStatus.Status, false=("STREAM_NOT_FOUND",), fail={
+            "STREAM_NOT_SEALED": lambda: errors.StreamNotSealedError(
+                f"stream {scope}/{stream} must be sealed before it is deleted")})
         return await self._call("deleteStream", _info(scope, stream), check)
 
     async def stream_exists(self, scope: str, stream: str) -> bool:
@@ -276,34 +230,21 @@ class ControllerClient:
 
     async def commit_transaction(self, scope: str, stream: str, txn_id: int, writer_id: str = "",
                                  timestamp: int = -(2**63)) -> None:
-        S = pb.TxnStatus
         req = pb.TxnRequest(streamInfo=_info(scope, stream), txnId=_txn_pb(txn_id), writerId=writer_id, timestamp=timestamp)
-
-        def check(r: Any) -> None:
-            if r.status == S.SUCCESS:
-                return None
-            if r.status == S.TRANSACTION_NOT_FOUND:
-                raise errors.TransactionFailedError(f"transaction {txn_id:032x} not found")
-            if r.status == S.STREAM_NOT_FOUND:
-                raise errors.NoSuchStreamError(f"no stream {scope}/{stream}")
-            raise errors.TransactionFailedError(f"transaction {txn_id:032x} cannot be committed (aborted or timed out)")
-
-        await self._call("commitTransaction", req, check)
+        await self._call("commitTransaction", req, self._txn_check(
+            "commitTransaction", scope, stream, txn_id, "cannot be committed (aborted or timed out)"))
 
     async def abort_transaction(self, scope: str, stream: str, txn_id: int) -> None:
-        S = pb.TxnStatus
         req = pb.TxnRequest(streamInfo=_info(scope, stream), txnId=_txn_pb(txn_id))
+        await self._call("abortTransaction", req, self._txn_check(
+            "abortTransaction", scope, stream, txn_id, "cannot be aborted (already committed)"))
 
-        def check(r: Any) -> None:
-            if r.status == S.SUCCESS:
-                return None
-            if r.status == S.TRANSACTION_NOT_FOUND:
-                raise errors.TransactionFailedError(f"transaction {txn_id:032x} not found")
-            if r.status == S.STREAM_NOT_FOUND:
-                raise errors.NoSuchStreamError(f"no stream {scope}/{stream}")
-            raise errors.TransactionFailedError(f"transaction {txn_id:032x} cannot be aborted (already committed)")
-
-        await self._call("abortTransaction", req, check)
+    @staticmethod
+    def _txn_check(rpc: str, scope: str, stream: str, txn_id: int, refused: str) -> Callable[[Any], bool]:
+        return _by_status(rpc, pb.TxnStatus.Status, fail={
+            "TRANSACTION_NOT_FOUND": lambda: errors.TransactionFailedError(f"transaction {txn_id:032x} not found"),
+            "STREAM_NOT_FOUND": lambda: errors.NoSuchStreamError(f"no stream {scope}/{stream}"),
+            "FAILURE": lambda: errors.TransactionFailedError(f"transaction {txn_id:032x} {refused}")})
 
     async def ping_transaction(self, scope: str, stream: str, txn_id: int, lease_ms: int) -> str:
         reply = await self._call("pingTransaction", pb.PingTxnRequest(streamInfo=_info(scope, stream), txnId=_txn_pb(txn_id), lease=lease_ms))
@@ -325,19 +266,9 @@ class ControllerClient:
     # -- key-value tables ---------------------------------------------------------
 
     async def create_key_value_table(self, scope: str, name: str, partitions: int, key_length: int = 0) -> bool:
-        S = pb.CreateKeyValueTableStatus
-
-        def check(r: Any) -> bool:
-            if r.status == S.SUCCESS:
-                return True
-            if r.status == S.TABLE_EXISTS:
-                return False
-            if r.status == S.SCOPE_NOT_FOUND:
-                raise errors.NoSuchScopeError(f"no scope {scope!r}")
-            if r.status == S.INVALID_TABLE_NAME:
-                raise errors.InvalidArgumentError(f"invalid table name {name!r}")
-            raise _Retry(f"createKeyValueTable: {S.Status.Name(r.status)}")
-
+        check = _by_status("createKeyValueTable", pb.CreateKeyValueTableStatus.Status, false=("TABLE_EXISTS",), fail={
+            "SCOPE_NOT_FOUND": lambda: errors.NoSuchScopeError(f"no scope {scope!r}"),
+            "INVALID_TABLE_NAME": lambda: errors.InvalidArgumentError(f"invalid table name {name!r}")})
         req = pb.KeyValueTableConfig(scope=scope, kvtName=name, partitionCount=partitions, primaryKeyLength=key_length)
         return await self._call("createKeyValueTable", req, check)
 
@@ -348,6 +279,24 @@ class ControllerClient:
     async def delete_key_value_table(self, scope: str, name: str) -> bool:
         reply = await self._call("deleteKeyValueTable", pb.KeyValueTableInfo(scope=scope, kvtName=name))
         return reply.status == pb.DeleteKVTableStatus.SUCCESS
+
+
+def _by_status(rpc: str, enum: Any, *, false: tuple[str, ...] = (),
+               fail: Mapping[str, Callable[[], Exception]] | None = None) -> Callable[[Any], bool]:
+    """A reply check for RPCs answering with a status enum: SUCCESS is True, the
+    ``false`` statuses are False, the ``fail`` statuses raise, anything else retries."""
+    def check(reply: Any) -> bool:
+        name = enum.Name(reply.status)
+        if name == "SUCCESS":
+            return True
+        if name in false:
+            return False
+        make = (fail or {}).get(name)
+        if make is not None:
+            raise make()
+        raise _Retry(f"{rpc}: {name}")
+
+    return check
 
 
 def _info(scope: str, stream: str) -> Any:
