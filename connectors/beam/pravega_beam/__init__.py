@@ -1,1 +1,4 @@
-"""Apache Beam IO for Pravega streams (ReadFromPravega / WriteToPravega)."""
+"""Apache Beam IO for Pravega streams: ``ReadFromPravega`` and ``WriteToPravega``."""
+from .io import PravegaEvent, ReadFromPravega, WriteToPravega
+
+__all__ = ["ReadFromPravega", "WriteToPravega", "PravegaEvent"]

@@ -1,0 +1,193 @@
+"""Beam connector throughput beside the raw client's, against a freshly started server process.
+
+    python benchmarks/beam_bench.py                 # 200,000 events of 100 B
+    python benchmarks/beam_bench.py --events 50000 --runner portable
+
+Measures, and prints beside the targets (no assertions):
+
+(a) the raw asyncio client in this process: ``EventWriter`` writes (routing keys, then
+    flush), one transaction holding every event (write, commit), and a batch read of
+    the sealed stream (``batch_client``, all segments);
+(b) ``ReadFromPravega`` on the DirectRunner (``--direct_num_workers=1 --streaming``):
+    an unbounded read of the same sealed stream from its head, to its end;
+(c) ``WriteToPravega`` exactly-once (transaction per bundle, Reshuffle, commit) and
+    at-least-once, fed by an in-pipeline generator of the same events.
+
+Pipeline rates are given two ways: over the whole ``run()`` (startup included, about
+0.5 s on the DirectRunner, 2 s on the portable runner) and "steady", from the first
+to the last element seen inside the pipeline (measured per bundle through Beam
+metrics). Client and server share the machine's CPUs.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(ROOT / "connectors" / "beam"))
+from _common import Table  # noqa: E402  (also puts core/ and server/ on the path)
+
+import apache_beam as beam  # noqa: E402
+from apache_beam.metrics import Metrics  # noqa: E402
+from apache_beam.metrics.metric import MetricsFilter  # noqa: E402
+from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
+
+import pravega.aio  # noqa: E402
+from pravega.testing import ServerProcess  # noqa: E402
+from pravega_beam import ReadFromPravega, WriteToPravega  # noqa: E402
+
+PAYLOAD = 100
+TARGETS = {"read": ">= 50,000 ev/s", "write": ">= 20,000 ev/s"}
+RUNNERS = {
+    "direct": ["--direct_num_workers=1"],
+    "portable": ["--runner=PortableRunner", "--job_endpoint=embed", "--environment_type=LOOPBACK"],
+}
+
+
+def event(i: int) -> bytes:
+    return b"%010d" % i + b"x" * (PAYLOAD - 10)
+
+
+def rate(events: int, seconds: float) -> str:
+    return f"{events / seconds:,.0f} ev/s  ({events:,} in {seconds:.2f} s)" if seconds > 0 else "n/a"
+
+
+# -- (a) the raw client ----------------------------------------------------------------------
+
+
+async def raw_client(uri: str, scope: str, n: int, table: Table) -> None:
+    async with pravega.aio.Client(uri) as client:
+        writer = await client.create_writer(scope, "raw")
+        started = time.perf_counter()
+        for i in range(n):
+            await writer.write(event(i), f"k{i % 16}")
+        await writer.flush()
+        table.add("raw client: EventWriter.write + flush", rate(n, time.perf_counter() - started))
+
+        txn_writer = await client.create_transactional_writer(scope, "raw")
+        started = time.perf_counter()
+        txn = await txn_writer.begin()
+        for i in range(n):
+            await txn.write(event(i), f"k{i % 16}")
+        await txn.commit()
+        table.add("raw client: one transaction, write + commit", rate(n, time.perf_counter() - started))
+        await client.seal_stream(scope, "raw")
+
+        batch = client.batch_client()
+        started = time.perf_counter()
+        count = 0
+        for piece in await batch.list_segments(scope, "raw"):
+            async for _ in batch.read_segment(piece):
+                count += 1
+        assert count == 2 * n, count
+        table.add("raw client: batch read (all segments)", rate(count, time.perf_counter() - started))
+
+
+# -- (b, c) pipelines ------------------------------------------------------------------------
+
+
+class _Clock(beam.DoFn):
+    """Passes elements on; records when each bundle saw its first element and ended."""
+
+    def __init__(self) -> None:
+        self._first = Metrics.distribution("bench", "first_ms")
+        self._last = Metrics.distribution("bench", "last_ms")
+        self._seen = Metrics.counter("bench", "seen")
+
+    def start_bundle(self) -> None:
+        self._count = 0
+
+    def process(self, element: bytes):
+        if self._count == 0:
+            self._first.update(int(time.time() * 1000))
+        self._count += 1
+        yield element
+
+    def finish_bundle(self) -> None:
+        if self._count:
+            self._last.update(int(time.time() * 1000))
+            self._seen.inc(self._count)
+
+
+def _steady(result: beam.runners.runner.PipelineResult, end_ms: float | None = None) -> tuple[int, float]:
+    metrics = result.metrics().query(MetricsFilter().with_namespace("bench"))
+    dists = {d.key.metric.name: d.committed for d in metrics["distributions"]}
+    seen = sum(c.committed for c in metrics["counters"] if c.key.metric.name == "seen")
+    last = end_ms if end_ms is not None else dists["last_ms"].max
+    return seen, (last - dists["first_ms"].min) / 1000.0
+
+
+def _connector_counter(result: beam.runners.runner.PipelineResult, name: str) -> int:
+    found = result.metrics().query(MetricsFilter().with_namespace("pravega").with_name(name))["counters"]
+    return sum(c.committed for c in found)
+
+
+def pipeline_read(uri: str, scope: str, n: int, runner: str, table: Table) -> None:
+    p = beam.Pipeline(options=PipelineOptions(RUNNERS[runner] + ["--streaming"]))
+    _ = p | ReadFromPravega(uri, f"{scope}/raw") | beam.ParDo(_Clock())
+    started = time.perf_counter()
+    result = p.run()
+    result.wait_until_finish()
+    wall = time.perf_counter() - started
+    seen, steady = _steady(result)
+    assert seen == n == _connector_counter(result, "events_read"), (seen, n)
+    table.add(f"ReadFromPravega ({runner}), whole run", rate(n, wall))
+    table.add(f"ReadFromPravega ({runner}), steady", rate(n, steady), TARGETS["read"])
+
+
+def pipeline_write(uri: str, scope: str, stream: str, n: int, runner: str, exactly_once: bool,
+                   table: Table) -> None:
+    p = beam.Pipeline(options=PipelineOptions(RUNNERS[runner]))
+    _ = (p
+         | beam.Impulse()
+         | "Generate" >> beam.FlatMap(lambda _, n=n: (event(i) for i in range(n)))
+         | beam.ParDo(_Clock())
+         | WriteToPravega(uri, f"{scope}/{stream}", routing_key_fn=lambda e: e[8:10].decode(),
+                          exactly_once=exactly_once))
+    started = time.perf_counter()
+    result = p.run()
+    result.wait_until_finish()
+    wall = time.perf_counter() - started
+    seen, steady = _steady(result, end_ms=time.time() * 1000)
+    assert seen == n == _connector_counter(result, "events_written"), seen
+    mode = "exactly-once" if exactly_once else "at-least-once"
+    table.add(f"WriteToPravega {mode} ({runner}), whole run", rate(n, wall))
+    table.add(f"WriteToPravega {mode} ({runner}), steady", rate(n, steady),
+              TARGETS["write"] if exactly_once else "")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--runner", choices=sorted(RUNNERS), default="direct")
+    args = parser.parse_args()
+    n = args.events
+    table = Table(f"Beam connector, {n:,} events of {PAYLOAD} B, runner: {args.runner}")
+    with tempfile.TemporaryDirectory(prefix="beam-bench-") as data, ServerProcess(f"{data}/data") as server:
+        uri, scope = server.controller_uri, "bench"
+
+        async def setup() -> None:
+            async with pravega.aio.Client(uri) as client:
+                await client.create_scope(scope)
+                for stream in ("raw", "eo", "alo"):
+                    await client.create_stream(scope, stream, 2)
+
+        asyncio.run(setup())
+        print(table.title)
+        asyncio.run(raw_client(uri, scope, n, table))
+        # The raw stream now holds 2n events (plain writes, then one transaction).
+        pipeline_read(uri, scope, 2 * n, args.runner, table)
+        pipeline_write(uri, scope, "eo", n, args.runner, True, table)
+        pipeline_write(uri, scope, "alo", n, args.runner, False, table)
+    print()
+    print(table.render())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

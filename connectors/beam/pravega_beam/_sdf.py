@@ -1,0 +1,633 @@
+"""The reading side of the Beam connector: a Splittable DoFn over Pravega segments (private).
+
+The element is a :class:`_ReadSpec` (one per stream). Its restriction is a reader
+position, :class:`_Restriction`:
+
+* ``positions``: the segments being read and the offset of the next event in each;
+* ``ends``: ``None`` for an unbounded read, which follows the stream through scaling;
+  otherwise the offset where each segment's read stops (a bounded read follows nothing);
+* ``finished``: segments read to their end whose successors still wait for another
+  predecessor (kept so that a successor starts only once *all* its predecessors are
+  read, which keeps each routing key in order).
+
+The tracker's claims are event positions ``(segment id, offset, next offset)``: a run
+of whole events (up to ``_CLAIM_RUN``, claimed together to keep the per-event cost
+low, and emitted only after the claim) that must start where the previous claim of
+its segment ended; and :class:`_SegmentEnd` claims, which retire a segment and admit
+those successors whose predecessors are all finished. A checkpoint (``try_split(0)``)
+hands the unread remainder over as the residual; other split fractions are refused,
+because an unbounded read must stay in one piece to keep key order across scaling and
+a segment can only be cut at event boundaries that are not known ahead. A bounded read
+is cut into one restriction per segment slice up front (``split``), which is where its
+parallelism comes from.
+
+``process`` reads from all active segments at once (one read in flight per segment,
+on the process's shared client loop, see ``_runtime``), waits at most ``max_poll_ms`` when it has nothing to
+emit, and defers the remainder when caught up — the FnApiRunner ignores resume
+delays, so the wait is the poll interval. It also checkpoints after
+``_BUNDLE_SECONDS`` of reading so that bundles finish and output moves on. Segment
+cursors (reader, parser, read in flight) survive the checkpoint in the DoFn instance
+and are reused when the residual comes back at the same offsets.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterator, NamedTuple
+
+import apache_beam as beam
+from apache_beam.io.iobase import RestrictionProgress, RestrictionTracker, WatermarkEstimator
+from apache_beam.io.watermark_estimators import WatermarkEstimatorProvider
+from apache_beam.metrics import Metrics
+from apache_beam.transforms.core import RestrictionProvider
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP, Timestamp
+from apache_beam.utils.windowed_value import WindowedValue
+
+from pravega import StreamCut, errors, naming
+from pravega.client.segment_reader import EventParser, SegmentReader
+
+from ._runtime import _Session, acquire, release, run_once
+
+#: A bundle of an SDF reads at most this long before it checkpoints.
+_BUNDLE_SECONDS = 1.0
+#: Cursors not used for this long are closed.
+_CURSOR_IDLE_SECONDS = 60.0
+#: Events claimed at once: the claim covers a run of whole events, emitted after it.
+_CLAIM_RUN = 256
+METRICS_NAMESPACE = "pravega"
+#: The read's element (a _ReadSpec from Impulse) is in the global window; so are its events.
+_GLOBAL = (GlobalWindow(),)
+
+
+class PravegaEvent(NamedTuple):
+    """An event with where it was read (``ReadFromPravega(with_metadata=True)``).
+    Pravega does not store routing keys with events, so there is none here."""
+
+    stream: str  # "scope/stream"
+    segment_id: int
+    offset: int  # of the event's header in its segment
+    event: Any
+
+
+@dataclass(frozen=True)
+class _ReadSpec:
+    controller_uri: str
+    scope: str
+    stream: str
+    start: str  # "head", "tail" or a stream cut's text
+    end: str | None = None  # a stream cut's text: bounded; None: unbounded
+
+    @property
+    def name(self) -> str:
+        return f"{self.scope}/{self.stream}"
+
+
+@dataclass(frozen=True)
+class _Restriction:
+    positions: tuple[tuple[int, int], ...]
+    ends: tuple[tuple[int, int], ...] | None = None
+    finished: tuple[tuple[int, tuple[int, ...]], ...] = ()
+    #: On a primary after a checkpoint: the work ends where ``stop`` begins.
+    stop: "_Restriction | None" = None
+
+    @property
+    def bounded(self) -> bool:
+        return self.ends is not None
+
+    def remaining_bytes(self) -> int:
+        """Bytes left in a bounded restriction."""
+        if self.ends is None:
+            raise ValueError("an unbounded read has no fixed size")
+        ends = dict(self.ends)
+        return sum(max(0, ends[sid] - off) for sid, off in self.positions)
+
+
+@dataclass
+class _SegmentEnd:
+    """Claim: ``segment_id`` is read to its end at ``offset``. ``successors`` are
+    (successor id, its predecessor ids); the tracker sets ``added`` to the successors
+    that may now be read."""
+
+    segment_id: int
+    offset: int
+    successors: tuple[tuple[int, tuple[int, ...]], ...] = ()
+    added: tuple[int, ...] = field(default=())
+
+
+class _Tracker(RestrictionTracker):
+    def __init__(self, restriction: _Restriction) -> None:
+        self._restriction = restriction
+        self._pos = dict(restriction.positions)
+        self._ends = dict(restriction.ends) if restriction.ends is not None else None
+        self._finished = {sid: set(waiting) for sid, waiting in restriction.finished}
+        self._split: tuple[_Restriction, _Restriction] | None = None
+        self._claimed = 0
+
+    def current_restriction(self) -> _Restriction:
+        return self._split[0] if self._split is not None else self._restriction
+
+    def current_progress(self) -> RestrictionProgress:
+        remaining = 0
+        if self._ends is not None:
+            remaining = sum(max(0, self._ends[sid] - off) for sid, off in self._pos.items())
+        return RestrictionProgress(completed=self._claimed, remaining=remaining)
+
+    def try_claim(self, position: Any) -> bool:
+        if self._split is not None:
+            return False
+        if type(position) is tuple:  # an event: (segment id, offset, next offset)
+            sid, offset, nxt = position
+            current = self._pos.get(sid)
+            if current != offset:
+                raise ValueError(f"claim of segment {sid} at offset {offset}, but its read stands at {current}")
+            if self._ends is not None and nxt > self._ends[sid]:
+                return False
+            self._pos[sid] = nxt
+            self._claimed += nxt - offset
+            return True
+        if isinstance(position, _SegmentEnd):
+            return self._claim_end(position)
+        raise ValueError(f"not a claim of this reader: {position!r}")
+
+    def _claim_end(self, claim: _SegmentEnd) -> bool:
+        sid = claim.segment_id
+        if self._pos.get(sid) != claim.offset:
+            raise ValueError(f"end of segment {sid} claimed at {claim.offset}, but its read stands at "
+                             f"{self._pos.get(sid)}")
+        del self._pos[sid]
+        if self._ends is not None:
+            if claim.offset != self._ends[sid]:
+                raise ValueError(f"segment {sid} ended at {claim.offset} before its bound {self._ends[sid]}")
+            del self._ends[sid]
+            return True
+        waiting = self._finished.setdefault(sid, set())
+        added = []
+        for succ, preds in claim.successors:
+            if succ in self._pos:
+                continue
+            if all(p in self._finished for p in preds):
+                self._pos[succ] = 0
+                added.append(succ)
+            else:
+                waiting.add(succ)
+        for succ in added:
+            for pending in self._finished.values():
+                pending.discard(succ)
+        self._finished = {s: w for s, w in self._finished.items() if w}
+        claim.added = tuple(added)
+        return True
+
+    def try_split(self, fraction_of_remainder: float) -> tuple[_Restriction, _Restriction] | None:
+        # Only checkpoints: see the module docstring.
+        if self._split is not None or fraction_of_remainder != 0 or not self._pos:
+            return None
+        ends = None
+        if self._ends is not None:
+            ends = tuple(sorted(self._ends.items()))
+        residual = _Restriction(
+            tuple(sorted(self._pos.items())), ends,
+            tuple(sorted((sid, tuple(sorted(w))) for sid, w in self._finished.items())),
+        )
+        primary = replace(self._restriction, stop=residual)
+        self._split = (primary, residual)
+        return self._split
+
+    def check_done(self) -> bool:
+        if self._split is not None:
+            return True
+        if self._pos:
+            raise ValueError(f"segments {sorted(self._pos)} were not read to the end of the restriction")
+        if self._finished:
+            waiting = sorted({s for w in self._finished.values() for s in w})
+            raise ValueError(f"successor segments {waiting} wait for predecessors this read does not hold "
+                             "(was the start stream cut inconsistent?)")
+        return True
+
+    def is_bounded(self) -> bool:
+        return self._ends is not None
+
+    # Used by the DoFn (through the claim protocol only) and by tests.
+    @property
+    def positions(self) -> dict[int, int]:
+        return dict(self._pos)
+
+
+def _parse_cut(text: str, spec: _ReadSpec) -> StreamCut:
+    cut = StreamCut.from_text(text)
+    if (cut.scope, cut.stream) != (spec.scope, spec.stream):
+        raise ValueError(f"a stream cut of {cut.scope}/{cut.stream} given for {spec.name}")
+    return cut
+
+
+class _Restrictions(RestrictionProvider):
+    """Restrictions of :class:`_ReadSpec` elements; stateless (the element carries the
+    controller URI), so one module-level instance serves every read."""
+
+    def initial_restriction(self, spec: _ReadSpec) -> _Restriction:
+        return run_once(spec.controller_uri, lambda client: _initial(client, spec))
+
+    def create_tracker(self, restriction: _Restriction) -> _Tracker:
+        return _Tracker(restriction)
+
+    def split(self, spec: _ReadSpec, restriction: _Restriction) -> Iterator[_Restriction]:
+        if restriction.ends is None or len(restriction.positions) <= 1:
+            yield restriction
+            return
+        ends = dict(restriction.ends)
+        for sid, offset in restriction.positions:
+            yield _Restriction(((sid, offset),), ((sid, ends[sid]),))
+
+    def restriction_size(self, spec: _ReadSpec, restriction: _Restriction) -> int:
+        """Bytes left: exact for a bounded read; for an unbounded one the backlog
+        (what has been appended and not read), as measured when the read checkpointed."""
+        if restriction.ends is not None:
+            return restriction.remaining_bytes()
+        if not restriction.positions:
+            return 0
+        backlog = _measured_backlogs.pop((spec.name, restriction.positions), None)
+        if backlog is None:
+            positions = dict(restriction.positions)
+            backlog = run_once(spec.controller_uri, lambda client: _backlog(client, spec, positions))
+        return max(backlog, 1)  # a live unbounded read is never "no work"
+
+    def truncate(self, spec: _ReadSpec, restriction: _Restriction) -> _Restriction | None:
+        # On drain a bounded read finishes; an unbounded one stops at its checkpoint.
+        return restriction if restriction.ends is not None else None
+
+
+async def _initial(client: Any, spec: _ReadSpec) -> _Restriction:
+    controller = client.ctx.controller
+    if spec.start == "head":
+        start = StreamCut(spec.scope, spec.stream, await controller.get_segments_at(spec.scope, spec.stream, 0))
+    elif spec.start == "tail":
+        start = (await client.stream_info(spec.scope, spec.stream)).tail
+    else:
+        start = _parse_cut(spec.start, spec)
+    if spec.end is not None:
+        end = _parse_cut(spec.end, spec)
+        behind = {sid for sid, off in end.positions.items() if off < start.positions.get(sid, -1)}
+        if behind:
+            raise ValueError(f"{spec.name}: the end stream cut is before the start in segments {sorted(behind)}")
+        slices = await client.batch_client().list_segments(spec.scope, spec.stream, start, end)
+        return _Restriction(
+            tuple((s.segment_id, s.start_offset) for s in slices),
+            tuple((s.segment_id, s.end_offset) for s in slices),
+        )
+    return _Restriction(tuple(sorted(start.positions.items())))
+
+
+async def _backlog(client: Any, spec: _ReadSpec, positions: dict[int, int]) -> int:
+    names = [naming.qualified_segment_name(spec.scope, spec.stream, sid) for sid in positions]
+    infos = await asyncio.gather(*(client.segments.info(n) for n in names))
+    return sum(max(0, info.length - off) for info, off in zip(infos, positions.values()))
+
+
+_RESTRICTIONS = _Restrictions()
+
+#: Backlogs measured by reads as they checkpoint, for the restriction_size call that
+#: follows on the residual: (stream, positions) -> bytes.
+_measured_backlogs: dict[tuple[str, tuple[tuple[int, int], ...]], int] = {}
+
+
+def _remember_backlog(spec: _ReadSpec, positions: tuple[tuple[int, int], ...], backlog: int) -> None:
+    if len(_measured_backlogs) > 1000:  # sizes that were never asked for
+        _measured_backlogs.clear()
+    _measured_backlogs[(spec.name, positions)] = backlog
+
+
+# -- watermarks -------------------------------------------------------------------------
+
+
+class _Watermarks(WatermarkEstimator):
+    """The read's output watermark. State: (watermark in µs, {segment id: latest event
+    time in µs}). With processing-time stamps the watermark is the read time; with
+    event times it is the least of the segments' latest event times, skipping segments
+    idle (caught up, no event) for ``idle_timeout``; when every segment is idle it
+    moves on to ``now - idle_timeout`` (as KafkaIO's limited-delay policy does).
+    It never goes back."""
+
+    def __init__(self, state: tuple[int, dict[int, int]] | None) -> None:
+        micros, latest = state if state is not None else (MIN_TIMESTAMP.micros, {})
+        self._micros = micros
+        self._latest = dict(latest)
+
+    def observe_timestamp(self, timestamp: Timestamp) -> None:
+        pass  # tracked per segment by the DoFn (see observe_segment)
+
+    def current_watermark(self) -> Timestamp:
+        return Timestamp(micros=self._micros)
+
+    def get_estimator_state(self) -> tuple[int, dict[int, int]]:
+        return self._micros, dict(self._latest)
+
+    def observe_segment(self, segment_id: int, micros: int) -> None:
+        if micros > self._latest.get(segment_id, MIN_TIMESTAMP.micros):
+            self._latest[segment_id] = micros
+
+    def forget_segment(self, segment_id: int) -> None:
+        self._latest.pop(segment_id, None)
+
+    def advance_to(self, micros: int) -> None:
+        if micros > self._micros:
+            self._micros = micros
+
+    def advance_event_time(self, active: list[int], idle: set[int], now_micros: int,
+                           idle_timeout_micros: int | None) -> None:
+        holds = [self._latest.get(sid, self._micros) for sid in active if sid not in idle]
+        if holds:
+            self.advance_to(min(holds))
+        elif idle_timeout_micros is not None:
+            self.advance_to(max([now_micros - idle_timeout_micros, *self._latest.values()]))
+
+
+class _WatermarkProvider(WatermarkEstimatorProvider):
+    def initial_estimator_state(self, element: Any, restriction: Any) -> None:
+        return None
+
+    def create_watermark_estimator(self, estimator_state: Any) -> _Watermarks:
+        return _Watermarks(estimator_state)
+
+
+_WATERMARKS = _WatermarkProvider()
+
+
+# -- segment cursors --------------------------------------------------------------------
+
+
+class _Cursor:
+    """Reading one segment: a reader with a read in flight, a parser, and parsed events
+    not yet emitted. ``position`` is the offset of the first event not yet emitted."""
+
+    def __init__(self, ctx: Any, scope: str, stream: str, segment_id: int, offset: int, end: int | None) -> None:
+        self.segment_id = segment_id
+        self.reader = SegmentReader(ctx, naming.qualified_segment_name(scope, stream, segment_id), offset)
+        self.parser = EventParser(offset)
+        self.end = end
+        self.events: list[tuple[int, bytes]] = []
+        self.task: asyncio.Future | None = None
+        self.ended = end is not None and offset >= end
+        self.empty_since: float | None = None  # monotonic time since it had nothing to emit
+        self.used = time.monotonic()
+
+    @property
+    def position(self) -> int:
+        return self.events[0][0] if self.events else self.parser.offset
+
+    def absorb(self, result: Any) -> None:
+        data = result.data
+        if self.end is not None and result.offset + len(data) > self.end:
+            data = data[: self.end - result.offset]
+        if data:
+            parsed = self.parser.feed(data)
+            if self.events:
+                self.events.extend(parsed)
+            else:
+                self.events = parsed
+        reached_bound = self.end is not None and self.parser.offset + self.parser.pending >= self.end
+        if reached_bound or result.end_of_segment:
+            if self.parser.pending:
+                raise errors.ServerError(f"{self.reader.segment}: the segment ends inside an event "
+                                         f"(at offset {self.parser.offset}, {self.parser.pending} bytes left)")
+            self.ended = True
+
+    def close(self) -> asyncio.Future | None:
+        """Stop reading; returns the cancelled read, if one was in flight."""
+        task, self.task = self.task, None
+        if task is not None:
+            task.cancel()
+        self.reader.close()
+        return task
+
+
+async def _fetch(cursors: list[_Cursor], timeout: float) -> None:
+    """Start a read on every cursor that needs data; wait up to ``timeout`` for one to
+    answer; absorb every answered read."""
+    pending = []
+    for cur in cursors:
+        if cur.events or cur.ended:
+            continue
+        if cur.task is None:
+            cur.task = asyncio.ensure_future(cur.reader.read())
+        pending.append(cur.task)
+    if not pending:
+        return
+    if timeout > 0 and not any(t.done() for t in pending):
+        await asyncio.wait(pending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    else:
+        await asyncio.sleep(0)
+    for cur in cursors:
+        if cur.task is not None and cur.task.done():
+            task, cur.task = cur.task, None
+            cur.absorb(task.result())
+
+
+# -- the DoFn ---------------------------------------------------------------------------
+
+
+class _ReadFn(beam.DoFn):
+    """Reads the events of a :class:`_ReadSpec` (bounded when the spec has an end)."""
+
+    def __init__(self, deserialize: Callable[[bytes], Any] | None, with_metadata: bool,
+                 timestamp_fn: Callable[[Any], Any] | None, idle_timeout: float | None, max_poll_ms: int) -> None:
+        self._deserialize = deserialize
+        self._with_metadata = with_metadata
+        self._timestamp_fn = timestamp_fn
+        self._idle_timeout = idle_timeout
+        self._max_poll = max_poll_ms / 1000.0
+        self._events_read = Metrics.counter(METRICS_NAMESPACE, "events_read")
+        self._bytes_read = Metrics.counter(METRICS_NAMESPACE, "bytes_read")
+        self._backlog = Metrics.gauge(METRICS_NAMESPACE, "backlog_bytes")
+        self._session: _Session | None = None
+        self._cursors: dict[tuple[str, str, int], _Cursor] = {}
+
+    def display_data(self) -> dict[str, Any]:
+        return {
+            "with_metadata": self._with_metadata,
+            "timestamps": "timestamp_fn" if self._timestamp_fn is not None else "processing time",
+            "idle_timeout": str(self._idle_timeout),
+            "max_poll_ms": int(self._max_poll * 1000),
+        }
+
+    def setup(self) -> None:
+        self._session = None  # opened on first use: the spec names the controller
+        self._cursors = {}
+
+    def teardown(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            cursors, self._cursors = list(self._cursors.values()), {}
+            try:
+                session.call(lambda: _close_all(cursors))
+            finally:
+                release(session)
+
+    def process(self, spec: _ReadSpec, tracker: Any = beam.DoFn.RestrictionParam(_RESTRICTIONS),
+                watermark: Any = beam.DoFn.WatermarkEstimatorParam(_WATERMARKS)) -> Iterator[Any]:
+        return self._read(spec, tracker, watermark)
+
+    # -- reading ------------------------------------------------------------------------
+
+    def _open(self, spec: _ReadSpec) -> _Session:
+        if self._session is None:
+            self._session = acquire(spec.controller_uri)
+        return self._session
+
+    def _take_cursors(self, session: _Session, spec: _ReadSpec, restriction: _Restriction) -> dict[int, _Cursor]:
+        """Cursors at the restriction's positions, reusing those that stand there."""
+        ends = dict(restriction.ends) if restriction.ends is not None else {}
+        now = time.monotonic()
+        stale: list[_Cursor] = []
+        out: dict[int, _Cursor] = {}
+        for sid, offset in restriction.positions:
+            key = (spec.scope, spec.stream, sid)
+            cur = self._cursors.pop(key, None)
+            if cur is not None and (cur.position != offset or cur.end != ends.get(sid)):
+                stale.append(cur)
+                cur = None
+            if cur is None:
+                cur = _Cursor(session.client.ctx, spec.scope, spec.stream, sid, offset, ends.get(sid))
+            cur.used = now
+            out[sid] = cur
+        for key, cur in list(self._cursors.items()):
+            if now - cur.used > _CURSOR_IDLE_SECONDS:
+                stale.append(self._cursors.pop(key))
+        if stale:
+            session.call(lambda: _close_all(stale))
+        return out
+
+    def _keep_cursors(self, spec: _ReadSpec, cursors: dict[int, _Cursor]) -> None:
+        for sid, cur in cursors.items():
+            self._cursors[(spec.scope, spec.stream, sid)] = cur
+
+    def _read(self, spec: _ReadSpec, tracker: Any, watermark: Any) -> Iterator[Any]:
+        session = self._open(spec)
+        restriction: _Restriction = tracker.current_restriction()
+        cursors = self._take_cursors(session, spec, restriction)
+        try:
+            yield from self._read_cursors(session, spec, cursors, tracker, watermark, restriction.ends is not None)
+        except BaseException:
+            # A failed read (or one abandoned by the runner) must not leave a cursor in
+            # an unknown state for the retry: it starts afresh from the restriction.
+            session.call(lambda: _close_all(list(cursors.values())))
+            raise
+        self._keep_cursors(spec, cursors)
+
+    def _read_cursors(self, session: _Session, spec: _ReadSpec, cursors: dict[int, _Cursor], tracker: Any,
+                      watermark: Any, bounded: bool) -> Iterator[Any]:
+        deserialize = self._deserialize
+        timestamp_fn = self._timestamp_fn
+        with_metadata = self._with_metadata
+        name = spec.name
+        idle_micros = None if self._idle_timeout is None else int(self._idle_timeout * 1e6)
+        started = time.monotonic()
+        while True:
+            buffered = any(c.events for c in cursors.values())
+            todo = list(cursors.values())
+            session.call(lambda: _fetch(todo, 0.0 if buffered else self._max_poll))
+            progressed = False
+            now = time.monotonic()
+            for sid in list(cursors):
+                cur = cursors[sid]
+                events = cur.events
+                if events:
+                    progressed = True
+                    cur.empty_since = None
+                    read_time = Timestamp.now()
+                    latest = MIN_TIMESTAMP
+                    done = size = 0
+                    total = len(events)
+                    try:
+                        while done < total:
+                            # Claim a run of events, then emit them.
+                            upto = min(done + _CLAIM_RUN, total)
+                            last_offset, last_payload = events[upto - 1]
+                            first = events[done][0]
+                            nxt = last_offset + 8 + len(last_payload)
+                            if not tracker.try_claim((sid, first, nxt)):
+                                return
+                            for k in range(done, upto):
+                                offset, payload = events[k]
+                                value = payload if deserialize is None else deserialize(payload)
+                                if timestamp_fn is not None:
+                                    ts = Timestamp.of(timestamp_fn(value))
+                                    if ts > latest:
+                                        latest = ts
+                                else:
+                                    ts = read_time
+                                if with_metadata:
+                                    value = PravegaEvent(name, sid, offset, value)
+                                yield WindowedValue(value, ts, _GLOBAL)
+                            size += nxt - first
+                            done = upto
+                    finally:
+                        del events[:done]
+                        self._events_read.inc(done)
+                        self._bytes_read.inc(size)
+                        if timestamp_fn is not None and done:
+                            watermark.observe_segment(sid, latest.micros)
+                    if events:  # stopped early by the runner
+                        return
+                elif cur.empty_since is None:
+                    cur.empty_since = now
+                if cur.ended and not cur.events:
+                    progressed = True
+                    if not self._finish_segment(session, spec, cursors, cur, tracker, bounded):
+                        return
+                    watermark.forget_segment(sid)
+            if not cursors:  # everything read: the bound, or the end of a sealed stream
+                self._backlog.set(0)
+                return
+            caught_up = not progressed
+            self._advance_watermark(watermark, cursors, now, idle_micros)
+            if caught_up or time.monotonic() - started >= _BUNDLE_SECONDS:
+                if not bounded:
+                    positions = {sid: c.position for sid, c in sorted(cursors.items())}
+                    backlog = 0 if caught_up else session.call(lambda: _backlog(session.client, spec, positions))
+                    self._backlog.set(backlog)
+                    _remember_backlog(spec, tuple(positions.items()), backlog)
+                tracker.defer_remainder()
+                return
+
+    def _finish_segment(self, session: _Session, spec: _ReadSpec, cursors: dict[int, _Cursor], cur: _Cursor,
+                        tracker: Any, bounded: bool) -> bool:
+        sid = cur.segment_id
+        successors: tuple[tuple[int, tuple[int, ...]], ...] = ()
+        if not bounded:
+            found = session.call(lambda: session.client.ctx.controller.get_successors(spec.scope, spec.stream, sid))
+            successors = tuple(sorted((r.segment_id, tuple(preds)) for r, preds in found.items()))
+        claim = _SegmentEnd(sid, cur.position, successors)
+        if not tracker.try_claim(claim):
+            return False
+        del cursors[sid]
+        session.call(lambda: _close_all([cur]))
+        for succ in claim.added:
+            cursors[succ] = _Cursor(session.client.ctx, spec.scope, spec.stream, succ, 0, None)
+        return True
+
+    def _advance_watermark(self, watermark: Any, cursors: dict[int, _Cursor], now: float,
+                           idle_micros: int | None) -> None:
+        if self._timestamp_fn is None:
+            watermark.advance_to(Timestamp.now().micros)
+            return
+        idle: set[int] = set()
+        if idle_micros is not None:
+            limit = idle_micros / 1e6
+            idle = {sid for sid, c in cursors.items() if c.empty_since is not None and now - c.empty_since >= limit}
+        watermark.advance_event_time(list(cursors), idle, Timestamp.now().micros, idle_micros)
+
+
+class _UnboundedReadFn(_ReadFn):
+    """The same DoFn, declaring an unbounded output (reads without an end)."""
+
+    @beam.DoFn.unbounded_per_element()
+    def process(self, spec: _ReadSpec, tracker: Any = beam.DoFn.RestrictionParam(_RESTRICTIONS),
+                watermark: Any = beam.DoFn.WatermarkEstimatorParam(_WATERMARKS)) -> Iterator[Any]:
+        return self._read(spec, tracker, watermark)
+
+
+async def _close_all(cursors: list[_Cursor]) -> None:
+    cancelled = [task for task in (cur.close() for cur in cursors) if task is not None]
+    if cancelled:
+        await asyncio.gather(*cancelled, return_exceptions=True)

@@ -1,0 +1,348 @@
+"""The writing side of the Beam connector (private).
+
+Exactly-once is a two-stage write, the Python counterpart of a ``@RequiresStableInput``
+sink (which Python 2.61 lacks):
+
+1. :class:`_WriteTransactionsFn` writes each bundle into a Pravega transaction of its
+   own (begun lazily, so empty bundles cost nothing), flushes it in ``finish_bundle``
+   and emits the transaction id. The data is stored but invisible. If the bundle fails,
+   its transaction is never emitted; it is aborted when the DoFn instance notices (next
+   bundle or teardown) or else expires with its lease. A retried bundle writes a new one.
+2. ``Reshuffle`` makes the ids stable input: a retried commit bundle sees the same ids.
+3. :class:`_CommitTransactionsFn` commits each id. Committing is idempotent ("already
+   committed" is success), so retries are harmless. A transaction that was aborted or
+   whose lease ran out cannot be committed: its events would be lost, so the pipeline
+   fails with :class:`~pravega.errors.TransactionFailedError` and the
+   ``transactions_failed`` counter counts it.
+
+Between the stages the first stage's DoFn instance keeps the emitted transactions'
+leases alive (:class:`_LeaseKeeper`) until they are committed.
+
+At-least-once (:class:`_WriteEventsFn`) uses the idempotent event writer and flushes in
+``finish_bundle``; a retried bundle writes its events again.
+
+``fault_hook`` (tests only) is called as ``hook(stage, txn_id)`` — ``"write"`` after a
+transaction is flushed and before its id is emitted, ``"commit"`` after a commit — to
+inject failures where a runner may fail.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Any, Callable, Iterator
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import Timestamp
+from apache_beam.utils.windowed_value import WindowedValue
+
+from pravega import errors
+from pravega.aio import TransactionalWriter
+from pravega.client.segment_writer import frame_event
+from pravega.routing import key_position
+
+from ._runtime import _Session, acquire, release
+from ._sdf import METRICS_NAMESPACE
+
+log = logging.getLogger(__name__)
+
+#: Events handed to the client's loop in one call.
+_BATCH = 2000
+
+
+class _KeyPositions:
+    """Routing key -> position in the key space, remembering recent keys (hashing a
+    key costs more than the rest of writing a small event)."""
+
+    _LIMIT = 100_000
+
+    def __init__(self, routing_key_fn: Callable[[Any], str | None] | None) -> None:
+        self._fn = routing_key_fn
+        self._known: dict[str, float] = {}
+
+    def of(self, element: Any) -> float:
+        if self._fn is None:
+            return key_position(None)
+        key = self._fn(element)
+        if key is None:
+            return key_position(None)
+        position = self._known.get(key)
+        if position is None:
+            if len(self._known) >= self._LIMIT:
+                self._known.clear()
+            position = self._known[key] = key_position(key)
+        return position
+
+
+def _txn_text(txn_id: int) -> str:
+    return f"{txn_id:032x}"
+
+
+class _LeaseKeeper:
+    """Pings the leases of transactions whose ids were emitted until they are committed
+    (or are no longer open). Runs on the session's loop."""
+
+    def __init__(self, session: _Session, scope: str, stream: str, lease_ms: int) -> None:
+        self._session = session
+        self._scope = scope
+        self._stream = stream
+        self._lease_ms = lease_ms
+        self._ids: set[int] = set()
+        self._task: asyncio.Task | None = None
+
+    def track(self, txn_id: int) -> None:
+        def add() -> None:
+            self._ids.add(txn_id)
+            if self._task is None or self._task.done():
+                self._task = asyncio.ensure_future(self._run())
+
+        self._session.loop.call_soon_threadsafe(add)
+
+    async def _run(self) -> None:
+        controller = self._session.client.ctx.controller
+        while self._ids:
+            await asyncio.sleep(self._lease_ms / 3000.0)
+            for txn_id in list(self._ids):
+                try:
+                    status = await controller.ping_transaction(self._scope, self._stream, txn_id, self._lease_ms)
+                except errors.PravegaError as exc:  # transient: the next round tries again
+                    log.warning("lease of transaction %s: ping failed: %s", _txn_text(txn_id), exc)
+                    continue
+                if status != "OK":  # committed (the normal end), aborted or unknown
+                    self._ids.discard(txn_id)
+
+    def stop(self) -> None:
+        def cancel() -> None:
+            if self._task is not None:
+                self._task.cancel()
+
+        self._session.loop.call_soon_threadsafe(cancel)
+
+
+class _WriteTransactionsFn(beam.DoFn):
+    """Stage 1: one transaction per bundle; emits its id (hex) when the bundle ends."""
+
+    def __init__(self, controller_uri: str, scope: str, stream: str, serialize: Callable[[Any], bytes],
+                 routing_key_fn: Callable[[Any], str | None] | None, lease_ms: int,
+                 fault_hook: Callable[[str, str], None] | None = None) -> None:
+        self._controller_uri = controller_uri
+        self._scope = scope
+        self._stream = stream
+        self._serialize = serialize
+        self._routing_key_fn = routing_key_fn
+        self._lease_ms = lease_ms
+        self._fault_hook = fault_hook
+        self._events = Metrics.counter(METRICS_NAMESPACE, "events_written")
+        self._bytes = Metrics.counter(METRICS_NAMESPACE, "bytes_written")
+        self._opened = Metrics.counter(METRICS_NAMESPACE, "transactions_opened")
+
+    def display_data(self) -> dict[str, Any]:
+        return {"stream": f"{self._scope}/{self._stream}", "transaction_lease_ms": self._lease_ms}
+
+    def setup(self) -> None:
+        self._session = acquire(self._controller_uri)
+        self._keeper = _LeaseKeeper(self._session, self._scope, self._stream, self._lease_ms)
+        self._writer_id = uuid.uuid4().hex
+        self._positions = _KeyPositions(self._routing_key_fn)
+        self._txn: Any = None
+        self._writer: TransactionalWriter | None = None
+        self._batch: list[tuple[bytes, float]] = []
+
+    def teardown(self) -> None:
+        if getattr(self, "_session", None) is None:
+            return  # setup failed
+        try:
+            self._abandon()
+        finally:
+            self._keeper.stop()
+            release(self._session)
+            self._session = None
+
+    def start_bundle(self) -> None:
+        self._abandon()
+        self._batch = []
+        self._count = 0
+        self._size = 0
+
+    def process(self, element: Any) -> tuple[()]:
+        framed = frame_event(self._serialize(element))
+        self._batch.append((framed, self._positions.of(element)))
+        self._count += 1
+        self._size += len(framed) - 8
+        if len(self._batch) >= _BATCH:
+            self._send(flush=False)
+        return ()  # the bundle's output comes from finish_bundle
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        if self._txn is None and not self._batch:
+            return
+        self._send(flush=True)
+        txn, writer = self._txn, self._writer
+        text = _txn_text(txn.txn_id)
+        # Stored but invisible; release the connections and keep only the lease alive.
+        self._session.call(writer.close)
+        if self._fault_hook is not None:
+            self._fault_hook("write", text)
+        self._keeper.track(txn.txn_id)
+        self._txn = self._writer = None
+        self._events.inc(self._count)
+        self._bytes.inc(self._size)
+        # Stamped with the time the bundle ended: any time is safe in the global window
+        # (nothing in it is ever late), and a time ahead of the watermark is never late.
+        yield WindowedValue(text, Timestamp.now(), (GlobalWindow(),))
+
+    def _send(self, flush: bool) -> None:
+        batch, self._batch = self._batch, []
+        if self._txn is None:
+            async def begin() -> Any:
+                self._writer = TransactionalWriter(self._session.client.ctx, self._scope, self._stream, None,
+                                                   self._writer_id, self._lease_ms, keep_alive=True)
+                return await self._writer.begin()
+
+            self._txn = self._session.call(begin)
+            self._opened.inc()  # metrics belong to the bundle's thread, not the loop's
+        txn = self._txn
+
+        async def go() -> None:
+            for framed, position in batch:
+                await txn.write_framed(framed, position)
+            if flush:
+                await txn.flush()
+
+        self._session.call(go)
+
+    def _abandon(self) -> None:
+        """Abort the transaction of a bundle that failed (its id was never emitted)."""
+        txn, writer = self._txn, self._writer
+        self._txn = self._writer = None
+        if txn is None:
+            return
+
+        async def go() -> None:
+            try:
+                await txn.abort()
+            except errors.TransactionFailedError:
+                pass  # no longer open (expired): gone, which is all we want
+            finally:
+                await writer.close()
+
+        self._session.call(go)
+
+
+class _CommitTransactionsFn(beam.DoFn):
+    """Stage 2: commit each transaction id; emits the id once it is committed."""
+
+    def __init__(self, controller_uri: str, scope: str, stream: str, lease_ms: int,
+                 fault_hook: Callable[[str, str], None] | None = None) -> None:
+        self._controller_uri = controller_uri
+        self._scope = scope
+        self._stream = stream
+        self._lease_ms = lease_ms
+        self._fault_hook = fault_hook
+        self._committed = Metrics.counter(METRICS_NAMESPACE, "transactions_committed")
+        self._failed = Metrics.counter(METRICS_NAMESPACE, "transactions_failed")
+
+    def display_data(self) -> dict[str, Any]:
+        return {"stream": f"{self._scope}/{self._stream}"}
+
+    def setup(self) -> None:
+        self._session = acquire(self._controller_uri)
+        self._writer = TransactionalWriter(self._session.client.ctx, self._scope, self._stream, None, None,
+                                           self._lease_ms, keep_alive=False)
+
+    def teardown(self) -> None:
+        if getattr(self, "_session", None) is None:
+            return  # setup failed
+        try:
+            if getattr(self, "_writer", None) is not None:
+                self._session.call(self._writer.close)
+        finally:
+            release(self._session)
+            self._session = None
+
+    def process(self, text: str) -> Iterator[str]:
+        txn_id = int(text, 16)
+
+        async def commit() -> None:
+            txn = await self._writer.get_transaction(txn_id)
+            await txn.commit()
+
+        try:
+            self._session.call(commit)
+        except errors.TransactionFailedError as exc:
+            self._failed.inc()
+            raise errors.TransactionFailedError(
+                f"exactly-once write to {self._scope}/{self._stream}: transaction {text} cannot be committed "
+                f"({exc}); its events are NOT in the stream. It was aborted, or its lease "
+                f"({self._lease_ms} ms) ran out between the write and the commit stage — "
+                "raise transaction_lease_ms if the pipeline can stall that long.") from exc
+        self._committed.inc()
+        if self._fault_hook is not None:
+            self._fault_hook("commit", text)
+        yield text
+
+
+class _WriteEventsFn(beam.DoFn):
+    """At-least-once: the idempotent event writer, flushed at the end of each bundle."""
+
+    def __init__(self, controller_uri: str, scope: str, stream: str, serialize: Callable[[Any], bytes],
+                 routing_key_fn: Callable[[Any], str | None] | None) -> None:
+        self._controller_uri = controller_uri
+        self._scope = scope
+        self._stream = stream
+        self._serialize = serialize
+        self._routing_key_fn = routing_key_fn
+        self._events = Metrics.counter(METRICS_NAMESPACE, "events_written")
+        self._bytes = Metrics.counter(METRICS_NAMESPACE, "bytes_written")
+
+    def display_data(self) -> dict[str, Any]:
+        return {"stream": f"{self._scope}/{self._stream}"}
+
+    def setup(self) -> None:
+        self._session = acquire(self._controller_uri)
+        self._writer = self._session.call(lambda: self._session.client.create_writer(self._scope, self._stream))
+        self._positions = _KeyPositions(self._routing_key_fn)
+        self._batch: list[tuple[bytes, float]] = []
+
+    def teardown(self) -> None:
+        if getattr(self, "_session", None) is None:
+            return  # setup failed
+        try:
+            if getattr(self, "_writer", None) is not None:
+                self._session.call(self._writer.close)
+        finally:
+            release(self._session)
+            self._session = None
+
+    def start_bundle(self) -> None:
+        self._batch = []
+        self._count = 0
+        self._size = 0
+
+    def process(self, element: Any) -> tuple[()]:
+        framed = frame_event(self._serialize(element))
+        self._batch.append((framed, self._positions.of(element)))
+        self._count += 1
+        self._size += len(framed) - 8
+        if len(self._batch) >= _BATCH:
+            self._send(flush=False)
+        return ()  # writes only
+
+    def finish_bundle(self) -> None:
+        self._send(flush=True)
+        self._events.inc(self._count)
+        self._bytes.inc(self._size)
+
+    def _send(self, flush: bool) -> None:
+        batch, self._batch = self._batch, []
+        writer = self._writer
+
+        async def go() -> None:
+            for framed, position in batch:
+                await writer.write_framed(framed, position)
+            if flush:
+                await writer.flush()
+
+        self._session.call(go)
