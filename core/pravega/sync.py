@@ -11,9 +11,11 @@ generated, so that they carry documentation and type hints.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import collections
 import concurrent.futures
 import threading
+import weakref
 from typing import Any, Awaitable, Callable, Generic, Iterator, TypeVar
 
 from . import errors
@@ -186,6 +188,12 @@ class Client:
         except BaseException:
             self._portal.stop()
             raise
+        self._closed = False
+        # A client never closed is closed at exit, before the interpreter tears down
+        # the modules grpc needs to shut its channels.
+        self_ref = weakref.ref(self)
+        self._atexit = lambda: (c := self_ref()) is not None and c.close()
+        atexit.register(self._atexit)
 
     @property
     def aio(self) -> AsyncClient:
@@ -196,6 +204,10 @@ class Client:
         return self._portal.call(make)
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        atexit.unregister(self._atexit)
         try:
             self._call(self._client.close)
         finally:

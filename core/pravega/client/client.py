@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -50,7 +51,9 @@ class Client:
         cfg = replace(cfg, controller_uri=controller_uri, **options)
         self.ctx = ClientContext(cfg)
         self.segments = SegmentClient(self.ctx)
-        self._closeables: list[Any] = []
+        # Objects to close with the client. Weak: a writer made per bundle and closed by
+        # its user must not be kept alive by the client.
+        self._closeables = _Closeables()
 
     async def __aenter__(self) -> "Client":
         return self
@@ -59,12 +62,11 @@ class Client:
         await self.close()
 
     async def close(self) -> None:
-        for obj in reversed(self._closeables):
+        for obj in self._closeables.drain():
             try:
                 await obj.close()
             except errors.PravegaError:
                 pass
-        self._closeables.clear()
         await self.ctx.close()
 
     # -- scopes and streams --------------------------------------------------------
@@ -241,6 +243,23 @@ class Client:
         return await self.ctx.controller.delete_key_value_table(scope, name)
 
     # <<< transactions, byte streams, batch reads, synchronizers, key-value tables ------
+
+
+class _Closeables:
+    """A weak set of objects with ``close()`` coroutines, in insertion order."""
+
+    def __init__(self) -> None:
+        self._refs: dict[int, weakref.ref] = {}
+
+    def append(self, obj: Any) -> None:
+        key = id(obj)
+        self._refs[key] = weakref.ref(obj, lambda _: self._refs.pop(key, None))
+
+    def drain(self) -> list[Any]:
+        """The live objects, newest first; the set is emptied."""
+        objs = [ref() for ref in reversed(list(self._refs.values()))]
+        self._refs.clear()
+        return [o for o in objs if o is not None]
 
 
 def _scaling(scaling: ScalingPolicy | int | None) -> ScalingPolicy:
