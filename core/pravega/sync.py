@@ -275,6 +275,120 @@ class Client:
         writer = self._call(lambda: self._client.create_writer(scope, stream, serializer, writer_id))
         return EventWriter(self._portal, writer)
 
+    def create_reader_group(self, name: str, scope: str, config_or_streams: Any, **options: Any) -> Any:
+        """A reader group (sync view of :class:`pravega.aio.ReaderGroup`)."""
+        return _wrap(self._portal, self._call(
+            lambda: self._client.create_reader_group(name, scope, config_or_streams, **options)))
+
+    def reader_group(self, name: str, scope: str) -> Any:
+        return _wrap(self._portal, self._call(lambda: self._client.reader_group(name, scope)))
+
+    def delete_reader_group(self, name: str, scope: str) -> bool:
+        return self._call(lambda: self._client.delete_reader_group(name, scope))
+
+    def create_transactional_writer(self, scope: str, stream: str, serializer: Serializer[T] | None = None,
+                                    **options: Any) -> Any:
+        """A transactional writer (sync view of :class:`pravega.aio.TransactionalWriter`)."""
+        return _wrap(self._portal, self._call(
+            lambda: self._client.create_transactional_writer(scope, stream, serializer, **options)))
+
+    def create_byte_stream(self, scope: str, stream: str) -> Any:
+        return _wrap(self._portal, self._call(lambda: self._client.create_byte_stream(scope, stream)))
+
+    def batch_client(self) -> Any:
+        return _wrap(self._portal, self._call(lambda: _run(self._client.batch_client, (), {})))
+
+    def create_synchronizer(self, scope: str, stream: str, initial_state: Any, serializer: Any = None,
+                            **options: Any) -> Any:
+        return _wrap(self._portal, self._call(
+            lambda: self._client.create_synchronizer(scope, stream, initial_state, serializer, **options)))
+
+    def create_key_value_table(self, scope: str, name: str, partitions: int = 1) -> bool:
+        return self._call(lambda: self._client.create_key_value_table(scope, name, partitions))
+
+    def key_value_table(self, scope: str, name: str, key_serializer: Any = None, value_serializer: Any = None) -> Any:
+        return _wrap(self._portal, self._call(
+            lambda: _run(self._client.key_value_table, (scope, name, key_serializer, value_serializer), {})))
+
+    def delete_key_value_table(self, scope: str, name: str) -> bool:
+        return self._call(lambda: self._client.delete_key_value_table(scope, name))
+
+
+class SyncProxy:
+    """Synchronous view of any other async client object (reader groups, readers,
+    transactions, byte streams, key-value tables, synchronizers, the batch client).
+
+    Coroutine methods block until done; async iterators become iterators; async client
+    objects they return come back as proxies too; plain attributes pass through.
+    """
+
+    def __init__(self, portal: Portal, target: Any) -> None:
+        object.__setattr__(self, "_portal", portal)
+        object.__setattr__(self, "_target", target)
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._target, name)
+        if not callable(value):
+            return _wrap(self._portal, value)
+        portal = self._portal
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if asyncio.iscoroutinefunction(value):
+                return _wrap(portal, portal.call(lambda: value(*args, **kwargs)))
+            result = portal.call(lambda: _run(value, args, kwargs))
+            return _wrap(portal, result)
+
+        call.__name__ = name
+        call.__doc__ = getattr(value, "__doc__", None)
+        return call
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._target, name, value)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iterate(self._portal, self._target.__aiter__())
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        close = getattr(self, "close", None)
+        if close is not None:
+            close()
+
+    def __repr__(self) -> str:
+        return f"<sync {self._target!r}>"
+
+
+async def _run(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    """Call a plain method on the loop thread (client objects are not thread-safe)."""
+    return fn(*args, **kwargs)
+
+
+def _wrap(portal: Portal, value: Any) -> Any:
+    if hasattr(value, "__aiter__") and not hasattr(value, "__iter__"):
+        return iterate(portal, value.__aiter__())
+    module = getattr(type(value), "__module__", "")
+    if module.startswith("pravega.client.") and not isinstance(value, BaseException):
+        if isinstance(value, AsyncEventWriter):
+            return EventWriter(portal, value)
+        if _is_active(type(value)):
+            return SyncProxy(portal, value)
+    return value
+
+
+_ACTIVE: dict[type, bool] = {}
+
+
+def _is_active(cls: type) -> bool:
+    """Objects with coroutine methods get a proxy; values (checkpoints, versioned
+    entries, slices...) are returned as they are."""
+    active = _ACTIVE.get(cls)
+    if active is None:
+        active = _ACTIVE[cls] = any(
+            asyncio.iscoroutinefunction(getattr(cls, name, None)) for name in dir(cls) if not name.startswith("_"))
+    return active
+
 
 def iterate(portal: Portal, agen: Any) -> Iterator[Any]:
     """Drive an async iterator from synchronous code."""
