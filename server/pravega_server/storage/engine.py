@@ -83,6 +83,7 @@ class Engine:
     async def open(
         cls, data_dir: Path | None, *, fsync: bool = True, file_size: int = fmt.DEFAULT_FILE_SIZE,
         tolerate_corruption: bool = False, on_fatal: Callable[[BaseException], None] | None = None,
+        preallocate: bool = True,
     ) -> "Engine":
         loop = asyncio.get_running_loop()
         engine = cls(data_dir, loop, fsync)
@@ -104,7 +105,7 @@ class Engine:
 
         engine.log = WalWriter(
             wal_dir, recovery.next_lsn, tail_base=recovery.tail_base, loop=loop,
-            fsync=fsync, file_size=file_size, on_fatal=fatal,
+            fsync=fsync, file_size=file_size, on_fatal=fatal, preallocate=preallocate,
         )
         return engine
 

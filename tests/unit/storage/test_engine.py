@@ -77,7 +77,7 @@ def test_state_survives_restart(tmp_path: Path) -> None:
 
 def test_torn_tail_is_cut(tmp_path: Path) -> None:
     async def write():
-        engine = await Engine.open(tmp_path)
+        engine = await Engine.open(tmp_path, preallocate=False)
         await engine.execute([CreateSegment("a")])
         await append(engine, "a", W1, 1, b"acked")
         await append(engine, "a", W1, 2, b"torn!")
@@ -104,7 +104,7 @@ def test_torn_tail_is_cut(tmp_path: Path) -> None:
 
 def test_corrupt_checksum_in_tail_record(tmp_path: Path) -> None:
     async def write():
-        engine = await Engine.open(tmp_path)
+        engine = await Engine.open(tmp_path, preallocate=False)
         await engine.execute([CreateSegment("a")])
         await append(engine, "a", W1, 1, b"one")
         await append(engine, "a", W1, 2, b"two")
@@ -122,6 +122,45 @@ def test_corrupt_checksum_in_tail_record(tmp_path: Path) -> None:
         engine.close()
 
     run(check())
+
+
+def test_preallocated_log_ends_at_zeros_and_cuts_a_torn_record(tmp_path: Path) -> None:
+    ends = {}
+
+    async def write():
+        engine = await Engine.open(tmp_path)
+        await engine.execute([CreateSegment("a")])
+        await append(engine, "a", W1, 1, b"first")
+        ends["before"] = engine.log.current_file[1]
+        await append(engine, "a", W1, 2, b"second")
+        ends["after"] = engine.log.current_file[1]
+        engine.close()
+
+    run(write())
+    (path,) = list((tmp_path / "wal").iterdir())
+    assert path.stat().st_size >= fmt.PREALLOCATE_AHEAD  # zeros beyond the records
+
+    async def reopen(expected: bytes):
+        engine = await Engine.open(tmp_path)
+        seg = engine.get("a")
+        assert engine.read(seg, 0, 100) == expected
+        engine.close()
+
+    run(reopen(b"firstsecond"))  # zeros after the last record are the end, not damage
+    with open(path, "r+b") as fh:  # tear the last record: garbage inside its payload
+        fh.seek(ends["before"] + fmt.HEADER_SIZE + 10)
+        fh.write(b"\xff\xff\xff")
+    run(reopen(b"first"))
+
+    async def continue_writing():
+        engine = await Engine.open(tmp_path)
+        await append(engine, "a", W1, 2, b"again")
+        engine.close()
+        engine = await Engine.open(tmp_path)
+        assert engine.read(engine.get("a"), 0, 100) == b"firstagain"
+        engine.close()
+
+    run(continue_writing())
 
 
 def test_log_rolls_over_files(tmp_path: Path) -> None:

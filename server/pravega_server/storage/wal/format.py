@@ -8,7 +8,9 @@ Each record is::
 
     crc32: u32 | length: u32 | type: u8 | payload: length bytes
 
-``crc32`` is zlib's CRC-32 over the type byte and the payload. A record whose header
+``crc32`` is zlib's CRC-32 over the type byte and the payload. A header of zeros
+(the writer's preallocated space) marks the end of the log; it can never be a
+record, since type 0 does not exist and its checksum would not be zero. A record whose header
 or payload is cut short at the end of the last file, or whose checksum does not
 match there, is a torn tail: the writer died in the middle of it, nothing in it was
 acknowledged, and recovery cuts the file back to the record's start.
@@ -26,6 +28,9 @@ MAX_RECORD_SIZE = 64 * 1024 * 1024
 #: A new log file is started once the current one grows past this.
 DEFAULT_FILE_SIZE = 256 * 1024 * 1024
 FILE_SUFFIX = ".wal"
+#: The writer keeps this much zero-filled space ahead of the tail, extended in chunks.
+PREALLOCATE_CHUNK = 4 * 1024 * 1024
+PREALLOCATE_AHEAD = 8 * 1024 * 1024
 
 
 class RecordType(enum.IntEnum):

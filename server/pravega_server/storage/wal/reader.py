@@ -102,6 +102,11 @@ def _scan_file(
             if size - pos < fmt.HEADER_SIZE:
                 return pos, "short record header"
             crc, length, rtype = fmt.HEADER.unpack_from(view, pos)
+            if crc == 0 and length == 0 and rtype == 0:
+                # Preallocated space: the end of the log. Anything not zero after it
+                # would be a record written without the ones before it being synced,
+                # and never acknowledged.
+                return pos, None
             if length > fmt.MAX_RECORD_SIZE:
                 return pos, f"record length {length} out of range"
             start = pos + fmt.HEADER_SIZE

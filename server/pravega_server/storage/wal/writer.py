@@ -7,6 +7,11 @@ under load many records share one sync (group commit). Callers register a callba
 with the LSN that must be durable; it runs on the event-loop thread once the sync
 that covers it has finished.
 
+The tail file is kept zero-filled ahead of the write position (``preallocate``): a
+record then overwrites allocated blocks inside the file's size, and ``fdatasync``
+flushes data only, without journaling a new size or new extents. Measured here
+that cuts the sync's p99 several-fold. Recovery reads an all-zero header as the end.
+
 A failed write or sync is fatal: after ``fsync`` has reported an error the kernel may
 have dropped the dirty pages, so nothing can be acknowledged any more. The writer
 reports it through ``on_fatal`` and refuses further writes.
@@ -23,6 +28,7 @@ from typing import Callable
 from . import format as fmt
 
 Callback = Callable[[], None]
+_ZEROS = memoryview(bytes(fmt.PREALLOCATE_CHUNK))
 
 
 class LogClosedError(RuntimeError):
@@ -46,6 +52,7 @@ class WalWriter:
         fsync: bool = True,
         file_size: int = fmt.DEFAULT_FILE_SIZE,
         on_fatal: Callable[[BaseException], None] | None = None,
+        preallocate: bool = True,
     ) -> None:
         self._dir = directory
         self._loop = loop
@@ -62,12 +69,16 @@ class WalWriter:
         self._fd = -1
         self._retired: list[int] = []
         self._base = start_lsn
+        self._preallocate = preallocate
+        self._allocated = 0  # size of the tail file (zeros beyond the write position)
         if tail_base is None:
             self._open_new(start_lsn)
         else:
             self._base = tail_base
             path = directory / fmt.file_name(tail_base)
-            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+            self._fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+            self._allocated = os.fstat(self._fd).st_size
+            self._extend(self._lsn - self._base)
         self._thread = threading.Thread(target=self._sync_loop, name="wal-sync", daemon=True)
         self._thread.start()
 
@@ -75,7 +86,7 @@ class WalWriter:
 
     def _open_new(self, base: int) -> None:
         path = self._dir / fmt.file_name(base)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         if self._fsync:
             dir_fd = os.open(self._dir, os.O_RDONLY)
             try:
@@ -84,6 +95,18 @@ class WalWriter:
                 os.close(dir_fd)
         self._fd = fd
         self._base = base
+        self._allocated = 0
+        self._extend(0)
+
+    def _extend(self, position: int) -> None:
+        """Keep at least PREALLOCATE_AHEAD zero bytes beyond ``position`` in the tail file."""
+        if not self._preallocate:
+            return
+        # Never beyond the size at which the log moves to a new file.
+        while self._allocated - position < fmt.PREALLOCATE_AHEAD and self._allocated < self._file_size:
+            chunk = _ZEROS[: self._file_size - self._allocated]
+            os.pwrite(self._fd, chunk, self._allocated)
+            self._allocated += len(chunk)
 
     def _roll(self) -> None:
         """Start a new file. The old one is synced here so the sync thread only ever
@@ -125,13 +148,17 @@ class WalWriter:
         size = len(head) + sum(len(p) for p in parts)
         if size - fmt.HEADER_SIZE > fmt.MAX_RECORD_SIZE:
             raise ValueError(f"record of {size} bytes exceeds the log's limit")
-        payload_offset = self._lsn - self._base + fmt.HEADER_SIZE
+        offset = self._lsn - self._base
+        payload_offset = offset + fmt.HEADER_SIZE
         try:
             vec = [head, *parts]
-            written = os.writev(self._fd, vec)
+            written = os.pwritev(self._fd, vec, offset)
             while written < size:  # short writes are rare but legal
                 rest = b"".join(bytes(p) for p in vec)[written:]
-                written += os.write(self._fd, rest)
+                written += os.pwrite(self._fd, rest, offset + written)
+            self._allocated = max(self._allocated, offset + size)
+            if self._allocated - (offset + size) < fmt.PREALLOCATE_AHEAD // 2:
+                self._extend(offset + size)
         except OSError as exc:
             self._fail(exc)
             raise LogClosedError("write to the log failed") from exc
