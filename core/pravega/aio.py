@@ -8,9 +8,15 @@ from .client.byte_stream import ByteStream
 from .client.kvt import KeyValueTable, TableEntry, Versioned
 from .client.synchronizer import StateSynchronizer
 from .client.transaction import Transaction, TransactionalWriter
+from .client.reader_group import (
+    Checkpoint, CheckpointFailedError, CheckpointTimeoutError, EventRead, EventReader, ReaderGroup,
+    ReaderGroupConfig, ReaderNotInGroupError,
+)
 
 __all__ = [
     "Client", "ClientConfig", "EventWriter", "StreamInfo",
     "BatchClient", "ByteStream", "KeyValueTable", "SegmentSlice", "StateSynchronizer", "TableEntry", "Transaction",
     "TransactionalWriter", "Versioned",
+    "Checkpoint", "CheckpointFailedError", "CheckpointTimeoutError", "EventRead", "EventReader", "ReaderGroup",
+    "ReaderGroupConfig", "ReaderNotInGroupError",
 ]

@@ -168,7 +168,10 @@ class SegmentStoreConnection(asyncio.Protocol):
         self.waiters[rid] = fut
         try:
             self.send(cmd)
-            return await asyncio.wait_for(fut, timeout)
+            # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives
+            # together with the reply, so a cancelled caller would carry on running.
+            async with asyncio.timeout(timeout):
+                return await fut
         except asyncio.TimeoutError:
             self.waiters.pop(rid, None)
             # A late reply would now be out of step: this connection is unusable.
