@@ -115,6 +115,7 @@ class ConditionalAppender:
                                            self.ctx.config.request_timeout)
             except (errors.ConnectionLostError, OSError) as exc:
                 last_error = exc
+                self.ctx.forget_endpoint(self.segment)
                 if asyncio.get_running_loop().time() > deadline:
                     raise errors.ConnectionLostError(
                         f"{self.segment}: cannot reach the segment store: {last_error}") from last_error

@@ -32,11 +32,26 @@ class ClientContext:
         self.config = config
         self.controller = ControllerClient(config.controller_uri)
         self.pool = ConnectionPool(config.shared_connections_per_endpoint, config.connect_timeout)
+        self._endpoints: dict[tuple[str, str, int], Endpoint] = {}
 
     async def endpoint_of(self, segment: str) -> Endpoint:
-        """The segment store holding a qualified segment name (transaction segments too)."""
-        scope, stream, segment_id = naming.parse_any_segment_name(segment)
-        return await self.controller.get_endpoint(scope, stream, segment_id)
+        """The segment store holding a qualified segment name (transaction segments too).
+
+        Answers are cached; callers :meth:`forget_endpoint` after a connection failure or
+        ``WrongHost``, so the next call asks the controller again.
+        """
+        key = naming.parse_any_segment_name(segment)
+        endpoint = self._endpoints.get(key)
+        if endpoint is None:
+            endpoint = await self.controller.get_endpoint(*key)
+            self._endpoints[key] = endpoint
+        return endpoint
+
+    def forget_endpoint(self, segment: str) -> None:
+        try:
+            self._endpoints.pop(naming.parse_any_segment_name(segment), None)
+        except ValueError:
+            pass
 
     async def close(self) -> None:
         self.pool.close()

@@ -61,6 +61,7 @@ class SegmentReader:
                 return await conn.request(c.ReadSegment(self.segment, offset, self.read_size, "", next_request_id()),
                                           self.ctx.config.request_timeout)
             except errors.ConnectionLostError:
+                self.ctx.forget_endpoint(self.segment)
                 if attempt == 4:
                     raise
                 await asyncio.sleep(0.05 * (attempt + 1))
@@ -166,9 +167,11 @@ class SegmentClient:
                 reply = await self.ctx.pool.request(endpoint, make(next_request_id()), self.ctx.config.request_timeout)
             except errors.ConnectionLostError as exc:
                 last = exc
+                self.ctx.forget_endpoint(segment)
                 await asyncio.sleep(0.05 * 2**attempt)
                 continue
             if type(reply) is c.WrongHost:
+                self.ctx.forget_endpoint(segment)
                 await asyncio.sleep(0.05)
                 continue
             return handle(reply)

@@ -220,6 +220,7 @@ class SegmentWriter:
             self._connecting = asyncio.ensure_future(self._connect())
 
     def _drop_connection(self) -> None:
+        self.ctx.forget_endpoint(self.segment)
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.on_lost = None
@@ -238,6 +239,7 @@ class SegmentWriter:
                 self._seal()
                 return
             except (errors.ConnectionLostError, errors.RetriesExhaustedError, OSError) as exc:
+                self.ctx.forget_endpoint(self.segment)
                 if self.loop.time() > deadline:
                     self._fail(errors.ConnectionLostError(f"{self.segment}: cannot reach the segment store: {exc}"))
                     return
