@@ -9,7 +9,7 @@ from .client.kvt import KeyValueTable, TableEntry, Versioned
 from .client.synchronizer import StateSynchronizer
 from .client.transaction import Transaction, TransactionalWriter
 from .client.reader_group import (
-    Checkpoint, CheckpointFailedError, CheckpointTimeoutError, EventRead, EventReader, ReaderGroup,
+    Checkpoint, CheckpointFailedError, CheckpointTimeoutError, EventBatch, EventRead, EventReader, ReaderGroup,
     ReaderGroupConfig, ReaderNotInGroupError,
 )
 
@@ -17,6 +17,6 @@ __all__ = [
     "Client", "ClientConfig", "EventWriter", "StreamInfo",
     "BatchClient", "ByteStream", "KeyValueTable", "SegmentSlice", "StateSynchronizer", "TableEntry", "Transaction",
     "TransactionalWriter", "Versioned",
-    "Checkpoint", "CheckpointFailedError", "CheckpointTimeoutError", "EventRead", "EventReader", "ReaderGroup",
+    "Checkpoint", "CheckpointFailedError", "EventBatch", "CheckpointTimeoutError", "EventRead", "EventReader", "ReaderGroup",
     "ReaderGroupConfig", "ReaderNotInGroupError",
 ]

@@ -169,6 +169,41 @@ def test_single_reader_reads_everything_once_in_key_order(server) -> None:
     run(body())
 
 
+def test_batches_and_single_events_mix_and_resume_exactly(server) -> None:
+    async def body() -> None:
+        async with Client(server.controller_uri) as client:
+            scope, stream = await setup_stream(client, 2)
+            texts = keyed(0, 3000, keys=8)
+            await write_events(client, scope, stream, texts)
+            group = await client.create_reader_group("g", scope, [stream], group_refresh_time=REFRESH)
+            reader = await group.create_reader("r1", STR)
+            got: list[str] = []
+            use_batch = True
+            while len(got) < len(texts):
+                if use_batch:
+                    batch = await reader.read_batch(timeout=5.0, max_events=250)
+                    assert batch is not None, f"stalled after {len(got)} events"
+                    if batch.__class__.__name__ == "EventBatch":
+                        assert len(batch.events) <= 250 and len(batch.offsets) == len(batch.events)
+                        assert batch.position == (batch.segment, reader.get_position()[batch.segment])
+                        got.extend(batch.events)
+                else:
+                    read = await reader.read_next_event(timeout=5.0)
+                    assert read is not None
+                    if not read.is_checkpoint:
+                        got.append(read.event)
+                use_batch = not use_batch
+                if len(got) >= 1500 and len(got) < 1500 + 250:
+                    # Hand the segments back mid-way; a new reader resumes exactly there.
+                    await reader.close()
+                    reader = await group.create_reader("r2", STR)
+            assert_exactly_once(got, texts)
+            assert_key_order(got)
+            await reader.close()
+
+    run(body())
+
+
 def test_start_from_head_tail_and_stream_cut(server) -> None:
     async def body() -> None:
         async with Client(server.controller_uri) as client:

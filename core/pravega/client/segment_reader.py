@@ -139,6 +139,29 @@ class EventParser:
         self.offset += pos
         return out
 
+    def feed_lists(self, data: bytes) -> tuple[list[int], list[bytes]]:
+        """Like :meth:`feed`, as two parallel lists (event offsets, payloads): the
+        cheapest form for readers that hand out events in batches."""
+        buf = self._buf + data if self._buf else data
+        offsets: list[int] = []
+        payloads: list[bytes] = []
+        add_offset, add_payload = offsets.append, payloads.append
+        pos, end, base = 0, len(buf), self.offset
+        unpack = _EVENT_HEADER.unpack_from
+        while end - pos >= 8:
+            kind, length = unpack(buf, pos)
+            if kind != 0 or length < 0:
+                raise errors.ServerError(f"corrupt event header at offset {base + pos}")
+            stop = pos + 8 + length
+            if stop > end:
+                break
+            add_offset(base + pos)
+            add_payload(buf[pos + 8 : stop])
+            pos = stop
+        self._buf = buf[pos:]
+        self.offset = base + pos
+        return offsets, payloads
+
     @property
     def pending(self) -> int:
         return len(self._buf)
