@@ -1,0 +1,17 @@
+package org.pravega.flink.client;
+
+/**
+ * A failure that may go away by itself: the controller or segment store is unreachable, a
+ * connection dropped, a deadline passed. Callers may retry; the committer answers {@code retryLater}.
+ */
+public class RetriableException extends PravegaException {
+    private static final long serialVersionUID = 1L;
+
+    public RetriableException(String message) {
+        super(message);
+    }
+
+    public RetriableException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}

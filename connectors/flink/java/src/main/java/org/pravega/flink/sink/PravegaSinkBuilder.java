@@ -1,0 +1,163 @@
+package org.pravega.flink.sink;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import org.apache.flink.annotation.PublicEvolving;
+import org.apache.flink.api.common.serialization.SerializationSchema;
+import org.apache.flink.connector.base.DeliveryGuarantee;
+import org.pravega.flink.client.Endpoint;
+import org.pravega.flink.client.WriterConfig;
+import org.pravega.flink.sink.internal.PravegaSinkConfig;
+
+/** Builds a {@link PravegaSink}; {@link #build()} names any missing or invalid setting. */
+@PublicEvolving
+public class PravegaSinkBuilder<T> {
+    /** Default lease of a transaction: it must outlast checkpoint interval plus restart time. */
+    public static final long DEFAULT_TRANSACTION_TIMEOUT_MILLIS = 600_000;
+    public static final long MIN_TRANSACTION_TIMEOUT_MILLIS = 10_000;
+
+    private String controllerUri;
+    private String scope;
+    private String stream;
+    private SerializationSchema<T> serializationSchema;
+    private DeliveryGuarantee deliveryGuarantee = DeliveryGuarantee.AT_LEAST_ONCE;
+    private long transactionTimeoutMillis = DEFAULT_TRANSACTION_TIMEOUT_MILLIS;
+    private long pingIntervalMillis = -1;
+    private RoutingKeyExtractor<T> routingKeyExtractor = RoutingKeyExtractors.none();
+    private final WriterConfig writer = new WriterConfig();
+
+    PravegaSinkBuilder() {}
+
+    /** The controller, e.g. {@code tcp://localhost:9090}. */
+    public PravegaSinkBuilder<T> setControllerUri(String controllerUri) {
+        this.controllerUri = controllerUri;
+        return this;
+    }
+
+    /** The stream to write, {@code "scope/stream"} (it must exist). */
+    public PravegaSinkBuilder<T> setStream(String scopedStream) {
+        String[] parts = scopedStream == null ? new String[0] : scopedStream.split("/", -1);
+        if (parts.length != 2 || parts[0].isEmpty() || parts[1].isEmpty()) {
+            throw new IllegalArgumentException("a stream is named \"scope/stream\", got \"" + scopedStream + "\"");
+        }
+        this.scope = parts[0];
+        this.stream = parts[1];
+        return this;
+    }
+
+    public PravegaSinkBuilder<T> setSerializationSchema(SerializationSchema<T> schema) {
+        this.serializationSchema = schema;
+        return this;
+    }
+
+    public PravegaSinkBuilder<T> setDeliveryGuarantee(DeliveryGuarantee guarantee) {
+        this.deliveryGuarantee = guarantee;
+        return this;
+    }
+
+    /**
+     * Lease of each transaction (EXACTLY_ONCE), default 10 minutes. The writer renews it while it
+     * runs; it must outlast the longest time a transaction waits for its commit without a writer:
+     * checkpoint interval plus checkpoint duration plus restart time.
+     */
+    public PravegaSinkBuilder<T> setTransactionTimeoutMillis(long millis) {
+        this.transactionTimeoutMillis = millis;
+        return this;
+    }
+
+    /** How often open transactions are pinged (default: a tenth of the timeout, at most 30 s). */
+    public PravegaSinkBuilder<T> setTransactionPingIntervalMillis(long millis) {
+        this.pingIntervalMillis = millis;
+        return this;
+    }
+
+    public PravegaSinkBuilder<T> setRoutingKeyExtractor(RoutingKeyExtractor<T> extractor) {
+        this.routingKeyExtractor = extractor;
+        return this;
+    }
+
+    /** Routing key = a top-level field of the event's JSON text (see {@link RoutingKeyExtractors#jsonField}). */
+    public PravegaSinkBuilder<T> setRoutingKeyField(String jsonField) {
+        this.routingKeyExtractor = RoutingKeyExtractors.jsonField(jsonField);
+        return this;
+    }
+
+    /** Largest append block (default 1 MiB). */
+    public PravegaSinkBuilder<T> setMaxBlockBytes(int bytes) {
+        writer.maxBlockBytes = bytes;
+        return this;
+    }
+
+    /** Buffered events are sent at least this often (default 5 ms). */
+    public PravegaSinkBuilder<T> setLingerMillis(long millis) {
+        writer.lingerMillis = millis;
+        return this;
+    }
+
+    /** Timeout of one request (default 10 s). */
+    public PravegaSinkBuilder<T> setRequestTimeoutMillis(int millis) {
+        writer.timeoutMillis = millis;
+        return this;
+    }
+
+    /** How long an unreachable controller or segment store is retried before failing (default 60 s). */
+    public PravegaSinkBuilder<T> setRetryBudgetMillis(long millis) {
+        writer.retryBudgetMillis = millis;
+        return this;
+    }
+
+    public PravegaSink<T> build() {
+        sanityCheck();
+        long ping = pingIntervalMillis > 0 ? pingIntervalMillis
+                : Math.max(100, Math.min(30_000, transactionTimeoutMillis / 10));
+        PravegaSinkConfig config = new PravegaSinkConfig(controllerUri, scope, stream, deliveryGuarantee,
+                transactionTimeoutMillis, ping, writer.copy());
+        return new PravegaSink<>(config, serializationSchema, routingKeyExtractor);
+    }
+
+    /** Checks the settings; each message names the setting to fix. */
+    public void sanityCheck() {
+        List<String> problems = new ArrayList<>();
+        if (controllerUri == null || controllerUri.trim().isEmpty()) {
+            problems.add("the controller URI is not set (setControllerUri, e.g. \"tcp://localhost:9090\")");
+        } else {
+            try {
+                Endpoint.parseControllerUri(controllerUri);
+            } catch (IllegalArgumentException e) {
+                problems.add("setControllerUri: " + e.getMessage());
+            }
+        }
+        if (scope == null || stream == null) {
+            problems.add("the stream is not set (setStream, as \"scope/stream\")");
+        }
+        if (serializationSchema == null) {
+            problems.add("the serialization schema is not set (setSerializationSchema, e.g. SimpleStringSchema)");
+        }
+        if (deliveryGuarantee == null) {
+            problems.add("the delivery guarantee is null (setDeliveryGuarantee)");
+        }
+        if (routingKeyExtractor == null) {
+            problems.add("the routing-key extractor is null (setRoutingKeyExtractor; RoutingKeyExtractors.none() for none)");
+        }
+        if (deliveryGuarantee == DeliveryGuarantee.EXACTLY_ONCE) {
+            if (transactionTimeoutMillis < MIN_TRANSACTION_TIMEOUT_MILLIS) {
+                problems.add("EXACTLY_ONCE needs a transaction timeout of at least " + MIN_TRANSACTION_TIMEOUT_MILLIS
+                        + " ms (it must exceed checkpoint interval + restart time), got " + transactionTimeoutMillis);
+            }
+            if (pingIntervalMillis > 0 && pingIntervalMillis >= transactionTimeoutMillis) {
+                problems.add("the transaction ping interval (" + pingIntervalMillis
+                        + " ms) must be shorter than the transaction timeout (" + transactionTimeoutMillis + " ms)");
+            }
+        }
+        if (writer.maxBlockBytes < 1024 || writer.maxBlockBytes > 8 * 1024 * 1024) {
+            problems.add("setMaxBlockBytes must be between 1 KiB and 8 MiB, got " + writer.maxBlockBytes);
+        }
+        if (writer.lingerMillis <= 0) {
+            problems.add("setLingerMillis must be positive");
+        }
+        if (!problems.isEmpty()) {
+            throw new IllegalArgumentException("invalid PravegaSink: " + String.join("; ", problems));
+        }
+    }
+}

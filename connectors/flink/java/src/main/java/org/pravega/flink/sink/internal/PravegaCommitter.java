@@ -1,0 +1,144 @@
+package org.pravega.flink.sink.internal;
+
+import java.util.Collection;
+
+import org.apache.flink.annotation.Internal;
+import org.apache.flink.api.connector.sink2.Committer;
+import org.pravega.flink.client.ControllerClient;
+import org.pravega.flink.client.ControllerClient.TxnState;
+import org.pravega.flink.client.ControllerClient.TxnStatus;
+import org.pravega.flink.client.ControllerException;
+import org.pravega.flink.client.RetriableException;
+import org.pravega.flink.client.TxnFailedException;
+import org.pravega.flink.util.TestHooks;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Commits the transactions of completed checkpoints. Flink hands the same committable again after
+ * every restore, so committing is idempotent: the transaction's state decides.
+ *
+ * <ul>
+ *   <li>OPEN: commit it; COMMITTING or COMMITTED: done already ({@code signalAlreadyCommitted});</li>
+ *   <li>controller unreachable or timing out: {@code retryLater} (after a short back-off);</li>
+ *   <li>ABORTING / ABORTED: a known, fatal reason — the transaction's lease ran out between the
+ *       checkpoint and the commit and its events are lost; logged loudly with the remedy;</li>
+ *   <li>UNKNOWN (the controller does not know it: never existed, or committed so long ago that it
+ *       was forgotten) and requests the controller rejects: known reason, logged loudly;</li>
+ *   <li>anything else: unknown reason, which fails the job over.</li>
+ * </ul>
+ */
+@Internal
+public final class PravegaCommitter implements Committer<PravegaCommittable> {
+    private static final Logger LOG = LoggerFactory.getLogger(PravegaCommitter.class);
+
+    private final PravegaSinkConfig config;
+    private ControllerClient controller;
+
+    public PravegaCommitter(PravegaSinkConfig config) {
+        this.config = config;
+    }
+
+    private ControllerClient controller() {
+        if (controller == null) {
+            controller = new ControllerClient(config.getControllerUri(), config.getWriter().timeoutMillis,
+                    config.getWriter().retryBudgetMillis);
+        }
+        return controller;
+    }
+
+    @Override
+    public void commit(Collection<CommitRequest<PravegaCommittable>> requests) throws InterruptedException {
+        for (CommitRequest<PravegaCommittable> request : requests) {
+            commitOne(request);
+        }
+    }
+
+    private void commitOne(CommitRequest<PravegaCommittable> request) throws InterruptedException {
+        PravegaCommittable c = request.getCommittable();
+        String injected = TestHooks.consumeListItem(TestHooks.FAIL_COMMIT);
+        try {
+            if ("retry".equals(injected)) {
+                throw new RetriableException("injected transient commit failure");
+            }
+            if ("before".equals(injected)) {
+                throw new TestHooks.InjectedFailure("injected committer failure before committing " + c);
+            }
+            ControllerClient cc = controller();
+            TxnState state = cc.checkTransactionState(c.getScope(), c.getStream(), c.getTxnId());
+            switch (state) {
+                case OPEN: {
+                    TxnStatus status = cc.commitTransaction(c.getScope(), c.getStream(), c.getTxnId(), c.getWriterId(),
+                            Long.MIN_VALUE);
+                    if (status != TxnStatus.SUCCESS) {
+                        TxnState after = cc.checkTransactionState(c.getScope(), c.getStream(), c.getTxnId());
+                        if (after == TxnState.COMMITTED || after == TxnState.COMMITTING) {
+                            break;
+                        }
+                        if (after == TxnState.OPEN) {
+                            throw new RetriableException("commit of " + c + " answered " + status);
+                        }
+                        aborted(request, c, after);
+                        return;
+                    }
+                    TestHooks.log("commit " + c.getTxnId() + " " + c.getEventCount());
+                    LOG.debug("committed {}", c);
+                    break;
+                }
+                case COMMITTING:
+                case COMMITTED:
+                    TestHooks.log("already-committed " + c.getTxnId() + " " + c.getEventCount());
+                    LOG.info("{} was committed already", c);
+                    request.signalAlreadyCommitted();
+                    break;
+                case ABORTING:
+                case ABORTED:
+                    aborted(request, c, state);
+                    return;
+                default:
+                    TestHooks.log("unknown " + c.getTxnId() + " " + c.getEventCount());
+                    LOG.error("the controller does not know {}: it never existed, or it was completed so long ago"
+                            + " that the controller forgot it (restoring from an old checkpoint?). Its events"
+                            + " may be lost.", c);
+                    request.signalFailedWithKnownReason(new TxnFailedException(
+                            "transaction " + c.getTxnId() + " is unknown to the controller"));
+                    return;
+            }
+            if ("after".equals(injected)) {
+                throw new TestHooks.InjectedFailure("injected committer failure after committing " + c);
+            }
+        } catch (RetriableException e) {
+            long backoff = Math.min(5_000, 100L << Math.min(6, request.getNumberOfRetries()));
+            LOG.warn("cannot commit {} now ({}); retrying in {} ms", c, e.getMessage(), backoff);
+            TestHooks.log("retry " + c.getTxnId());
+            Thread.sleep(backoff);
+            request.retryLater();
+        } catch (ControllerException e) {
+            LOG.error("the controller rejected the commit of {}: {}", c, e.getMessage());
+            request.signalFailedWithKnownReason(e);
+        } catch (TestHooks.InjectedFailure e) {
+            TestHooks.log("injected-failure committer " + injected);
+            request.signalFailedWithUnknownReason(e);
+        } catch (RuntimeException e) {
+            request.signalFailedWithUnknownReason(e);
+        }
+    }
+
+    private void aborted(CommitRequest<PravegaCommittable> request, PravegaCommittable c, TxnState state) {
+        TestHooks.log("aborted " + c.getTxnId() + " " + c.getEventCount());
+        LOG.error("DATA LOSS: {} was {} before it could be committed; its {} events are lost. The most likely cause"
+                + " is an expired lease: the time between the checkpoint and the commit (including a restart)"
+                + " exceeded the transaction timeout of {} ms. Raise it (setTransactionTimeout).",
+                c, state, c.getEventCount(), config.getTransactionTimeoutMillis());
+        request.signalFailedWithKnownReason(new TxnFailedException("transaction " + c.getTxnId() + " on "
+                + c.getScope() + "/" + c.getStream() + " was " + state + " before it could be committed"));
+    }
+
+    @Override
+    public void close() {
+        if (controller != null) {
+            controller.close();
+            controller = null;
+        }
+    }
+}

@@ -1,0 +1,68 @@
+package org.pravega.flink.sink.internal;
+
+import java.util.Collection;
+import java.util.Collections;
+import java.util.List;
+
+import org.apache.flink.annotation.Internal;
+import org.apache.flink.api.common.serialization.SerializationSchema;
+import org.apache.flink.api.connector.sink2.CommittingSinkWriter;
+import org.apache.flink.api.connector.sink2.StatefulSinkWriter;
+import org.apache.flink.api.connector.sink2.WriterInitContext;
+import org.apache.flink.metrics.Counter;
+import org.pravega.flink.client.ControllerClient;
+import org.pravega.flink.sink.RoutingKeyExtractor;
+import org.pravega.flink.util.TestHooks;
+
+/** What all sink writers share: serialization, routing keys, metrics, the controller client. */
+@Internal
+public abstract class PravegaSinkWriterBase<T>
+        implements StatefulSinkWriter<T, PravegaWriterState>, CommittingSinkWriter<T, PravegaCommittable> {
+    protected final PravegaSinkConfig config;
+    protected final SerializationSchema<T> schema;
+    protected final RoutingKeyExtractor<T> routingKeys;
+    protected final ControllerClient controller;
+    protected final Counter recordsSent;
+    protected final Counter bytesSent;
+    protected final String writerId;
+    private final TestHooks.Countdown failAfter = TestHooks.countdown(TestHooks.FAIL_WRITER_AFTER);
+    private volatile long lastSendNanos;
+
+    protected PravegaSinkWriterBase(PravegaSinkConfig config, SerializationSchema<T> schema,
+                                    RoutingKeyExtractor<T> routingKeys, ControllerClient controller,
+                                    WriterInitContext context) {
+        this.config = config;
+        this.schema = schema;
+        this.routingKeys = routingKeys;
+        this.controller = controller;
+        this.recordsSent = context.metricGroup().getNumRecordsSendCounter();
+        this.bytesSent = context.metricGroup().getNumBytesSendCounter();
+        context.metricGroup().setCurrentSendTimeGauge(() -> lastSendNanos / 1_000_000);
+        this.writerId = "flink-" + context.getJobInfo().getJobId() + "-" + context.getTaskInfo().getIndexOfThisSubtask();
+    }
+
+    /** Serializes, picks the key and hands the event to {@link #send}. */
+    @Override
+    public void write(T element, Context context) {
+        byte[] bytes = schema.serialize(element);
+        String key = routingKeys.getRoutingKey(element, bytes);
+        long start = System.nanoTime();
+        send(key, bytes);
+        lastSendNanos = System.nanoTime() - start;
+        recordsSent.inc();
+        bytesSent.inc(bytes.length);
+        failAfter.tick("sink writer");
+    }
+
+    protected abstract void send(String routingKey, byte[] event);
+
+    @Override
+    public Collection<PravegaCommittable> prepareCommit() {
+        return Collections.emptyList();
+    }
+
+    @Override
+    public List<PravegaWriterState> snapshotState(long checkpointId) {
+        return Collections.emptyList();
+    }
+}

@@ -1,0 +1,153 @@
+package org.pravega.flink.source.reader;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+import org.apache.flink.annotation.Internal;
+import org.apache.flink.api.common.serialization.DeserializationSchema;
+import org.apache.flink.api.connector.source.SourceEvent;
+import org.apache.flink.api.connector.source.SourceReaderContext;
+import org.apache.flink.connector.base.source.reader.SingleThreadMultiplexSourceReaderBase;
+import org.pravega.flink.source.PravegaSourceConfig;
+import org.pravega.flink.source.event.FinishConfirmedEvent;
+import org.pravega.flink.source.event.SegmentsFinishedEvent;
+import org.pravega.flink.source.split.PravegaSplit;
+import org.pravega.flink.source.split.PravegaSplitState;
+
+/**
+ * The source reader: one fetcher thread reads all assigned segments ({@link
+ * PravegaSegmentSplitReader}); the task thread deserializes and emits events and keeps each split's
+ * position. A finished segment is reported to the enumerator and kept as a finished marker in this
+ * reader's checkpoints until the enumerator confirms that its own completed checkpoint holds the
+ * finish (see {@code PravegaSplitEnumerator}).
+ *
+ * <p>Metrics (besides Flink's standard source metrics): {@code assignedSegments},
+ * {@code currentOffsets} (segment=offset list), {@code unreadBytes} (also reported as
+ * {@code pendingBytes}).
+ */
+@Internal
+public final class PravegaSourceReader<T>
+        extends SingleThreadMultiplexSourceReaderBase<SegmentRecord, T, PravegaSplit, PravegaSplitState> {
+    private final Map<String, PravegaSplit> finishedMarkers = new LinkedHashMap<>();
+    private final List<String> toReport = new ArrayList<>();
+    private final Map<String, PravegaSplitState> live = new ConcurrentHashMap<>();
+    private final SegmentTails tails;
+    private boolean started;
+
+    public PravegaSourceReader(SourceReaderContext context, PravegaSourceConfig config,
+                               DeserializationSchema<T> schema) {
+        this(context, config, schema, new SegmentTails());
+    }
+
+    private PravegaSourceReader(SourceReaderContext context, PravegaSourceConfig config,
+                                DeserializationSchema<T> schema, SegmentTails tails) {
+        super(() -> new PravegaSegmentSplitReader(config, tails), new PravegaRecordEmitter<>(schema),
+                context.getConfiguration(), context);
+        this.tails = tails;
+        context.metricGroup().gauge("assignedSegments", live::size);
+        context.metricGroup().gauge("currentOffsets", this::currentOffsets);
+        context.metricGroup().gauge("unreadBytes", this::unreadBytes);
+        context.metricGroup().setPendingBytesGauge(this::unreadBytes);
+    }
+
+    private String currentOffsets() {
+        StringBuilder b = new StringBuilder();
+        for (Map.Entry<String, PravegaSplitState> e : live.entrySet()) {
+            if (b.length() > 0) {
+                b.append(',');
+            }
+            b.append(e.getKey()).append('=').append(e.getValue().getOffset());
+        }
+        return b.toString();
+    }
+
+    private long unreadBytes() {
+        long total = 0;
+        for (Map.Entry<String, PravegaSplitState> e : live.entrySet()) {
+            Long tail = tails.get(e.getKey());
+            if (tail != null) {
+                total += Math.max(0, tail - e.getValue().getOffset());
+            }
+        }
+        return total;
+    }
+
+    @Override
+    public void start() {
+        super.start();
+        started = true;
+        reportFinished();
+    }
+
+    @Override
+    public void addSplits(List<PravegaSplit> splits) {
+        List<PravegaSplit> readable = new ArrayList<>();
+        for (PravegaSplit split : splits) {
+            if (split.isFinishedMarker()) {
+                // Restored from a checkpoint: the enumerator may not know yet; tell it (again).
+                finishedMarkers.put(split.splitId(), split);
+                toReport.add(split.splitId());
+            } else {
+                readable.add(split);
+            }
+        }
+        if (!readable.isEmpty()) {
+            super.addSplits(readable);
+        }
+        if (started) {
+            reportFinished();
+        }
+    }
+
+    private void reportFinished() {
+        if (!toReport.isEmpty()) {
+            context.sendSourceEventToCoordinator(new SegmentsFinishedEvent(toReport));
+            toReport.clear();
+        }
+    }
+
+    @Override
+    protected void onSplitFinished(Map<String, PravegaSplitState> finishedSplitIds) {
+        for (Map.Entry<String, PravegaSplitState> e : finishedSplitIds.entrySet()) {
+            finishedMarkers.put(e.getKey(), e.getValue().toFinishedMarker());
+            live.remove(e.getKey());
+            toReport.add(e.getKey());
+        }
+        if (started) {
+            reportFinished();
+        }
+    }
+
+    @Override
+    public List<PravegaSplit> snapshotState(long checkpointId) {
+        List<PravegaSplit> state = new ArrayList<>(super.snapshotState(checkpointId));
+        state.addAll(finishedMarkers.values());
+        return state;
+    }
+
+    @Override
+    public void handleSourceEvents(SourceEvent event) {
+        if (event instanceof FinishConfirmedEvent) {
+            for (String id : ((FinishConfirmedEvent) event).getSplitIds()) {
+                finishedMarkers.remove(id);
+            }
+        } else {
+            super.handleSourceEvents(event);
+        }
+    }
+
+    @Override
+    protected PravegaSplitState initializedState(PravegaSplit split) {
+        PravegaSplitState state = new PravegaSplitState(split);
+        live.put(split.splitId(), state);
+        return state;
+    }
+
+    @Override
+    protected PravegaSplit toSplitType(String splitId, PravegaSplitState state) {
+        return state.toSplit();
+    }
+}

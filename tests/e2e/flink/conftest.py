@@ -1,0 +1,51 @@
+"""Fixtures for the PyFlink connector tests: one durable server and one PyFlink JVM (the
+local mini-cluster runs inside PyFlink's gateway JVM, which every job of the session shares).
+
+Temporary files, Flink logs and the JVM's temp dir go to one directory per session; the
+connector jar is built once per source digest into the usual cache (``PRAVEGA_FLINK_CACHE``
+overrides it).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+pytest.importorskip("pyflink")
+
+from pravega.testing import ServerProcess  # noqa: E402
+
+from flink_testkit import FlinkRun  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def flink_dirs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("flink")
+    for name in ("tmp", "log"):
+        (base / name).mkdir()
+    # Read when the gateway JVM and the Python workers start: set before any job runs.
+    os.environ["TMPDIR"] = str(base / "tmp")
+    os.environ["FLINK_LOG_DIR"] = str(base / "log")
+    os.environ["JVM_ARGS"] = f"-Djava.io.tmpdir={base / 'tmp'}"
+    return base
+
+
+@pytest.fixture(scope="session")
+def flink_server(flink_dirs: Path) -> Iterator[ServerProcess]:
+    """A durable server for all connector tests."""
+    with ServerProcess(flink_dirs / "server-data") as proc:
+        yield proc
+
+
+@pytest.fixture
+def run(flink_server: ServerProcess, flink_dirs: Path, tmp_path: Path) -> Iterator[FlinkRun]:
+    """Per-test helpers: a fresh scope, environments, an event log for the Java test hooks."""
+    r = FlinkRun(flink_server.controller_uri, "fl" + uuid.uuid4().hex[:8], tmp_path, sys.executable)
+    try:
+        yield r
+    finally:
+        r.close()
