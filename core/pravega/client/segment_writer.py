@@ -246,6 +246,13 @@ class SegmentWriter:
                 log.info("%s: reconnecting after %s", self.segment, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # anything else is final: never leave flush() waiting
+                log.warning("%s: cannot set up appends: %r", self.segment, exc)
+                self._fail(exc if isinstance(exc, errors.PravegaError)
+                           else errors.PravegaError(f"{self.segment}: cannot set up appends: {exc!r}"))
+                return
 
     async def _setup(self) -> None:
         endpoint = await self.ctx.endpoint_of(self.segment)
