@@ -19,6 +19,7 @@ import weakref
 from typing import Any, Awaitable, Callable, Generic, Iterator, TypeVar
 
 from . import errors
+from ._loops import new_event_loop
 from .client.client import Client as AsyncClient
 from .client.client import StreamInfo
 from .client.context import ClientConfig
@@ -33,7 +34,7 @@ class Portal:
     """An event loop on a daemon thread that runs coroutines for synchronous callers."""
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_event_loop()
         started = threading.Event()
 
         def run() -> None:

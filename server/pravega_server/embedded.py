@@ -9,6 +9,8 @@ import asyncio
 import threading
 from pathlib import Path
 
+from pravega._loops import new_event_loop
+
 from .app import PravegaServer, ServerConfig
 
 
@@ -53,7 +55,7 @@ class EmbeddedServer:
             await self._server.stop()
 
         def run() -> None:
-            self._loop = asyncio.new_event_loop()
+            self._loop = new_event_loop()
             try:
                 self._loop.run_until_complete(main())
             finally:

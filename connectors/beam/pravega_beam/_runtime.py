@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Awaitable, Callable, TypeVar
 
 from pravega.aio import Client
 from pravega.sync import Portal
@@ -26,8 +26,7 @@ T = TypeVar("T")
 class _Session:
     def __init__(self, controller_uri: str) -> None:
         self.controller_uri = controller_uri
-        self.portal = Portal()
-        self.portal.loop.call_soon_threadsafe(self.portal.loop.set_exception_handler, _quiet_grpc_poller)
+        self.portal = Portal()  # its loop drops grpc's spurious multi-loop poller error
 
         async def make() -> Client:
             return Client(controller_uri)
@@ -85,9 +84,3 @@ def run_once(controller_uri: str, work: Callable[[Client], Awaitable[T]]) -> T:
         return session.call(lambda: work(session.client))
     finally:
         release(session)
-
-
-def _quiet_grpc_poller(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-    if isinstance(context.get("exception"), BlockingIOError) and "PollerCompletionQueue" in repr(context.get("handle")):
-        return  # grpc/grpc#25364: another loop took the wake-up byte; nothing is lost
-    loop.default_exception_handler(context)
