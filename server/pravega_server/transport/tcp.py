@@ -20,6 +20,7 @@ import struct
 from typing import Any
 
 from pravega.protocol import commands as c
+from pravega.protocol.codec import encode
 from pravega.protocol.connection import CLOSED, NEED_DATA, Connection, Role
 from pravega.protocol.errors import ProtocolError
 from pravega.protocol.framing import OLDEST_COMPATIBLE_VERSION, WIRE_VERSION
@@ -366,9 +367,9 @@ def _reassemble(block: Any, whole: int, tail: Any) -> bytes | None:
 
 
 def _error_frame(message: str) -> bytes:
-    encoded = message.encode("utf-8", "replace")[:1000]
-    payload = struct.pack(">qH", -1, 0) + struct.pack(">H", len(encoded)) + encoded + struct.pack(">i", UNSPECIFIED)
-    return struct.pack(">ii", c.ErrorMessage.TYPE_CODE, len(payload)) + payload
+    """An ErrorMessage encoded without the connection's codec, which is in its error
+    state once the peer broke the protocol."""
+    return encode(c.ErrorMessage(-1, "", message[:1000], UNSPECIFIED))
 
 
 async def start_tcp(store: SegmentStore, host: str, port: int) -> tuple[asyncio.AbstractServer, set[WireConnection]]:
