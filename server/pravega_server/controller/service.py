@@ -111,8 +111,10 @@ class ControllerService:
         clock: Callable[[], float] = time.time,
         page_size: int = 1000,
         reaper_interval: float = 0.5,
+        restart_grace_ms: int = 120_000,
     ) -> None:
         self.engine = engine
+        self.restart_grace_ms = restart_grace_ms
         self._segment_store = segment_store_endpoint
         self._controller = controller_endpoint
         self.max_lease_ms = max_lease_ms
@@ -159,8 +161,14 @@ class ControllerService:
         for _, value in meta.meta_scan("stream/"):
             stream = Stream.from_json(value)
             self._streams.setdefault(stream.scope, {})[stream.name] = stream
+        # Leases are wall-clock deadlines, but nobody could ping while the server was
+        # down: open transactions get at least a fresh grace period (in memory; the next
+        # ping stores a new deadline), as a controller re-arms its timers on takeover.
+        grace_deadline = self.now_ms() + min(self.restart_grace_ms, self.max_lease_ms)
         for _, value in meta.meta_scan("txn/"):
             txn = Transaction.from_json(value)
+            if txn.state == model.TXN_OPEN:
+                txn.lease_deadline_ms = max(txn.lease_deadline_ms, grace_deadline)
             self._remember_txn(txn)
         for _, value in meta.meta_scan("kvt/"):
             kvt = KeyValueTable.from_json(value)

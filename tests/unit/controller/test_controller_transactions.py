@@ -151,6 +151,31 @@ def test_leases(data_dir: Path | None) -> None:
     run(main())
 
 
+def test_open_transactions_get_a_grace_lease_after_a_restart(tmp_path: Path) -> None:
+    """A server down longer than a lease must not abort transactions nobody could ping."""
+    clock = FakeClock()
+    ids = {}
+
+    async def before():
+        async with running(tmp_path, clock=clock, reaper_interval=3600) as c:
+            await make_stream(c.stub, "sc", "st", 1)
+            ids["kept"] = (await begin(c.stub, "st", lease=10_000)).txnId
+            ids["lost"] = (await begin(c.stub, "st", lease=10_000)).txnId
+
+    async def after():
+        clock.advance(60)  # down for a minute: both leases ran out meanwhile
+        async with running(tmp_path, clock=clock, reaper_interval=3600, restart_grace_ms=30_000) as c:
+            await c.service.reap()
+            assert await state(c.stub, "st", ids["kept"]) == ST.OPEN
+            assert (await c.stub.commitTransaction(txn_request("st", ids["kept"]))).status == TS.SUCCESS
+            clock.advance(31)  # the grace period ends too; nobody pinged "lost"
+            await c.service.reap()
+            assert await state(c.stub, "st", ids["lost"]) == ST.ABORTED
+
+    run(before())
+    run(after())
+
+
 def test_reaper_task_aborts_expired_transactions() -> None:
     async def main():
         async with running(None, reaper_interval=0.05) as c:
