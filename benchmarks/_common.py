@@ -23,6 +23,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
     [str(ROOT / "core"), str(ROOT / "server")] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
 )
 
+from pravega.protocol import frame_event as event_frame  # noqa: E402,F401 - used by the benchmarks
 from pravega.protocol import (  # noqa: E402
     NEED_DATA, AppendBlockEnd, AppendSetup, Connection, DataAppended, Hello, Role, SetupAppend,
 )
@@ -68,11 +69,6 @@ class Table:
                 out.append(line)
         out.append(line)
         return "\n".join(out)
-
-
-def event_frame(payload: bytes) -> bytes:
-    """An event as the client frames it inside append data (8-byte header + payload)."""
-    return b"\0\0\0\0" + len(payload).to_bytes(4, "big") + payload
 
 
 class RawWriter:

@@ -40,7 +40,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from pravega import errors
 from pravega.aio import TransactionalWriter
-from pravega.client.segment_writer import frame_event
+from pravega.protocol.framing import frame_event
 from pravega.routing import key_position
 
 from ._runtime import _Session, acquire, release

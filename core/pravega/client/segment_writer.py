@@ -36,11 +36,6 @@ _EVENT_HEADER = struct.Struct(">ii")
 MAX_EVENT_SIZE = 8 * 1024 * 1024
 
 
-def frame_event(payload: bytes) -> bytes:
-    """An event as it is stored in a segment: type 0, length, bytes."""
-    return _EVENT_HEADER.pack(0, len(payload)) + payload
-
-
 def split_events(data: bytes) -> list[bytes]:
     """The framed events in ``data`` (inverse of concatenated :func:`frame_event`)."""
     out, pos = [], 0

@@ -32,7 +32,8 @@ from ..model import SegmentRange
 from ..routing import KeyRanges, key_position
 from ..serializers import BytesSerializer, Serializer
 from .context import ClientContext
-from .segment_writer import SegmentWriter, frame_event
+from ..protocol.framing import frame_event
+from .segment_writer import SegmentWriter
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -19,7 +19,8 @@ from ..model import StreamCut
 from ..routing import KeyRanges, key_position
 from ..serializers import BytesSerializer, Serializer
 from .context import ClientContext
-from .segment_writer import SegmentWriter, frame_event
+from ..protocol.framing import frame_event
+from .segment_writer import SegmentWriter
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -20,6 +20,7 @@ from .framing import (
     OLDEST_COMPATIBLE_VERSION,
     WIRE_VERSION,
     encode_header,
+    frame_event,
     parse_header,
 )
 
@@ -35,6 +36,7 @@ __all__ = [
     "HEADER",
     "HEADER_SIZE",
     "encode_header",
+    "frame_event",
     "parse_header",
     # codec
     "COMMAND_TYPES",

@@ -18,6 +18,7 @@ __all__ = [
     "HEADER",
     "HEADER_SIZE",
     "encode_header",
+    "frame_event",
     "parse_header",
 ]
 
@@ -30,6 +31,12 @@ MAX_WIRECOMMAND_SIZE = 0x00FFFFFF
 
 HEADER = struct.Struct(">ii")
 HEADER_SIZE = HEADER.size
+
+
+def frame_event(payload: bytes | bytearray | memoryview) -> bytes:
+    """An event as clients frame it inside append data and segments store it:
+    ``type 0: i32``, ``length: i32``, then the payload (spec §2.5)."""
+    return HEADER.pack(0, len(payload)) + payload
 
 
 def encode_header(type_code: int, payload_length: int) -> bytes:

@@ -12,7 +12,6 @@ from the log's durability callback, without a task or a future per block.
 from __future__ import annotations
 
 import asyncio
-import struct
 import uuid
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Union
@@ -30,8 +29,6 @@ from ..storage.segments import MIN_EVENT_NUMBER, Segment
 Reply = Union[c.Command, None]
 Result = Union[Reply, Awaitable[Reply]]
 
-_EVENT_HEADER = struct.Struct(">ii")
-_I32 = struct.Struct(">i")
 #: ErrorMessage error codes (Java ``ErrorMessage.ErrorCode``).
 UNSPECIFIED = -1
 ILLEGAL_ARGUMENT = 0
@@ -380,9 +377,4 @@ class SegmentStore:
         return self._after_barrier(lambda: c.StorageFlushed(cmd.request_id))
 
 
-def event_frame(data: bytes) -> bytes:
-    """An event as it is stored in a segment: the 8-byte header, then the bytes."""
-    return _EVENT_HEADER.pack(0, len(data)) + data
-
-
-__all__ = ["SegmentStore", "StoreConfig", "event_frame", "MIN_EVENT_NUMBER", "UNSPECIFIED", "ILLEGAL_ARGUMENT"]
+__all__ = ["SegmentStore", "StoreConfig", "MIN_EVENT_NUMBER", "UNSPECIFIED", "ILLEGAL_ARGUMENT"]

@@ -23,9 +23,9 @@ from pravega.protocol import commands as c
 from pravega.protocol.codec import encode
 from pravega.protocol.connection import CLOSED, NEED_DATA, Connection, Role
 from pravega.protocol.errors import ProtocolError
-from pravega.protocol.framing import OLDEST_COMPATIBLE_VERSION, WIRE_VERSION
+from pravega.protocol.framing import OLDEST_COMPATIBLE_VERSION, WIRE_VERSION, frame_event
 
-from ..service.segment_store import ILLEGAL_ARGUMENT, UNSPECIFIED, SegmentStore, event_frame
+from ..service.segment_store import ILLEGAL_ARGUMENT, UNSPECIFIED, SegmentStore
 from ..storage import errors
 from ..storage.segments import MIN_EVENT_NUMBER, Segment
 
@@ -295,7 +295,7 @@ class WireConnection(asyncio.Protocol):
     def _conditional_append(self, cmd: c.ConditionalAppend) -> None:
         writer = self._writer(cmd.writer_id, cmd.request_id, cmd.event_number)
         if writer is not None:
-            self._append(writer, cmd.writer_id, cmd.event_number, cmd.event_number, event_frame(bytes(cmd.data)),
+            self._append(writer, cmd.writer_id, cmd.event_number, cmd.event_number, frame_event(bytes(cmd.data)),
                          cmd.request_id, cmd.expected_offset)
 
     def _append(
