@@ -14,7 +14,7 @@ import asyncio
 import logging
 import struct
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 from .. import errors
 from ..protocol import commands as c
@@ -291,21 +291,6 @@ class SegmentClient:
             return [(bytes(e.key), e.version, bytes(e.value)) for e in r.entries], r.last_position, r.reached_end
 
         return await self.call(segment, lambda rid: c.ReadTableEntriesDelta(rid, segment, "", from_position, count), handle)
-
-    async def conditional_append(self, segment: str, writer_id: int, event_number: int, data: bytes,
-                                 expected_offset: int) -> int:
-        """Append ``data`` only if the segment is ``expected_offset`` long; returns the new length."""
-        endpoint = await self.ctx.endpoint_of(segment)
-        conn = await self.ctx.pool.shared(endpoint)
-        setup = await conn.request(c.SetupAppend(next_request_id(), writer_id, segment, ""))
-        if type(setup) is not c.AppendSetup:
-            raise _error(segment, setup)
-        reply = await conn.request(c.ConditionalBlockEnd(writer_id, event_number, expected_offset, data, next_request_id()))
-        if type(reply) is c.DataAppended:
-            return reply.current_segment_write_offset
-        if type(reply) is c.ConditionalCheckFailed:
-            raise errors.ConditionalCheckFailedError(f"{segment}: not at offset {expected_offset}")
-        raise _error(segment, reply)
 
 
 def _error(segment: str, reply: Any) -> Exception:

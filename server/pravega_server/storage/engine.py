@@ -22,7 +22,7 @@ from typing import Callable, Iterator
 from . import errors
 from .ops import (
     APPEND_HEADER, NO_VERSION, NOT_EXISTS, CreateSegment, DeleteSegment, MergeSegments, Op,
-    PutMeta, SealSegment, SegmentKind, TableRemove, TableUpdate, TruncateSegment,
+    PutMeta, SealSegment, TableRemove, TableUpdate, TruncateSegment,
     UpdateAttribute, decode_batch, encode_batch,
 )
 from .segments import MIN_EVENT_NUMBER, Segment, Table
@@ -75,7 +75,6 @@ class Engine:
         self._read_fds: dict[int, int] = {}
         self.log: WalWriter | _MemoryLog
         self.fatal: BaseException | None = None
-        self.stats = {"appends": 0, "append_bytes": 0, "batches": 0}
 
     # -- life cycle ----------------------------------------------------------------
 
@@ -194,8 +193,6 @@ class Engine:
         else:
             extent = (base, where + APPEND_HEADER.size, size)
         self._apply_append(seg, writer_id, last_event_number, extent)
-        self.stats["appends"] += 1
-        self.stats["append_bytes"] += size
         new_length = seg.length
 
         def durable() -> None:
@@ -213,10 +210,6 @@ class Engine:
         if extent is not None:
             seg.add_extent(extent)
 
-    def update_writer(self, seg: Segment, writer_id: int, event_number: int, on_durable: Callable[[], None]) -> None:
-        """Record a writer's event number without data (an empty append)."""
-        self.append(seg, writer_id, event_number, b"", on_durable)
-
     # -- batches -------------------------------------------------------------------
 
     async def execute(self, ops: list[Op]) -> list:
@@ -227,7 +220,6 @@ class Engine:
         _, _, end = self.log.write(fmt.RecordType.BATCH, encode_batch(ops))
         touched = [self._touched(op) for op in ops]
         results = [self._apply(op) for op in ops]
-        self.stats["batches"] += 1
         fut = self.loop.create_future()
         self.log.when_durable(end, lambda: fut.done() or fut.set_result(None))
         await fut
