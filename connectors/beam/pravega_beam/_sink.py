@@ -121,15 +121,45 @@ class _LeaseKeeper:
         self._session.loop.call_soon_threadsafe(cancel)
 
 
-class _WriteTransactionsFn(beam.DoFn):
+class _StreamDoFn(beam.DoFn):
+    """A DoFn writing to one stream through the process's shared client session.
+
+    Subclasses open their writer in ``setup`` (after ``super().setup()``) and release
+    it in ``_close``; the session itself is released here, even if ``_close`` fails.
+    """
+
+    def __init__(self, controller_uri: str, scope: str, stream: str) -> None:
+        self._controller_uri = controller_uri
+        self._scope = scope
+        self._stream = stream
+
+    def display_data(self) -> dict[str, Any]:
+        return {"stream": f"{self._scope}/{self._stream}"}
+
+    def setup(self) -> None:
+        self._session = acquire(self._controller_uri)
+
+    def teardown(self) -> None:
+        if getattr(self, "_session", None) is None:
+            return  # setup failed
+        try:
+            self._close()
+        finally:
+            release(self._session)
+            self._session = None
+
+    def _close(self) -> None:
+        if getattr(self, "_writer", None) is not None:
+            self._session.call(self._writer.close)
+
+
+class _WriteTransactionsFn(_StreamDoFn):
     """Stage 1: one transaction per bundle; emits its id (hex) when the bundle ends."""
 
     def __init__(self, controller_uri: str, scope: str, stream: str, serialize: Callable[[Any], bytes],
                  routing_key_fn: Callable[[Any], str | None] | None, lease_ms: int,
                  fault_hook: Callable[[str, str], None] | None = None) -> None:
-        self._controller_uri = controller_uri
-        self._scope = scope
-        self._stream = stream
+        super().__init__(controller_uri, scope, stream)
         self._serialize = serialize
         self._routing_key_fn = routing_key_fn
         self._lease_ms = lease_ms
@@ -139,10 +169,10 @@ class _WriteTransactionsFn(beam.DoFn):
         self._opened = Metrics.counter(METRICS_NAMESPACE, "transactions_opened")
 
     def display_data(self) -> dict[str, Any]:
-        return {"stream": f"{self._scope}/{self._stream}", "transaction_lease_ms": self._lease_ms}
+        return {**super().display_data(), "transaction_lease_ms": self._lease_ms}
 
     def setup(self) -> None:
-        self._session = acquire(self._controller_uri)
+        super().setup()
         self._keeper = _LeaseKeeper(self._session, self._scope, self._stream, self._lease_ms)
         self._writer_id = uuid.uuid4().hex
         self._positions = _KeyPositions(self._routing_key_fn)
@@ -150,15 +180,11 @@ class _WriteTransactionsFn(beam.DoFn):
         self._writer: TransactionalWriter | None = None
         self._batch: list[tuple[bytes, float]] = []
 
-    def teardown(self) -> None:
-        if getattr(self, "_session", None) is None:
-            return  # setup failed
+    def _close(self) -> None:
         try:
             self._abandon()
         finally:
             self._keeper.stop()
-            release(self._session)
-            self._session = None
 
     def start_bundle(self) -> None:
         self._abandon()
@@ -231,36 +257,21 @@ class _WriteTransactionsFn(beam.DoFn):
         self._session.call(go)
 
 
-class _CommitTransactionsFn(beam.DoFn):
+class _CommitTransactionsFn(_StreamDoFn):
     """Stage 2: commit each transaction id; emits the id once it is committed."""
 
     def __init__(self, controller_uri: str, scope: str, stream: str, lease_ms: int,
                  fault_hook: Callable[[str, str], None] | None = None) -> None:
-        self._controller_uri = controller_uri
-        self._scope = scope
-        self._stream = stream
+        super().__init__(controller_uri, scope, stream)
         self._lease_ms = lease_ms
         self._fault_hook = fault_hook
         self._committed = Metrics.counter(METRICS_NAMESPACE, "transactions_committed")
         self._failed = Metrics.counter(METRICS_NAMESPACE, "transactions_failed")
 
-    def display_data(self) -> dict[str, Any]:
-        return {"stream": f"{self._scope}/{self._stream}"}
-
     def setup(self) -> None:
-        self._session = acquire(self._controller_uri)
+        super().setup()
         self._writer = TransactionalWriter(self._session.client.ctx, self._scope, self._stream, None, None,
                                            self._lease_ms, keep_alive=False)
-
-    def teardown(self) -> None:
-        if getattr(self, "_session", None) is None:
-            return  # setup failed
-        try:
-            if getattr(self, "_writer", None) is not None:
-                self._session.call(self._writer.close)
-        finally:
-            release(self._session)
-            self._session = None
 
     def process(self, text: str) -> Iterator[str]:
         txn_id = int(text, 16)
@@ -284,37 +295,22 @@ class _CommitTransactionsFn(beam.DoFn):
         yield text
 
 
-class _WriteEventsFn(beam.DoFn):
+class _WriteEventsFn(_StreamDoFn):
     """At-least-once: the idempotent event writer, flushed at the end of each bundle."""
 
     def __init__(self, controller_uri: str, scope: str, stream: str, serialize: Callable[[Any], bytes],
                  routing_key_fn: Callable[[Any], str | None] | None) -> None:
-        self._controller_uri = controller_uri
-        self._scope = scope
-        self._stream = stream
+        super().__init__(controller_uri, scope, stream)
         self._serialize = serialize
         self._routing_key_fn = routing_key_fn
         self._events = Metrics.counter(METRICS_NAMESPACE, "events_written")
         self._bytes = Metrics.counter(METRICS_NAMESPACE, "bytes_written")
 
-    def display_data(self) -> dict[str, Any]:
-        return {"stream": f"{self._scope}/{self._stream}"}
-
     def setup(self) -> None:
-        self._session = acquire(self._controller_uri)
+        super().setup()
         self._writer = self._session.call(lambda: self._session.client.create_writer(self._scope, self._stream))
         self._positions = _KeyPositions(self._routing_key_fn)
         self._batch: list[tuple[bytes, float]] = []
-
-    def teardown(self) -> None:
-        if getattr(self, "_session", None) is None:
-            return  # setup failed
-        try:
-            if getattr(self, "_writer", None) is not None:
-                self._session.call(self._writer.close)
-        finally:
-            release(self._session)
-            self._session = None
 
     def start_bundle(self) -> None:
         self._batch = []
