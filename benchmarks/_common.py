@@ -4,6 +4,7 @@ Importing this module makes ``core/`` and ``server/`` importable (and visible to
 through ``PYTHONPATH``), so the benchmarks run from a plain checkout:
 ``python benchmarks/write_read.py``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -23,10 +24,17 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
     [str(ROOT / "core"), str(ROOT / "server")] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
 )
 
-from pravega.protocol import frame_event as event_frame  # noqa: E402,F401 - used by the benchmarks
 from pravega.protocol import (  # noqa: E402
-    NEED_DATA, AppendBlockEnd, AppendSetup, Connection, DataAppended, Hello, Role, SetupAppend,
+    NEED_DATA,
+    AppendBlockEnd,
+    AppendSetup,
+    Connection,
+    DataAppended,
+    Hello,
+    Role,
+    SetupAppend,
 )
+from pravega.protocol import frame_event as event_frame  # noqa: E402,F401 - used by the benchmarks
 
 MB = 1_000_000
 
@@ -88,15 +96,18 @@ class RawWriter:
         self.inflight: deque[tuple[int, asyncio.Future]] = deque()
         self._reader_task: asyncio.Task | None = None
 
-    async def open(self) -> "RawWriter":
+    async def open(self) -> RawWriter:
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         sock = self.writer.get_extra_info("socket")
         if sock is not None:
             import socket
+
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.request_id += 1
-        self.writer.write(self.conn.send(Hello(15, 5)) + self.conn.send(
-            SetupAppend(self.request_id, self.writer_id, self.segment, "")))
+        self.writer.write(
+            self.conn.send(Hello(15, 5))
+            + self.conn.send(SetupAppend(self.request_id, self.writer_id, self.segment, ""))
+        )
         hello = await self._next()
         assert isinstance(hello, Hello), hello
         setup = await self._next()
@@ -128,8 +139,9 @@ class RawWriter:
         self.request_id += 1
         fut = asyncio.get_running_loop().create_future()
         self.inflight.append((self.event_number, fut))
-        self.writer.write(self.conn.send(
-            AppendBlockEnd(self.writer_id, len(data), data, n, self.event_number, self.request_id)))
+        self.writer.write(
+            self.conn.send(AppendBlockEnd(self.writer_id, len(data), data, n, self.event_number, self.request_id))
+        )
         return fut
 
     async def drain(self) -> None:
@@ -141,7 +153,7 @@ class RawWriter:
         self.writer.close()
         try:
             await self.writer.wait_closed()
-        except Exception:  # noqa: BLE001 - closing anyway
+        except Exception:
             pass
 
 

@@ -18,6 +18,7 @@ Pipeline rates are given two ways: over the whole ``run()`` (startup included, a
 to the last element seen inside the pipeline (measured per bundle through Beam
 metrics). Client and server share the machine's CPUs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,14 +31,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT / "connectors" / "beam"))
-from _common import Table  # noqa: E402  (also puts core/ and server/ on the path)
-
 import apache_beam as beam  # noqa: E402
+import pravega.aio  # noqa: E402
+from _common import Table  # noqa: E402  (also puts core/ and server/ on the path)
 from apache_beam.metrics import Metrics  # noqa: E402
 from apache_beam.metrics.metric import MetricsFilter  # noqa: E402
 from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
-
-import pravega.aio  # noqa: E402
 from pravega.testing import ServerProcess  # noqa: E402
 from pravega_beam import ReadFromPravega, WriteToPravega  # noqa: E402
 
@@ -140,15 +139,15 @@ def pipeline_read(uri: str, scope: str, n: int, runner: str, table: Table) -> No
     table.add(f"ReadFromPravega ({runner}), steady", rate(n, steady), TARGETS["read"])
 
 
-def pipeline_write(uri: str, scope: str, stream: str, n: int, runner: str, exactly_once: bool,
-                   table: Table) -> None:
+def pipeline_write(uri: str, scope: str, stream: str, n: int, runner: str, exactly_once: bool, table: Table) -> None:
     p = beam.Pipeline(options=PipelineOptions(RUNNERS[runner]))
-    _ = (p
-         | beam.Impulse()
-         | "Generate" >> beam.FlatMap(lambda _, n=n: (event(i) for i in range(n)))
-         | beam.ParDo(_Clock())
-         | WriteToPravega(uri, f"{scope}/{stream}", routing_key_fn=lambda e: e[8:10].decode(),
-                          exactly_once=exactly_once))
+    _ = (
+        p
+        | beam.Impulse()
+        | "Generate" >> beam.FlatMap(lambda _, n=n: (event(i) for i in range(n)))
+        | beam.ParDo(_Clock())
+        | WriteToPravega(uri, f"{scope}/{stream}", routing_key_fn=lambda e: e[8:10].decode(), exactly_once=exactly_once)
+    )
     started = time.perf_counter()
     result = p.run()
     result.wait_until_finish()
@@ -157,8 +156,7 @@ def pipeline_write(uri: str, scope: str, stream: str, n: int, runner: str, exact
     assert seen == n == _connector_counter(result, "events_written"), seen
     mode = "exactly-once" if exactly_once else "at-least-once"
     table.add(f"WriteToPravega {mode} ({runner}), whole run", rate(n, wall))
-    table.add(f"WriteToPravega {mode} ({runner}), steady", rate(n, steady),
-              TARGETS["write"] if exactly_once else "")
+    table.add(f"WriteToPravega {mode} ({runner}), steady", rate(n, steady), TARGETS["write"] if exactly_once else "")
 
 
 def main() -> int:

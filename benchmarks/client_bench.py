@@ -8,6 +8,7 @@ flush; ours: the asyncio EventWriter, one ``await write()`` per event, then flus
 reader events/s over what each wrote (official: a reader group's segment slices; ours:
 a reader group's ``read_batch`` — the counterpart of a slice — and ``read_next_event``). Prints ratios against the issue's targets.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,13 +16,11 @@ import asyncio
 import time
 import uuid
 
-from _common import MB, Table
-from write_read import read_all, write_sync_inflight
-
 import pravega_client
-
+from _common import MB, Table
 from pravega.aio import Client, EventBatch
 from pravega.testing import ServerProcess
+from write_read import read_all, write_sync_inflight
 
 
 async def our_write(uri: str, scope: str, stream: str, size: int, duration: float) -> tuple[int, float]:
@@ -90,18 +89,29 @@ def main() -> None:
             n_ours, secs = asyncio.run(our_write(uri, scope, our_stream, size, duration))
             ours_w = n_ours / secs
             target = "50%" if size == 100 else "80%"
-            table.add(f"our writer, {size} B", f"{ours_w:,.0f} ev/s, {ours_w * size / MB:.1f} MB/s",
-                      f">= {target} of official", f"{ours_w / official_w:.0%} of official")
+            table.add(
+                f"our writer, {size} B",
+                f"{ours_w:,.0f} ev/s, {ours_w * size / MB:.1f} MB/s",
+                f">= {target} of official",
+                f"{ours_w / official_w:.0%} of official",
+            )
 
             count, nbytes, secs = read_all(manager, scope, official_stream, n)
             official_r = count / secs
-            table.add(f"official reader, {size} B", f"{official_r:,.0f} ev/s, {nbytes / secs / MB:.1f} MB/s",
-                      note=f"{count:,} events")
+            table.add(
+                f"official reader, {size} B",
+                f"{official_r:,.0f} ev/s, {nbytes / secs / MB:.1f} MB/s",
+                note=f"{count:,} events",
+            )
             for batches, how in ((True, "read_batch"), (False, "read_next_event")):
                 count, nbytes, secs = asyncio.run(our_read(uri, scope, our_stream, n_ours, batches))
                 ours_r = count / secs
-                table.add(f"our reader ({how}), {size} B", f"{ours_r:,.0f} ev/s, {nbytes / secs / MB:.1f} MB/s",
-                          ">= official" if batches else "", f"{ours_r / official_r:.0%} of official, {count:,} events")
+                table.add(
+                    f"our reader ({how}), {size} B",
+                    f"{ours_r:,.0f} ev/s, {nbytes / secs / MB:.1f} MB/s",
+                    ">= official" if batches else "",
+                    f"{ours_r / official_r:.0%} of official, {count:,} events",
+                )
         del manager
     print()
     print(table.render())

@@ -19,6 +19,7 @@ prints beside our raw Python client's rates from the same run (no assertions):
 Flink's own start-up (JVM, job submission, Python workers) is not part of (a) and (b): the
 timestamps come from the connector (its test-hook event log), not from around ``execute``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +32,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import MB, ROOT, Table  # noqa: E402
+from _common import MB, ROOT, Table
 
 _FLINK = ROOT / "connectors" / "flink"
 sys.path.insert(0, str(_FLINK))
@@ -100,10 +101,9 @@ def python_read(uri: str, scope: str, stream: str) -> tuple[int, float]:
 
 
 def flink_env(work: Path, checkpoint_ms: int | None):
+    import pravega_flink
     from pyflink.common import Configuration
     from pyflink.datastream import StreamExecutionEnvironment
-
-    import pravega_flink
 
     cfg = Configuration()
     if checkpoint_ms:
@@ -122,15 +122,20 @@ def log_lines(path: Path, kind: str) -> list[list[str]]:
 
 
 def flink_source(uri: str, scope: str, stream: str, work: Path, log: Path) -> tuple[int, float]:
+    from pravega_flink import PravegaSource
     from pyflink.common import SimpleStringSchema, WatermarkStrategy
     from pyflink.datastream.connectors import Sink
     from pyflink.java_gateway import get_gateway
 
-    from pravega_flink import PravegaSource
-
     env = flink_env(work, None)
-    source = (PravegaSource.builder().set_controller_uri(uri).set_stream(f"{scope}/{stream}")
-              .set_deserialization_schema(SimpleStringSchema()).set_bounded().build())
+    source = (
+        PravegaSource.builder()
+        .set_controller_uri(uri)
+        .set_stream(f"{scope}/{stream}")
+        .set_deserialization_schema(SimpleStringSchema())
+        .set_bounded()
+        .build()
+    )
     counting = Sink(get_gateway().jvm.org.pravega.flink.util.BenchmarkSupport.countingSink("source"))
     env.from_source(source, WatermarkStrategy.no_watermarks(), "pravega").sink_to(counting)
     env.execute("bench-source")
@@ -138,21 +143,24 @@ def flink_source(uri: str, scope: str, stream: str, work: Path, log: Path) -> tu
     return int(count), (int(last) - int(first)) / 1000
 
 
-def flink_exactly_once_sink(uri: str, scope: str, stream: str, events: int, work: Path, log: Path
-                            ) -> tuple[int, float]:
+def flink_exactly_once_sink(uri: str, scope: str, stream: str, events: int, work: Path, log: Path) -> tuple[int, float]:
+    from pravega_flink import PravegaSink
     from pyflink.common import WatermarkStrategy
     from pyflink.common.serialization import SerializationSchema
     from pyflink.datastream.connectors import DeliveryGuarantee
     from pyflink.datastream.connectors.number_seq import NumberSequenceSource
     from pyflink.java_gateway import get_gateway
 
-    from pravega_flink import PravegaSink
-
     env = flink_env(work, 1000)
     padded = SerializationSchema(get_gateway().jvm.org.pravega.flink.util.BenchmarkSupport.paddedLongs(SIZE))
-    sink = (PravegaSink.builder().set_controller_uri(uri).set_stream(f"{scope}/{stream}")
-            .set_serialization_schema(padded)
-            .set_delivery_guarantee(DeliveryGuarantee.EXACTLY_ONCE).build())
+    sink = (
+        PravegaSink.builder()
+        .set_controller_uri(uri)
+        .set_stream(f"{scope}/{stream}")
+        .set_serialization_schema(padded)
+        .set_delivery_guarantee(DeliveryGuarantee.EXACTLY_ONCE)
+        .build()
+    )
     numbers = NumberSequenceSource(1, events)
     env.from_source(numbers, WatermarkStrategy.no_watermarks(), "numbers").sink_to(sink)
     env.execute("bench-exactly-once-sink")
@@ -166,8 +174,12 @@ def flink_exactly_once_sink(uri: str, scope: str, stream: str, events: int, work
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000, help="events read by the source (and the client)")
-    parser.add_argument("--sink-events", type=int, default=4_000_000,
-                        help="events written by the exactly-once sink (several checkpoints' worth)")
+    parser.add_argument(
+        "--sink-events",
+        type=int,
+        default=4_000_000,
+        help="events written by the exactly-once sink (several checkpoints' worth)",
+    )
     args = parser.parse_args()
     n = args.events
     table = Table(f"PyFlink connector, {SIZE} B events, parallelism 1 (durable server, fsync)")
@@ -184,8 +196,10 @@ def main() -> int:
                 client.create_scope(scope)
                 for s in ("src", "txn", "sink"):
                     client.create_stream(scope, s, 1)
-            print(f"server {uri}; {n:,} events per client / source measurement, {args.sink_events:,} through"
-                  " the sink", flush=True)
+            print(
+                f"server {uri}; {n:,} events per client / source measurement, {args.sink_events:,} through the sink",
+                flush=True,
+            )
 
             seconds = python_write(uri, scope, "src", n)
             table.add("python client: write (write_many, 1 segment)", rate(n, seconds))
@@ -201,16 +215,24 @@ def main() -> int:
             get_gateway().jvm.System.setProperty("pravega.flink.test.eventLog", str(log))
             count, seconds = flink_source(uri, scope, "src", work, log)
             assert count == n, f"the source read {count} events, expected {n}"
-            table.add("flink: PravegaSource -> counting sink", rate(count, seconds), TARGETS["source"],
-                      "first to last record at the sink")
+            table.add(
+                "flink: PravegaSource -> counting sink",
+                rate(count, seconds),
+                TARGETS["source"],
+                "first to last record at the sink",
+            )
             m = args.sink_events
             count, seconds = flink_exactly_once_sink(uri, scope, "sink", m, work, log)
             assert count == m, f"the sink committed {count} events, expected {m}"
             with pravega.Client(uri) as client:
                 stored = sum(client.stream_info(scope, "sink").tail.positions.values())
             assert stored == m * (SIZE + 8), f"the sink stream holds {stored} bytes, expected {m * (SIZE + 8)}"
-            table.add("flink: number sequence -> PravegaSink EXACTLY_ONCE", rate(count, seconds), TARGETS["sink"],
-                      "first write to last commit, checkpoint 1 s")
+            table.add(
+                "flink: number sequence -> PravegaSink EXACTLY_ONCE",
+                rate(count, seconds),
+                TARGETS["sink"],
+                "first write to last commit, checkpoint 1 s",
+            )
     print()
     print(table.render())
     return 0

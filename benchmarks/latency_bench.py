@@ -5,14 +5,13 @@
 Each event's latency is the time from when it was due (by the pacing schedule) to
 when its write future completed, i.e. when the server had fsynced it.
 """
+
 from __future__ import annotations
 
 import argparse
 import asyncio
-import time
 
 from _common import percentile
-
 from pravega.aio import Client
 from pravega.testing import ServerProcess
 
@@ -48,9 +47,11 @@ def main() -> None:
     args = parser.parse_args()
     with ServerProcess() as server:
         lat = asyncio.run(paced(server.controller_uri, args.rate, args.seconds, args.size))
-    print(f"our writer @{args.rate:,} ev/s, {args.size} B, fsync on: {len(lat):,} events, "
-          f"p50 {percentile(lat, 50) * 1e3:.2f} ms, p99 {percentile(lat, 99) * 1e3:.2f} ms, "
-          f"p99.9 {percentile(lat, 99.9) * 1e3:.2f} ms, max {max(lat) * 1e3:.2f} ms  (target p99 <= 5 ms)")
+    print(
+        f"our writer @{args.rate:,} ev/s, {args.size} B, fsync on: {len(lat):,} events, "
+        f"p50 {percentile(lat, 50) * 1e3:.2f} ms, p99 {percentile(lat, 99) * 1e3:.2f} ms, "
+        f"p99.9 {percentile(lat, 99.9) * 1e3:.2f} ms, max {max(lat) * 1e3:.2f} ms  (target p99 <= 5 ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ Measures, and prints beside the targets (no assertions):
 
 Client and server share the machine's CPUs; on a small machine the client's own cost limits (a)-(c).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,9 +35,8 @@ from collections import deque
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import MB, RawWriter, Table, event_frame, new_loop, percentile  # noqa: E402
-
-from pravega.testing import ServerProcess  # noqa: E402
+from _common import MB, RawWriter, Table, event_frame, new_loop, percentile
+from pravega.testing import ServerProcess
 
 INFLIGHT = 4096
 PACED_RATE = 10_000
@@ -147,7 +147,9 @@ def read_all(manager, scope: str, stream: str, expected: int) -> tuple[int, int,
 # ---------------------------------------------------------------------------------------------
 
 
-def official_paced_latency(manager, scope: str, stream: str, rate: int, duration: float, size: int = 100) -> list[float]:
+def official_paced_latency(
+    manager, scope: str, stream: str, rate: int, duration: float, size: int = 100
+) -> list[float]:
     writer = manager.create_writer(scope, stream)
     text = "z" * size
     warmup = min(1.0, duration / 4)
@@ -169,6 +171,7 @@ def official_paced_latency(manager, scope: str, stream: str, rate: int, duration
                     latencies.append(loop.time() - scheduled)
                 if pending == 0:
                     all_done.set()
+
             return done
 
         while True:
@@ -246,8 +249,9 @@ def raw_paced_latency(host: str, port: int, segment: str, rate: int, duration: f
 # ---------------------------------------------------------------------------------------------
 
 
-def raw_throughput(host: str, port: int, segments: list[str], depth: int, duration: float,
-                   events_per_block: int = 500, size: int = 100) -> tuple[int, float, list[float]]:
+def raw_throughput(
+    host: str, port: int, segments: list[str], depth: int, duration: float, events_per_block: int = 500, size: int = 100
+) -> tuple[int, float, list[float]]:
     block = event_frame(b"d" * size) * events_per_block
 
     async def one(segment: str, latencies: list[float]) -> int:
@@ -296,8 +300,10 @@ def main() -> None:
 
     import pravega_client
 
-    table = Table(f"pravega-server benchmark ({'quick, ' if args.quick else ''}{duration:g} s per measurement, "
-                  f"fsync on, {os.cpu_count()} CPUs shared by client and server)")
+    table = Table(
+        f"pravega-server benchmark ({'quick, ' if args.quick else ''}{duration:g} s per measurement, "
+        f"fsync on, {os.cpu_count()} CPUs shared by client and server)"
+    )
     with tempfile.TemporaryDirectory(prefix="pravega-bench-") as tmp:
         server = ServerProcess(Path(tmp) / "data")
         print("starting server ...", flush=True)
@@ -311,8 +317,12 @@ def main() -> None:
             server.start()
             restart = server.startup_seconds
             time.sleep(1.0)
-            table.add("(e) startup to ready line", f"{first_start:.2f} s (restart {restart:.2f} s)", TARGETS["startup"],
-                      "ServerProcess.startup_seconds")
+            table.add(
+                "(e) startup to ready line",
+                f"{first_start:.2f} s (restart {restart:.2f} s)",
+                TARGETS["startup"],
+                "ServerProcess.startup_seconds",
+            )
             table.add("(e) idle RSS after start", f"{idle_rss / 2**20:.1f} MiB", TARGETS["rss"], "VmRSS")
 
             manager = pravega_client.StreamManager(server.controller_uri)
@@ -329,9 +339,16 @@ def main() -> None:
                 n_async, t_async = write_async_window(manager, scope, stream, size, duration)
                 _, _, sync_text = fmt_rate(n_sync, size, t_sync)
                 _, _, async_text = fmt_rate(n_async, size, t_async)
-                best = max((n_sync / t_sync, "write_event_bytes, max_inflight_events=4096 + flush"),
-                           (n_async / t_async, "write_event_async, 4096 futures outstanding"))
-                table.add(f"(a) official write {size} B, best", f"{best[0]:,.0f} ev/s  {best[0] * size / MB:,.1f} MB/s", target, best[1])
+                best = max(
+                    (n_sync / t_sync, "write_event_bytes, max_inflight_events=4096 + flush"),
+                    (n_async / t_async, "write_event_async, 4096 futures outstanding"),
+                )
+                table.add(
+                    f"(a) official write {size} B, best",
+                    f"{best[0]:,.0f} ev/s  {best[0] * size / MB:,.1f} MB/s",
+                    target,
+                    best[1],
+                )
                 table.add(f"(a)   write_event_bytes {size} B", sync_text, "", f"{n_sync:,} events")
                 table.add(f"(a)   write_event_async {size} B", async_text, "", f"{n_async:,} events")
 
@@ -339,20 +356,30 @@ def main() -> None:
                 total = n_sync + n_async
                 n_read, n_bytes, t_read = read_all(manager, scope, stream, total)
                 note = f"{n_read:,} of {total:,} events" + ("" if n_read == total else " (INCOMPLETE)")
-                table.add(f"(b) official read {size} B", f"{n_read / t_read:,.0f} ev/s  {n_bytes / t_read / MB:,.1f} MB/s",
-                          "", note)
+                table.add(
+                    f"(b) official read {size} B",
+                    f"{n_read / t_read:,.0f} ev/s  {n_bytes / t_read / MB:,.1f} MB/s",
+                    "",
+                    note,
+                )
 
             print("(c) paced latency ...", flush=True)
             manager.create_stream(scope, "latency", 1)
             lat = official_paced_latency(manager, scope, "latency", PACED_RATE, duration)
-            table.add("(c) official write_event_async @10k ev/s",
-                      f"p50 {ms(percentile(lat, 50))}  p99 {ms(percentile(lat, 99))}", TARGETS["latency"],
-                      f"{len(lat):,} events, 100 B")
+            table.add(
+                "(c) official write_event_async @10k ev/s",
+                f"p50 {ms(percentile(lat, 50))}  p99 {ms(percentile(lat, 99))}",
+                TARGETS["latency"],
+                f"{len(lat):,} events, 100 B",
+            )
             manager.create_stream(scope, "rawlatency", 1)
             lat = raw_paced_latency(host, port, f"{scope}/rawlatency/0.#epoch.0", PACED_RATE, duration)
-            table.add("(c) raw wire @10k ev/s (Rust-style batching)",
-                      f"p50 {ms(percentile(lat, 50))}  p99 {ms(percentile(lat, 99))}", TARGETS["latency"],
-                      f"{len(lat):,} events, 100 B")
+            table.add(
+                "(c) raw wire @10k ev/s (Rust-style batching)",
+                f"p50 {ms(percentile(lat, 50))}  p99 {ms(percentile(lat, 99))}",
+                TARGETS["latency"],
+                f"{len(lat):,} events, 100 B",
+            )
 
             print("(d) raw wire throughput ...", flush=True)
             manager.create_stream(scope, "raw", 4)
@@ -360,9 +387,12 @@ def main() -> None:
             for writers, depth in ((1, 1), (1, 8), (4, 1), (4, 8)):
                 n, t, lat = raw_throughput(host, port, segs[:writers], depth, duration)
                 eps, mbps, text = fmt_rate(n, 100, t)
-                table.add(f"(d) raw {writers} writer(s), {depth} block(s) in flight", text,
-                          TARGETS["write100"] if (writers, depth) == (1, 1) else "",
-                          f"block ack p50 {ms(percentile(lat, 50))} p99 {ms(percentile(lat, 99))}")
+                table.add(
+                    f"(d) raw {writers} writer(s), {depth} block(s) in flight",
+                    text,
+                    TARGETS["write100"] if (writers, depth) == (1, 1) else "",
+                    f"block ack p50 {ms(percentile(lat, 50))} p99 {ms(percentile(lat, 99))}",
+                )
 
             time.sleep(2.0)
             table.add("(e) idle RSS after the benchmark", f"{server.rss_bytes() / 2**20:.1f} MiB", "", "VmRSS")

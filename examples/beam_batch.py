@@ -12,6 +12,7 @@ them against its own.
 
 Run from a checkout with ``PYTHONPATH=core:server:connectors/beam``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,10 +26,9 @@ from collections import defaultdict
 from contextlib import ExitStack
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions
-
 import pravega
 import pravega.aio
+from apache_beam.options.pipeline_options import PipelineOptions
 from pravega.testing import ServerProcess
 from pravega_beam import ReadFromPravega, WriteToPravega
 
@@ -73,7 +73,7 @@ def run(controller: str, runner: str, count: int) -> int:
         start = client.stream_info(scope, "orders").tail
         write(writer, during[: count // 2])
         client.scale_stream(scope, "orders", list(start.positions), [(0.0, 0.3), (0.3, 0.7), (0.7, 1.0)])
-        write(writer, during[count // 2:])
+        write(writer, during[count // 2 :])
         end = client.stream_info(scope, "orders").tail
         write(writer, after)
         writer.close()
@@ -83,19 +83,27 @@ def run(controller: str, runner: str, count: int) -> int:
         client.create_stream(scope, "totals", 1)
     started = time.monotonic()
     with beam.Pipeline(options=PipelineOptions(RUNNERS[runner])) as p:
-        events = p | "ReadOrders" >> ReadFromPravega(controller, f"{scope}/orders", start=start, end=end,
-                                                     with_metadata=True)
-        totals = (events
-                  | "Parse" >> beam.Map(lambda e: parse(e.event))
-                  | "Total" >> beam.CombinePerKey(sum)
-                  | "Format" >> beam.MapTuple(lambda customer, total: f"{customer},{total}"))
-        segments = (events
-                    | "SegmentIds" >> beam.Map(lambda e: e.segment_id)
-                    | "Distinct" >> beam.Distinct()
-                    | "HowMany" >> beam.combiners.Count.Globally()
-                    | "FormatSegments" >> beam.Map(lambda n: f"segments,{n}"))
-        _ = ((totals, segments) | beam.Flatten()
-             | "WriteTotals" >> WriteToPravega(controller, f"{scope}/totals", serializer=str.encode))
+        events = p | "ReadOrders" >> ReadFromPravega(
+            controller, f"{scope}/orders", start=start, end=end, with_metadata=True
+        )
+        totals = (
+            events
+            | "Parse" >> beam.Map(lambda e: parse(e.event))
+            | "Total" >> beam.CombinePerKey(sum)
+            | "Format" >> beam.MapTuple(lambda customer, total: f"{customer},{total}")
+        )
+        segments = (
+            events
+            | "SegmentIds" >> beam.Map(lambda e: e.segment_id)
+            | "Distinct" >> beam.Distinct()
+            | "HowMany" >> beam.combiners.Count.Globally()
+            | "FormatSegments" >> beam.Map(lambda n: f"segments,{n}")
+        )
+        _ = (
+            (totals, segments)
+            | beam.Flatten()
+            | "WriteTotals" >> WriteToPravega(controller, f"{scope}/totals", serializer=str.encode)
+        )
     elapsed = time.monotonic() - started
     results = dict(parse(event) for event in asyncio.run(read_stream(controller, scope, "totals")))
     segment_count = results.pop("segments")

@@ -12,6 +12,7 @@ reads ``wordcount<id>/counts`` back and checks every count against its own tally
 
 Run from a checkout with ``PYTHONPATH=core:server:connectors/beam``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,17 +27,17 @@ from collections import Counter
 from contextlib import ExitStack
 
 import apache_beam as beam
+import pravega
+import pravega.aio
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.transforms import window
 from apache_beam.utils.timestamp import Timestamp
-
-import pravega
-import pravega.aio
 from pravega.testing import ServerProcess
 from pravega_beam import ReadFromPravega, WriteToPravega
 
-WORDS = ("stream segment event writer reader scope cut transaction watermark window "
-         "beam pravega order key scale").split()
+WORDS = (
+    "stream segment event writer reader scope cut transaction watermark window beam pravega order key scale"
+).split()
 BASE = 1_700_000_000  # event times start here (seconds since the epoch)
 WINDOW = 10
 
@@ -48,8 +49,9 @@ RUNNERS = {
 
 def make_lines(count: int, seed: int = 7) -> list[str]:
     rng = random.Random(seed)
-    return [f"{BASE + i * 0.05:.2f}|{' '.join(rng.choice(WORDS) for _ in range(rng.randint(3, 9)))}"
-            for i in range(count)]
+    return [
+        f"{BASE + i * 0.05:.2f}|{' '.join(rng.choice(WORDS) for _ in range(rng.randint(3, 9)))}" for i in range(count)
+    ]
 
 
 def event_time(line: str) -> float:
@@ -73,7 +75,7 @@ def feed(controller: str, scope: str, lines: list[str], batches: int) -> None:
         try:
             step = -(-len(lines) // batches)
             for start in range(0, len(lines), step):
-                writer.write_many([(line.encode(), None) for line in lines[start:start + step]])
+                writer.write_many([(line.encode(), None) for line in lines[start : start + step]])
                 writer.flush()
                 time.sleep(0.2)  # let the reader catch up with the tail between batches
         finally:
@@ -102,15 +104,28 @@ def run(controller: str, runner: str, count: int) -> int:
     started = time.monotonic()
     with beam.Pipeline(options=options) as p:
         feeder.start()
-        _ = (p
-             | "ReadLines" >> ReadFromPravega(controller, f"{scope}/lines", deserializer=pravega.StringSerializer(),
-                                              timestamp_fn=event_time, idle_timeout=2.0)
-             | "Words" >> beam.FlatMap(words)
-             | "Window" >> beam.WindowInto(window.FixedWindows(WINDOW))
-             | "Count" >> beam.combiners.Count.PerElement()
-             | "Format" >> beam.ParDo(FormatCount())
-             | "WriteCounts" >> WriteToPravega(controller, f"{scope}/counts", serializer=pravega.StringSerializer(),
-                                               routing_key_fn=lambda record: record.split()[1]))
+        _ = (
+            p
+            | "ReadLines"
+            >> ReadFromPravega(
+                controller,
+                f"{scope}/lines",
+                deserializer=pravega.StringSerializer(),
+                timestamp_fn=event_time,
+                idle_timeout=2.0,
+            )
+            | "Words" >> beam.FlatMap(words)
+            | "Window" >> beam.WindowInto(window.FixedWindows(WINDOW))
+            | "Count" >> beam.combiners.Count.PerElement()
+            | "Format" >> beam.ParDo(FormatCount())
+            | "WriteCounts"
+            >> WriteToPravega(
+                controller,
+                f"{scope}/counts",
+                serializer=pravega.StringSerializer(),
+                routing_key_fn=lambda record: record.split()[1],
+            )
+        )
     elapsed = time.monotonic() - started
     feeder.join()
 

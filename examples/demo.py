@@ -14,6 +14,7 @@ Run with ``bash scripts/demo.sh`` (it sets up the environment first), or
 4. A reader group reads the shipments back and checks that every order arrived exactly
    once and that each customer's shipments are in order.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,9 +24,8 @@ import time
 from collections import Counter, defaultdict
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions
-
 import pravega
+from apache_beam.options.pipeline_options import PipelineOptions
 from pravega_beam import ReadFromPravega, WriteToPravega
 from pravega_server.embedded import EmbeddedServer
 
@@ -56,12 +56,16 @@ def main() -> int:
         started = time.monotonic()
         options = PipelineOptions(["--direct_num_workers=1"])
         with beam.Pipeline(options=options) as pipeline:
-            _ = (pipeline
-                 | "ReadOrders" >> ReadFromPravega(uri, "demo/orders", start=info.head, end=info.tail,
-                                                   deserializer=json.loads)
-                 | "Ship" >> beam.Map(ship)
-                 | "WriteShipments" >> WriteToPravega(uri, "demo/shipments", serializer=json_.serialize,
-                                                      routing_key_fn=lambda s: s["customer"]))
+            _ = (
+                pipeline
+                | "ReadOrders"
+                >> ReadFromPravega(uri, "demo/orders", start=info.head, end=info.tail, deserializer=json.loads)
+                | "Ship" >> beam.Map(ship)
+                | "WriteShipments"
+                >> WriteToPravega(
+                    uri, "demo/shipments", serializer=json_.serialize, routing_key_fn=lambda s: s["customer"]
+                )
+            )
         print(f"pipeline done in {time.monotonic() - started:.1f} s (exactly-once sink: transactions per bundle)")
 
         with pravega.Client(uri) as client:
@@ -80,11 +84,17 @@ def main() -> int:
         per_customer: dict[str, list[int]] = defaultdict(list)
         for s in shipments:
             per_customer[s["customer"]].append(s["order"])
-        exactly_once = extra is None and len(shipments) == ORDERS and set(counts) == set(range(ORDERS)) \
+        exactly_once = (
+            extra is None
+            and len(shipments) == ORDERS
+            and set(counts) == set(range(ORDERS))
             and max(counts.values()) == 1
+        )
         in_order = all(orders == sorted(orders) for orders in per_customer.values())
-        print(f"read {len(shipments)} shipments for {ORDERS} orders; "
-              f"total billed {sum(s['total'] for s in shipments):,.2f}")
+        print(
+            f"read {len(shipments)} shipments for {ORDERS} orders; "
+            f"total billed {sum(s['total'] for s in shipments):,.2f}"
+        )
         print("exactly once:", "yes" if exactly_once else "NO")
         print("in order per customer:", "yes" if in_order else "NO")
         return 0 if exactly_once and in_order else 1

@@ -18,6 +18,7 @@ checkpoint, the aborted transaction is never seen, and the result is still exact
 Run from a checkout with ``PYTHONPATH=core:server:connectors/flink`` (needs a JDK on first run:
 the connector jar is compiled then and cached).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,9 +35,8 @@ from contextlib import ExitStack
 
 import pravega
 import pravega.aio
-from pravega.testing import ServerProcess
-
 import pravega_flink
+from pravega.testing import ServerProcess
 from pravega_flink import PravegaSink, PravegaSource
 
 
@@ -107,19 +107,23 @@ def main() -> int:
         jar = pravega_flink.register(env)
         print(f"connector jar: {jar}")
 
-        source = (PravegaSource.builder()
-                  .set_controller_uri(uri)
-                  .set_stream(f"{scope}/orders")
-                  .set_deserialization_schema(SimpleStringSchema())
-                  .build())
-        sink = (PravegaSink.builder()
-                .set_controller_uri(uri)
-                .set_stream(f"{scope}/enriched")
-                .set_serialization_schema(SimpleStringSchema())
-                .set_delivery_guarantee(DeliveryGuarantee.EXACTLY_ONCE)
-                .set_transaction_timeout(120_000)
-                .set_routing_key_field("customer")
-                .build())
+        source = (
+            PravegaSource.builder()
+            .set_controller_uri(uri)
+            .set_stream(f"{scope}/orders")
+            .set_deserialization_schema(SimpleStringSchema())
+            .build()
+        )
+        sink = (
+            PravegaSink.builder()
+            .set_controller_uri(uri)
+            .set_stream(f"{scope}/enriched")
+            .set_serialization_schema(SimpleStringSchema())
+            .set_delivery_guarantee(DeliveryGuarantee.EXACTLY_ONCE)
+            .set_transaction_timeout(120_000)
+            .set_routing_key_field("customer")
+            .build()
+        )
 
         marker = os.path.join(work, "failed-once")
         fail_at = args.fail_at // args.customers
@@ -127,6 +131,7 @@ def main() -> int:
         def enrich(text: str, marker: str = marker, fail_at: int = fail_at) -> str:
             import json as j
             import os as o
+
             order = j.loads(text)
             if order["customer"] == "c0" and order["seq"] == fail_at and not o.path.exists(marker):
                 open(marker, "w").close()
@@ -134,9 +139,14 @@ def main() -> int:
             order["tax"] = round(order["amount"] * 0.2, 2)
             return j.dumps(order)
 
-        (env.from_source(source, WatermarkStrategy.no_watermarks(), "orders").uid("orders")
-            .map(enrich, output_type=Types.STRING()).uid("enrich")
-            .sink_to(sink).uid("enriched"))
+        (
+            env.from_source(source, WatermarkStrategy.no_watermarks(), "orders")
+            .uid("orders")
+            .map(enrich, output_type=Types.STRING())
+            .uid("enrich")
+            .sink_to(sink)
+            .uid("enriched")
+        )
 
         feeder = threading.Thread(target=feed, args=(uri, scope, args.events, args.customers), daemon=True)
         started = time.monotonic()
@@ -152,8 +162,10 @@ def main() -> int:
         expected = {f"c{c}": len(range(c, args.events, args.customers)) for c in range(args.customers)}
         ok = all(by_customer[c] == list(range(n)) for c, n in expected.items()) and len(out) == args.events
         print(f"job finished in {elapsed:.1f} s; failed once on purpose: {os.path.exists(marker)}")
-        print(f"{len(out)} orders in {scope}/enriched for {args.events} written: "
-              + ("each exactly once, in order per customer" if ok else "MISMATCH"))
+        print(
+            f"{len(out)} orders in {scope}/enriched for {args.events} written: "
+            + ("each exactly once, in order per customer" if ok else "MISMATCH")
+        )
         return 0 if ok else 1
 
 

@@ -18,6 +18,7 @@ Run: ``python examples/leader_election.py`` (starts a server child process), or
 ``--controller tcp://host:port`` to use a running server. Exits non-zero if two
 leaders ever overlapped.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,7 +75,9 @@ class Referee:
             self.violations.append(f"term {term} won twice: {self.terms[term].leader} and {name}")
         for other in self.terms.values():
             if other.leader != name and other.until > now:
-                self.violations.append(f"{name} took over at {now:.3f} while {other.leader}'s lease runs to {other.until:.3f}")
+                self.violations.append(
+                    f"{name} took over at {now:.3f} while {other.leader}'s lease runs to {other.until:.3f}"
+                )
         self.terms[term] = Term(term, name, now, state["until"])
         if previous is None:
             print(f"[{self.t()}] LEADER {name} elected (term {term})", flush=True)
@@ -93,7 +96,8 @@ class Referee:
 async def participant(name: str, uri: str, scope: str, referee: Referee, resign: asyncio.Event) -> None:
     async with Client(uri) as client:
         sync: StateSynchronizer = await client.create_synchronizer(
-            scope, "election", {"leader": None, "until": 0.0, "term": 0}, JsonSerializer(), apply=merge)
+            scope, "election", {"leader": None, "until": 0.0, "term": 0}, JsonSerializer(), apply=merge
+        )
         leading_term = 0
         while True:
             now = time.time()
@@ -138,7 +142,7 @@ async def elect(uri: str, participants: int, hold: float) -> int:
             newest = max(referee.terms.values(), key=lambda t: t.term, default=None)
             if newest is not None and newest.term > after_term:
                 return newest
-            for n, task in tasks.items():
+            for _n, task in tasks.items():
                 if task.done() and not task.cancelled() and task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
             await asyncio.sleep(0.05)

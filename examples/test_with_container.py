@@ -13,13 +13,13 @@ where Docker or the image is missing.
 Beam and PyFlink jobs take the same address: ``pravega_server.controller_uri`` (or the
 ``pravega_controller_uri`` fixture) is the ``tcp://host:port`` they connect to.
 """
+
 from __future__ import annotations
 
 import asyncio
 import uuid
 
 import pytest
-
 from pravega import Client, StringSerializer
 from pravega.aio import Client as AsyncClient
 

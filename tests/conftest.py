@@ -1,11 +1,11 @@
 """Shared fixtures: a real ``pravega-server`` process per test module or per test."""
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-
 from pravega.testing import ServerProcess
 
 

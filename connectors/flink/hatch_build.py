@@ -11,6 +11,7 @@ built without the jar, with a warning, and the jar is then built on first use; s
 ``PRAVEGA_FLINK_REQUIRE_JAR=1`` to make that an error instead (release builds:
 ``pip wheel --no-build-isolation .`` in an environment with ``apache-flink`` and a JDK).
 """
+
 from __future__ import annotations
 
 import importlib.util

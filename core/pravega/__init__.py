@@ -5,19 +5,28 @@
 The names below are imported on first use (PEP 562), so that ``pravega.protocol`` and
 ``pravega.naming`` — which the server imports — do not pull in the whole client.
 """
+
 from __future__ import annotations
 
 import importlib
 from typing import Any
 
-from .errors import *  # noqa: F401,F403 - the exception classes (cheap)
+from .errors import *  # noqa: F403 - the exception classes (cheap)
 from .errors import __all__ as _error_names  # type: ignore[attr-defined]
 
 _LAZY = {
-    "Client": ".sync", "EventWriter": ".sync",
-    "StreamCut": ".model", "StreamConfiguration": ".model", "ScalingPolicy": ".model",
-    "RetentionPolicy": ".model", "ScaleType": ".model", "RetentionType": ".model", "SegmentRange": ".model",
-    "Serializer": ".serializers", "BytesSerializer": ".serializers", "StringSerializer": ".serializers",
+    "Client": ".sync",
+    "EventWriter": ".sync",
+    "StreamCut": ".model",
+    "StreamConfiguration": ".model",
+    "ScalingPolicy": ".model",
+    "RetentionPolicy": ".model",
+    "ScaleType": ".model",
+    "RetentionType": ".model",
+    "SegmentRange": ".model",
+    "Serializer": ".serializers",
+    "BytesSerializer": ".serializers",
+    "StringSerializer": ".serializers",
     "JsonSerializer": ".serializers",
 }
 

@@ -1,4 +1,5 @@
 """Event-loop helpers shared by the sync facade, the embedded server and the connectors."""
+
 from __future__ import annotations
 
 import asyncio

@@ -5,6 +5,7 @@ Three families, as in asyncpg: :class:`InterfaceError` (the API was misused),
 program can act on), and :class:`ConnectionLostError` / :class:`RetriesExhaustedError`
 (the network failed and retrying did not help).
 """
+
 from __future__ import annotations
 
 __all__ = [

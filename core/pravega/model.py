@@ -1,11 +1,12 @@
 """Value types of the client API: stream configuration, segments, stream cuts."""
+
 from __future__ import annotations
 
 import base64
 import enum
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 from .errors import InterfaceError
 
@@ -37,15 +38,15 @@ class ScalingPolicy:
             raise InterfaceError("auto-scaling needs target_rate > 0 and scale_factor >= 2")
 
     @classmethod
-    def fixed(cls, segments: int) -> "ScalingPolicy":
+    def fixed(cls, segments: int) -> ScalingPolicy:
         return cls(ScaleType.FIXED, 0, 0, segments)
 
     @classmethod
-    def by_event_rate(cls, events_per_second: int, scale_factor: int, min_segments: int = 1) -> "ScalingPolicy":
+    def by_event_rate(cls, events_per_second: int, scale_factor: int, min_segments: int = 1) -> ScalingPolicy:
         return cls(ScaleType.BY_RATE_IN_EVENTS_PER_SEC, events_per_second, scale_factor, min_segments)
 
     @classmethod
-    def by_data_rate(cls, kib_per_second: int, scale_factor: int, min_segments: int = 1) -> "ScalingPolicy":
+    def by_data_rate(cls, kib_per_second: int, scale_factor: int, min_segments: int = 1) -> ScalingPolicy:
         return cls(ScaleType.BY_RATE_IN_KBYTES_PER_SEC, kib_per_second, scale_factor, min_segments)
 
 
@@ -68,15 +69,15 @@ class RetentionPolicy:
             raise InterfaceError("a retention limit must be positive")
 
     @classmethod
-    def none(cls) -> "RetentionPolicy":
+    def none(cls) -> RetentionPolicy:
         return cls()
 
     @classmethod
-    def by_time(cls, milliseconds: int, max_milliseconds: int = 2**63 - 1) -> "RetentionPolicy":
+    def by_time(cls, milliseconds: int, max_milliseconds: int = 2**63 - 1) -> RetentionPolicy:
         return cls(RetentionType.TIME, milliseconds, max_milliseconds)
 
     @classmethod
-    def by_size(cls, size_bytes: int, max_bytes: int = 2**63 - 1) -> "RetentionPolicy":
+    def by_size(cls, size_bytes: int, max_bytes: int = 2**63 - 1) -> RetentionPolicy:
         return cls(RetentionType.SIZE, size_bytes, max_bytes)
 
 
@@ -127,15 +128,19 @@ class StreamCut:
         return not self.positions
 
     def to_text(self) -> str:
-        body = {"v": 1, "scope": self.scope, "stream": self.stream,
-                "positions": [[sid, off] for sid, off in self.positions.items()]}
+        body = {
+            "v": 1,
+            "scope": self.scope,
+            "stream": self.stream,
+            "positions": [[sid, off] for sid, off in self.positions.items()],
+        }
         raw = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
         return "sc1:" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     __str__ = to_text
 
     @classmethod
-    def from_text(cls, text: str) -> "StreamCut":
+    def from_text(cls, text: str) -> StreamCut:
         if not text.startswith("sc1:"):
             raise InterfaceError(f"not a stream cut: {text[:40]!r}")
         raw = text[4:]
@@ -146,7 +151,7 @@ class StreamCut:
             raise InterfaceError(f"malformed stream cut: {exc}") from None
 
     @classmethod
-    def unbounded(cls, scope: str, stream: str) -> "StreamCut":
+    def unbounded(cls, scope: str, stream: str) -> StreamCut:
         return cls(scope, stream, {})
 
 

@@ -4,6 +4,7 @@ Every name here is part of the wire contract: the official client derives segmen
 and transaction segment names itself from the ids the controller returns, so they
 must be produced exactly like this.
 """
+
 from __future__ import annotations
 
 import re

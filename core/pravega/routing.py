@@ -5,6 +5,7 @@ little-endian code units; the first 64-bit half, shifted into a double's mantiss
 gives a position in [0, 1). The segment whose key range holds that position gets the
 event, so a key lands in the same segment as with the Java and Rust clients.
 """
+
 from __future__ import annotations
 
 import bisect

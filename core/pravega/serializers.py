@@ -2,10 +2,12 @@
 
 Any object with ``serialize(obj) -> bytes`` and ``deserialize(bytes) -> obj`` works.
 """
+
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Protocol, TypeVar
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 

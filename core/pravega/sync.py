@@ -8,6 +8,7 @@ Objects returned by the async API (writers, readers, groups...) come back wrappe
 their methods are synchronous too. The wrappers are written out per class rather than
 generated, so that they carry documentation and type hints.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -16,7 +17,8 @@ import collections
 import concurrent.futures
 import threading
 import weakref
-from typing import Any, Awaitable, Callable, Generic, Iterator, TypeVar
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, Generic, TypeVar
 
 from . import errors
 from ._loops import new_event_loop
@@ -121,6 +123,7 @@ class EventWriter(Generic[T]):
 
     def write_many(self, events: list[tuple[T, str | None]]) -> concurrent.futures.Future:
         """Queue several (event, routing key) pairs in one call (much cheaper per event)."""
+
         async def go() -> concurrent.futures.Future:
             futures = [await self._writer.write(event, key) for event, key in events]
             return _bridge(asyncio.ensure_future(asyncio.gather(*futures)))
@@ -129,6 +132,7 @@ class EventWriter(Generic[T]):
 
     def flush(self) -> None:
         """Wait until every event written so far is stored."""
+
         async def go() -> None:
             await self._drained()
             await self._writer.flush()
@@ -145,15 +149,15 @@ class EventWriter(Generic[T]):
 
         self._portal.call(go)
 
-    def __enter__(self) -> "EventWriter[T]":
+    def __enter__(self) -> EventWriter[T]:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-def _chain(fut: "asyncio.Future[Any]", out: concurrent.futures.Future) -> None:
-    def done(f: "asyncio.Future[Any]") -> None:
+def _chain(fut: asyncio.Future[Any], out: concurrent.futures.Future) -> None:
+    def done(f: asyncio.Future[Any]) -> None:
         if f.cancelled():
             out.cancel()
         elif f.exception() is not None:
@@ -164,7 +168,7 @@ def _chain(fut: "asyncio.Future[Any]", out: concurrent.futures.Future) -> None:
     fut.add_done_callback(done)
 
 
-def _bridge(fut: "asyncio.Future[Any]") -> concurrent.futures.Future:
+def _bridge(fut: asyncio.Future[Any]) -> concurrent.futures.Future:
     out: concurrent.futures.Future = concurrent.futures.Future()
     _chain(fut, out)
     return out
@@ -177,8 +181,9 @@ class Client:
     ...     client.create_scope("sc")
     """
 
-    def __init__(self, controller_uri: str = "tcp://127.0.0.1:9090", config: ClientConfig | None = None,
-                 **options: Any) -> None:
+    def __init__(
+        self, controller_uri: str = "tcp://127.0.0.1:9090", config: ClientConfig | None = None, **options: Any
+    ) -> None:
         self._portal = Portal()
 
         async def make() -> AsyncClient:
@@ -214,7 +219,7 @@ class Client:
         finally:
             self._portal.stop()
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -234,14 +239,26 @@ class Client:
     def scope_exists(self, scope: str) -> bool:
         return self._call(lambda: self._client.scope_exists(scope))
 
-    def create_stream(self, scope: str, stream: str, scaling: ScalingPolicy | int | None = None,
-                      retention: RetentionPolicy | None = None, tags: list[str] | tuple[str, ...] = (),
-                      config: StreamConfiguration | None = None) -> bool:
+    def create_stream(
+        self,
+        scope: str,
+        stream: str,
+        scaling: ScalingPolicy | int | None = None,
+        retention: RetentionPolicy | None = None,
+        tags: list[str] | tuple[str, ...] = (),
+        config: StreamConfiguration | None = None,
+    ) -> bool:
         return self._call(lambda: self._client.create_stream(scope, stream, scaling, retention, tags, config))
 
-    def update_stream(self, scope: str, stream: str, scaling: ScalingPolicy | int | None = None,
-                      retention: RetentionPolicy | None = None, tags: list[str] | tuple[str, ...] | None = None,
-                      config: StreamConfiguration | None = None) -> bool:
+    def update_stream(
+        self,
+        scope: str,
+        stream: str,
+        scaling: ScalingPolicy | int | None = None,
+        retention: RetentionPolicy | None = None,
+        tags: list[str] | tuple[str, ...] | None = None,
+        config: StreamConfiguration | None = None,
+    ) -> bool:
         return self._call(lambda: self._client.update_stream(scope, stream, scaling, retention, tags, config))
 
     def seal_stream(self, scope: str, stream: str) -> bool:
@@ -262,8 +279,9 @@ class Client:
     def get_stream_configuration(self, scope: str, stream: str) -> StreamConfiguration:
         return self._call(lambda: self._client.get_stream_configuration(scope, stream))
 
-    def scale_stream(self, scope: str, stream: str, sealed_segments: list[int],
-                     new_ranges: list[tuple[float, float]]) -> list:
+    def scale_stream(
+        self, scope: str, stream: str, sealed_segments: list[int], new_ranges: list[tuple[float, float]]
+    ) -> list:
         return self._call(lambda: self._client.scale_stream(scope, stream, sealed_segments, new_ranges))
 
     def stream_info(self, scope: str, stream: str) -> StreamInfo:
@@ -271,15 +289,18 @@ class Client:
 
     # -- factories -------------------------------------------------------------------
 
-    def create_writer(self, scope: str, stream: str, serializer: Serializer[T] | None = None,
-                      writer_id: str | None = None) -> EventWriter[T]:
+    def create_writer(
+        self, scope: str, stream: str, serializer: Serializer[T] | None = None, writer_id: str | None = None
+    ) -> EventWriter[T]:
         writer = self._call(lambda: self._client.create_writer(scope, stream, serializer, writer_id))
         return EventWriter(self._portal, writer)
 
     def create_reader_group(self, name: str, scope: str, config_or_streams: Any, **options: Any) -> Any:
         """A reader group (sync view of :class:`pravega.aio.ReaderGroup`)."""
-        return _wrap(self._portal, self._call(
-            lambda: self._client.create_reader_group(name, scope, config_or_streams, **options)))
+        return _wrap(
+            self._portal,
+            self._call(lambda: self._client.create_reader_group(name, scope, config_or_streams, **options)),
+        )
 
     def reader_group(self, name: str, scope: str) -> Any:
         return _wrap(self._portal, self._call(lambda: self._client.reader_group(name, scope)))
@@ -287,11 +308,14 @@ class Client:
     def delete_reader_group(self, name: str, scope: str) -> bool:
         return self._call(lambda: self._client.delete_reader_group(name, scope))
 
-    def create_transactional_writer(self, scope: str, stream: str, serializer: Serializer[T] | None = None,
-                                    **options: Any) -> Any:
+    def create_transactional_writer(
+        self, scope: str, stream: str, serializer: Serializer[T] | None = None, **options: Any
+    ) -> Any:
         """A transactional writer (sync view of :class:`pravega.aio.TransactionalWriter`)."""
-        return _wrap(self._portal, self._call(
-            lambda: self._client.create_transactional_writer(scope, stream, serializer, **options)))
+        return _wrap(
+            self._portal,
+            self._call(lambda: self._client.create_transactional_writer(scope, stream, serializer, **options)),
+        )
 
     def create_byte_stream(self, scope: str, stream: str) -> Any:
         return _wrap(self._portal, self._call(lambda: self._client.create_byte_stream(scope, stream)))
@@ -299,17 +323,22 @@ class Client:
     def batch_client(self) -> Any:
         return _wrap(self._portal, self._call(lambda: _run(self._client.batch_client, (), {})))
 
-    def create_synchronizer(self, scope: str, stream: str, initial_state: Any, serializer: Any = None,
-                            **options: Any) -> Any:
-        return _wrap(self._portal, self._call(
-            lambda: self._client.create_synchronizer(scope, stream, initial_state, serializer, **options)))
+    def create_synchronizer(
+        self, scope: str, stream: str, initial_state: Any, serializer: Any = None, **options: Any
+    ) -> Any:
+        return _wrap(
+            self._portal,
+            self._call(lambda: self._client.create_synchronizer(scope, stream, initial_state, serializer, **options)),
+        )
 
     def create_key_value_table(self, scope: str, name: str, partitions: int = 1) -> bool:
         return self._call(lambda: self._client.create_key_value_table(scope, name, partitions))
 
     def key_value_table(self, scope: str, name: str, key_serializer: Any = None, value_serializer: Any = None) -> Any:
-        return _wrap(self._portal, self._call(
-            lambda: _run(self._client.key_value_table, (scope, name, key_serializer, value_serializer), {})))
+        return _wrap(
+            self._portal,
+            self._call(lambda: _run(self._client.key_value_table, (scope, name, key_serializer, value_serializer), {})),
+        )
 
     def delete_key_value_table(self, scope: str, name: str) -> bool:
         return self._call(lambda: self._client.delete_key_value_table(scope, name))
@@ -387,7 +416,8 @@ def _is_active(cls: type) -> bool:
     active = _ACTIVE.get(cls)
     if active is None:
         active = _ACTIVE[cls] = any(
-            asyncio.iscoroutinefunction(getattr(cls, name, None)) for name in dir(cls) if not name.startswith("_"))
+            asyncio.iscoroutinefunction(getattr(cls, name, None)) for name in dir(cls) if not name.startswith("_")
+        )
     return active
 
 

@@ -1,4 +1,5 @@
 """Command line: ``pravega-server`` (or ``python -m pravega_server``)."""
+
 from __future__ import annotations
 
 import argparse
@@ -21,25 +22,57 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="A durable Pravega-compatible server: controller (gRPC) and segment store (TCP) in one process.",
     )
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--data-dir", type=Path, default=Path(os.environ.get("PRAVEGA_DATA_DIR", "data")),
-                       help="directory of the durable log (default: ./data or $PRAVEGA_DATA_DIR)")
+    where.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("PRAVEGA_DATA_DIR", "data")),
+        help="directory of the durable log (default: ./data or $PRAVEGA_DATA_DIR)",
+    )
     where.add_argument("--in-memory", action="store_true", help="keep everything in memory (lost on exit)")
-    p.add_argument("--host", default=os.environ.get("PRAVEGA_HOST", "127.0.0.1"), help="address to bind (default 127.0.0.1)")
-    p.add_argument("--controller-port", type=_port, default=int(os.environ.get("PRAVEGA_CONTROLLER_PORT", 9090)),
-                   help="controller gRPC port (default 9090; 0 picks a free port)")
-    p.add_argument("--segment-store-port", type=_port, default=int(os.environ.get("PRAVEGA_SEGMENT_STORE_PORT", 12345)),
-                   help="segment store port (default 12345; 0 picks a free port)")
-    p.add_argument("--advertised-host", default=os.environ.get("PRAVEGA_ADVERTISED_HOST"),
-                   help="host name clients are told to use for the segment store (default: --host)")
-    p.add_argument("--advertised-port", type=_port, default=_env_int("PRAVEGA_ADVERTISED_PORT"),
-                   help="segment-store port clients are told to use (default: the bound port)")
-    p.add_argument("--no-fsync", action="store_true",
-                   help="do not fsync before acknowledging (faster, loses data on power failure)")
-    p.add_argument("--tail-read-wait", type=float, default=2.0,
-                   help="seconds a read at the tail of a segment waits for data (default 2)")
+    p.add_argument(
+        "--host", default=os.environ.get("PRAVEGA_HOST", "127.0.0.1"), help="address to bind (default 127.0.0.1)"
+    )
+    p.add_argument(
+        "--controller-port",
+        type=_port,
+        default=int(os.environ.get("PRAVEGA_CONTROLLER_PORT", 9090)),
+        help="controller gRPC port (default 9090; 0 picks a free port)",
+    )
+    p.add_argument(
+        "--segment-store-port",
+        type=_port,
+        default=int(os.environ.get("PRAVEGA_SEGMENT_STORE_PORT", 12345)),
+        help="segment store port (default 12345; 0 picks a free port)",
+    )
+    p.add_argument(
+        "--advertised-host",
+        default=os.environ.get("PRAVEGA_ADVERTISED_HOST"),
+        help="host name clients are told to use for the segment store (default: --host)",
+    )
+    p.add_argument(
+        "--advertised-port",
+        type=_port,
+        default=_env_int("PRAVEGA_ADVERTISED_PORT"),
+        help="segment-store port clients are told to use (default: the bound port)",
+    )
+    p.add_argument(
+        "--no-fsync",
+        action="store_true",
+        help="do not fsync before acknowledging (faster, loses data on power failure)",
+    )
+    p.add_argument(
+        "--tail-read-wait",
+        type=float,
+        default=2.0,
+        help="seconds a read at the tail of a segment waits for data (default 2)",
+    )
     p.add_argument("--max-txn-lease-ms", type=int, default=600_000, help="largest transaction lease (default 600000)")
-    p.add_argument("--log-level", default=os.environ.get("PRAVEGA_LOG_LEVEL", "WARNING"),
-                   choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log level (default WARNING)")
+    p.add_argument(
+        "--log-level",
+        default=os.environ.get("PRAVEGA_LOG_LEVEL", "WARNING"),
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log level (default WARNING)",
+    )
     args = p.parse_args(argv)
     if not 0 < args.tail_read_wait < 30:
         p.error("--tail-read-wait must be between 0 and 30 seconds (clients time out after 30 s)")

@@ -4,6 +4,7 @@
 program (``async with PravegaServer(ServerConfig(...)) as server``) or run from the
 command line (``pravega-server``, see ``__main__``).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -57,16 +58,19 @@ class PravegaServer:
         self.controller = ControllerService(
             self.engine,
             segment_store_endpoint=(
-                cfg.advertised_host or cfg.host, cfg.advertised_port or self.segment_store_port,
+                cfg.advertised_host or cfg.host,
+                cfg.advertised_port or self.segment_store_port,
             ),
             controller_endpoint=lambda: (cfg.advertised_host or cfg.host, self.controller_port),
             max_lease_ms=cfg.max_txn_lease_ms,
         )
         await self.controller.start()
-        self._grpc = grpc.aio.server(options=[
-            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-            ("grpc.max_send_message_length", 64 * 1024 * 1024),
-        ])
+        self._grpc = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+                ("grpc.max_send_message_length", 64 * 1024 * 1024),
+            ]
+        )
         add_to_server(self._grpc, self.controller)
         self.controller_port = self._grpc.add_insecure_port(f"{_grpc_host(cfg.host)}:{cfg.controller_port}")
         if self.controller_port == 0:
@@ -96,7 +100,7 @@ class PravegaServer:
     def controller_uri(self) -> str:
         return f"tcp://{self.config.host}:{self.controller_port}"
 
-    async def __aenter__(self) -> "PravegaServer":
+    async def __aenter__(self) -> PravegaServer:
         await self.start()
         return self
 

@@ -3,6 +3,7 @@
 >>> with EmbeddedServer() as server:                 # doctest: +SKIP
 ...     print(server.controller_uri)
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -15,11 +16,21 @@ from .app import PravegaServer, ServerConfig
 
 
 class EmbeddedServer:
-    def __init__(self, data_dir: Path | str | None = None, *, controller_port: int = 0,
-                 segment_store_port: int = 0, host: str = "127.0.0.1", fsync: bool = True) -> None:
+    def __init__(
+        self,
+        data_dir: Path | str | None = None,
+        *,
+        controller_port: int = 0,
+        segment_store_port: int = 0,
+        host: str = "127.0.0.1",
+        fsync: bool = True,
+    ) -> None:
         self.config = ServerConfig(
-            data_dir=Path(data_dir) if data_dir is not None else None, host=host,
-            controller_port=controller_port, segment_store_port=segment_store_port, fsync=fsync,
+            data_dir=Path(data_dir) if data_dir is not None else None,
+            host=host,
+            controller_port=controller_port,
+            segment_store_port=segment_store_port,
+            fsync=fsync,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -36,7 +47,7 @@ class EmbeddedServer:
         assert self._server is not None, "not started"
         return self._server.segment_store_port
 
-    def start(self, timeout: float = 30.0) -> "EmbeddedServer":
+    def start(self, timeout: float = 30.0) -> EmbeddedServer:
         ready = threading.Event()
         failure: list[BaseException] = []
 
@@ -75,7 +86,7 @@ class EmbeddedServer:
             self._thread.join(30)
             self._thread = None
 
-    def __enter__(self) -> "EmbeddedServer":
+    def __enter__(self) -> EmbeddedServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -1,8 +1,9 @@
 """Fixtures for the official-client conformance tests: one server and one scope per module."""
+
 from __future__ import annotations
 
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -10,7 +11,7 @@ pravega_client = pytest.importorskip("pravega_client")
 
 
 @pytest.fixture(scope="module")
-def manager(server) -> "pravega_client.StreamManager":
+def manager(server) -> pravega_client.StreamManager:
     """A `StreamManager` of the official client, talking to the module's server."""
     return pravega_client.StreamManager(server.controller_uri)
 

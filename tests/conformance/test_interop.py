@@ -4,15 +4,14 @@ Events written by either are read by the other; for the same routing key both pi
 the same segment; a transaction written with ours is invisible to the official reader
 until it commits.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
 
-import pytest
-
 import pravega
+import pytest
 from pravega import naming
-
 from test_official_client import new_stream, read_events, read_exactly, unique
 
 

@@ -9,6 +9,7 @@ client returns an empty slice after about one second without data) until a condi
 with a hard time bound, and records for every event the reader, the slice (one slice = data of
 one segment) and the offset reported by the client.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -16,8 +17,8 @@ import struct
 import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
 
 import pytest
 
@@ -120,7 +121,9 @@ async def _read_events(readers, until, timeout, linger, what) -> list[ReadEvent]
     return events
 
 
-def read_exactly(readers: Sequence, expected: Iterable[bytes], *, linger: float = 1.0, what: str = "") -> list[ReadEvent]:
+def read_exactly(
+    readers: Sequence, expected: Iterable[bytes], *, linger: float = 1.0, what: str = ""
+) -> list[ReadEvent]:
     """Read until every expected payload was seen; assert that nothing else and nothing twice was read."""
     wanted = Counter(expected)
     total = sum(wanted.values())
@@ -158,15 +161,15 @@ def _murmur3_x64_128_h1(data: bytes, seed: int) -> int:
     h1 = h2 = seed
     nblocks = len(data) // 16
     for i in range(nblocks):
-        k1 = int.from_bytes(data[16 * i:16 * i + 8], "little")
-        k2 = int.from_bytes(data[16 * i + 8:16 * i + 16], "little")
+        k1 = int.from_bytes(data[16 * i : 16 * i + 8], "little")
+        k2 = int.from_bytes(data[16 * i + 8 : 16 * i + 16], "little")
         h1 ^= (_rotl((k1 * c1) & _M64, 31) * c2) & _M64
         h1 = (_rotl(h1, 27) + h2) & _M64
         h1 = (h1 * 5 + 0x52DCE729) & _M64
         h2 ^= (_rotl((k2 * c2) & _M64, 33) * c1) & _M64
         h2 = (_rotl(h2, 31) + h1) & _M64
         h2 = (h2 * 5 + 0x38495AB5) & _M64
-    tail = data[16 * nblocks:]
+    tail = data[16 * nblocks :]
     if len(tail) > 8:
         h2 ^= (_rotl((int.from_bytes(tail[8:], "little") * c2) & _M64, 33) * c1) & _M64
     if tail:
@@ -258,34 +261,53 @@ def test_stream_policies_tags_and_update(manager, scope) -> None:
     Scaling, Retention = pravega_client.StreamScalingPolicy, pravega_client.StreamRetentionPolicy
 
     fixed = unique("fixed")
-    assert manager.create_stream_with_policy(
-        scope, fixed, Scaling.fixed_scaling_policy(3), Retention.by_size(10 * 1024 * 1024), ["a", "b"]
-    ) is True
+    assert (
+        manager.create_stream_with_policy(
+            scope, fixed, Scaling.fixed_scaling_policy(3), Retention.by_size(10 * 1024 * 1024), ["a", "b"]
+        )
+        is True
+    )
     assert sorted(manager.get_stream_tags(scope, fixed)) == ["a", "b"]
 
     by_data = unique("bydata")
-    assert manager.create_stream_with_policy(
-        scope, by_data, Scaling.auto_scaling_policy_by_data_rate(1024, 2, 2), Retention.by_time(3_600_000), ["x"]
-    ) is True
+    assert (
+        manager.create_stream_with_policy(
+            scope, by_data, Scaling.auto_scaling_policy_by_data_rate(1024, 2, 2), Retention.by_time(3_600_000), ["x"]
+        )
+        is True
+    )
     assert manager.get_stream_tags(scope, by_data) == ["x"]
 
     by_events = unique("byevents")
-    assert manager.create_stream_with_policy(
-        scope, by_events, Scaling.auto_scaling_policy_by_event_rate(1000, 3, 2), Retention.none()
-    ) is True
+    assert (
+        manager.create_stream_with_policy(
+            scope, by_events, Scaling.auto_scaling_policy_by_event_rate(1000, 3, 2), Retention.none()
+        )
+        is True
+    )
     assert manager.get_stream_tags(scope, by_events) in (None, [])
 
     default = unique("default")
     assert manager.create_stream_with_policy(scope, default) is True
     assert manager.create_stream_with_policy(scope, default) is False
 
-    assert manager.update_stream_with_policy(
-        scope, fixed, Scaling.fixed_scaling_policy(3), Retention.by_size(20 * 1024 * 1024), ["c"]
-    ) is True
+    assert (
+        manager.update_stream_with_policy(
+            scope, fixed, Scaling.fixed_scaling_policy(3), Retention.by_size(20 * 1024 * 1024), ["c"]
+        )
+        is True
+    )
     assert manager.get_stream_tags(scope, fixed) == ["c"]
-    assert manager.update_stream_with_policy(
-        scope, by_events, Scaling.auto_scaling_policy_by_event_rate(2000, 2, 2), Retention.by_time(60_000), ["t1", "t2", "t3"]
-    ) is True
+    assert (
+        manager.update_stream_with_policy(
+            scope,
+            by_events,
+            Scaling.auto_scaling_policy_by_event_rate(2000, 2, 2),
+            Retention.by_time(60_000),
+            ["t1", "t2", "t3"],
+        )
+        is True
+    )
     assert sorted(manager.get_stream_tags(scope, by_events)) == ["t1", "t2", "t3"]
 
     assert {fixed, by_data, by_events, default} <= names(manager.list_stream(scope))
@@ -328,7 +350,7 @@ def test_seal_and_delete_stream(manager, scope) -> None:
     async def write_after_seal() -> None:
         await writer.write_event_async("after-seal", "k0")
 
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 (the official client raises untyped errors)
         asyncio.run(asyncio.wait_for(write_after_seal(), 60))
 
     # A reader still reads everything written before the seal.
@@ -553,7 +575,10 @@ def test_transaction_events_are_contiguous(manager, scope) -> None:
     writer.write_event("last")
     writer.flush()
     group = manager.create_reader_group(unique("rg"), scope, stream)
-    events = read_exactly([group.create_reader("r")], [f"t{i}".encode() for i in range(10)] + [f"p{i}".encode() for i in range(5)] + [b"last"])
+    events = read_exactly(
+        [group.create_reader("r")],
+        [f"t{i}".encode() for i in range(10)] + [f"p{i}".encode() for i in range(5)] + [b"last"],
+    )
     order = [e.data.decode() for e in sorted(events, key=lambda e: e.offset)]
     assert order == [f"p{i}" for i in range(5)] + [f"t{i}" for i in range(10)] + ["last"]
 
@@ -676,7 +701,10 @@ def test_two_readers_share_a_four_segment_stream(manager, scope) -> None:
     expected += write_batch(range(20, 40))
     wanted = Counter(expected) - Counter(e.data for e in first)
     rest = read_events(
-        readers, lambda evs: not (wanted - Counter(e.data for e in evs)), linger=1.5, what="the remaining events",
+        readers,
+        lambda evs: not (wanted - Counter(e.data for e in evs)),
+        linger=1.5,
+        what="the remaining events",
     )
     events = first + [ReadEvent(e.reader, e.slice_no + 1_000_000, e.offset, e.data) for e in rest]
     got = Counter(e.data for e in events)

@@ -1,4 +1,5 @@
 """Batch reads between stream cuts against a real server process."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,8 +8,9 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from pravega.aio import Client, SegmentSlice
 from pravega.model import StreamCut
@@ -48,9 +50,12 @@ async def scaled_stream(client: Client) -> tuple[str, str, StreamCut, StreamCut]
     await write(client, scope, "st", [f"e{i}" for i in range(10, 20)])
     current = await client.ctx.controller.get_current_segments(scope, "st")
     first = min(current, key=lambda r: r.min_key)
-    await client.scale_stream(scope, "st", [first.segment_id],
-                              [(first.min_key, (first.min_key + first.max_key) / 2),
-                               ((first.min_key + first.max_key) / 2, first.max_key)])
+    await client.scale_stream(
+        scope,
+        "st",
+        [first.segment_id],
+        [(first.min_key, (first.min_key + first.max_key) / 2), ((first.min_key + first.max_key) / 2, first.max_key)],
+    )
     await write(client, scope, "st", [f"e{i}" for i in range(20, 30)])
     cut2 = (await client.stream_info(scope, "st")).tail
     await write(client, scope, "st", [f"e{i}" for i in range(30, 40)])
@@ -102,8 +107,15 @@ def test_slices_read_by_other_processes(server) -> None:
         "asyncio.run(main())\n"
     )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "core"), str(ROOT / "server")]))
-    procs = [subprocess.Popen([sys.executable, "-c", script, server.controller_uri, s.to_text()],
-                              stdout=subprocess.PIPE, env=env, text=True) for s in slices]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, server.controller_uri, s.to_text()],
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        for s in slices
+    ]
     got: list[str] = []
     for p in procs:
         out, _ = p.communicate(timeout=30)

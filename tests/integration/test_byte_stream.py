@@ -1,13 +1,14 @@
 """Byte streams with the asyncio client against a real server process."""
+
 from __future__ import annotations
 
 import asyncio
 import os
 import uuid
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
-
 from pravega import errors
 from pravega.aio import Client
 
@@ -41,7 +42,7 @@ def test_write_read_seek(server) -> None:
             assert await bs.seek(-2, 1) == 7
             buf = bytearray(10)
             n = await bs.readinto(buf)
-            assert bytes(buf[:n]) == b"orld"[: n] and n >= 1
+            assert bytes(buf[:n]) == b"orld"[:n] and n >= 1
             assert await bs.seek(-5, 2) == 6
             assert await bs.read() == b"world"
             with pytest.raises(errors.InterfaceError):

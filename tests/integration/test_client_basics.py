@@ -1,11 +1,11 @@
 """Our client against a real server: stream management, writing, stream info, sealing."""
+
 from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 import pravega
+import pytest
 from pravega import naming
 from pravega.aio import Client as AsyncClient
 from pravega.client.segment_reader import EventParser, SegmentReader
@@ -84,6 +84,7 @@ def test_writer_routes_keys_and_info_reports_tail(server: ServerProcess) -> None
 
 def test_writer_survives_server_restart(fresh_server: ServerProcess) -> None:
     """Events queued while the server is down are sent after it returns, once each."""
+
     async def main() -> None:
         async with AsyncClient(fresh_server.controller_uri) as client:
             await client.create_scope("r")

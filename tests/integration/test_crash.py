@@ -21,6 +21,7 @@ Checks after the last restart, reading everything back with a reader group:
 This file doubles as the writer/verifier program (``python test_crash.py writer|verify ...``),
 which `test_fuzz_wire.py` reuses.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -119,7 +120,7 @@ def _sync_writer(args: argparse.Namespace) -> None:
         attempts[seq] += 1
         try:
             writer.write_event(make_payload(wid, seq).decode(), routing_key(wid, seq))
-        except Exception as exc:  # noqa: BLE001 - count it, re-create the writer, write it again
+        except Exception as exc:
             if len(failures) < 50:
                 failures.append(f"{time.time():.3f} seq {seq}: {exc!r}"[:300])
             recreated += 1
@@ -128,11 +129,18 @@ def _sync_writer(args: argparse.Namespace) -> None:
             continue
         acked[seq] = time.time()
         seq += 1
-    _save(args, {
-        "writer": wid, "issued": seq + (1 if attempts[seq] else 0), "acked": acked,
-        "attempts": {s: n for s, n in attempts.items() if n > 1}, "unacked_at_end": [],
-        "failures": failures, "recreated": recreated,
-    })
+    _save(
+        args,
+        {
+            "writer": wid,
+            "issued": seq + (1 if attempts[seq] else 0),
+            "acked": acked,
+            "attempts": {s: n for s, n in attempts.items() if n > 1},
+            "unacked_at_end": [],
+            "failures": failures,
+            "recreated": recreated,
+        },
+    )
 
 
 async def _writer(args: argparse.Namespace) -> None:
@@ -216,7 +224,7 @@ async def _writer(args: argparse.Namespace) -> None:
             await asyncio.sleep(0.5)
             try:
                 writer = manager.create_writer(args.scope, args.stream)
-            except Exception as exc:  # noqa: BLE001 - keep going, try again next round
+            except Exception as exc:
                 failures.append(f"create_writer: {exc!r}"[:300])
     for fut, seq in abandoned.items():
         if fut.done() and fut.exception() is None:
@@ -234,8 +242,23 @@ async def _writer(args: argparse.Namespace) -> None:
 
 
 def start_writer(uri: str, scope: str, stream: str, wid: str, stop_file: Path, out: Path, **extra) -> subprocess.Popen:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "writer", "--uri", uri, "--scope", scope,
-           "--stream", stream, "--id", wid, "--stop-file", str(stop_file), "--out", str(out)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "writer",
+        "--uri",
+        uri,
+        "--scope",
+        scope,
+        "--stream",
+        stream,
+        "--id",
+        wid,
+        "--stop-file",
+        str(stop_file),
+        "--out",
+        str(out),
+    ]
     for k, v in extra.items():
         cmd += [f"--{k.replace('_', '-')}"] + ([str(v)] if v != "" else [])
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(str(out) + ".log", "wb"))
@@ -309,7 +332,8 @@ def verify(uri: str, scope: str, stream: str, results: dict[str, dict], kill_tim
             problems.append(f"writer {wid}: {len(missing)} acknowledged events missing, e.g. seq {missing[:10]}")
         too_many = sorted(
             (s, counts[(wid, s)], r["attempts"].get(s, 1))
-            for (w, s) in counts if w == wid and counts[(w, s)] > r["attempts"].get(s, 1)
+            for (w, s) in counts
+            if w == wid and counts[(w, s)] > r["attempts"].get(s, 1)
         )
         if too_many:
             problems.append(
@@ -347,9 +371,23 @@ def verify_main(argv: list[str]) -> None:
     os._exit(0)
 
 
-def run_verify_process(uri: str, scope: str, stream: str, result_paths: list[Path], report: Path, timeout: float = 120) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "verify", "--uri", uri, "--scope", scope,
-           "--stream", stream, "--report", str(report), *map(str, result_paths)]
+def run_verify_process(
+    uri: str, scope: str, stream: str, result_paths: list[Path], report: Path, timeout: float = 120
+) -> dict:
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "verify",
+        "--uri",
+        uri,
+        "--scope",
+        scope,
+        "--stream",
+        stream,
+        "--report",
+        str(report),
+        *map(str, result_paths),
+    ]
     proc = subprocess.run(cmd, capture_output=True, timeout=timeout)
     assert report.exists(), f"verifier failed (rc {proc.returncode}): {proc.stderr.decode(errors='replace')[-3000:]}"
     return json.loads(report.read_text())
@@ -367,8 +405,9 @@ def stop_writers(procs: list[subprocess.Popen], stop_file: Path, outs: list[Path
             log = Path(str(out) + ".log")
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
             pytest.fail(f"writer {out.name} did not stop within {timeout} s; log: {tail}")
-        assert out.exists(), f"writer {out.name} exited with {proc.returncode} without results: " + (
-            Path(str(out) + ".log").read_text(errors="replace")[-2000:]
+        assert out.exists(), (
+            f"writer {out.name} exited with {proc.returncode} without results: "
+            + (Path(str(out) + ".log").read_text(errors="replace")[-2000:])
         )
 
 
@@ -393,8 +432,9 @@ def test_acknowledged_events_survive_repeated_sigkill(fresh_server, tmp_path: Pa
     outs = [tmp_path / f"writer{i}.json" for i in range(WRITERS)]
     # The last writer uses blocking write_event (one event at a time), the others async windows.
     procs = [
-        start_writer(server.controller_uri, scope, stream, f"w{i}", stop_file, out,
-                     **({"sync": ""} if i == WRITERS - 1 else {}))
+        start_writer(
+            server.controller_uri, scope, stream, f"w{i}", stop_file, out, **({"sync": ""} if i == WRITERS - 1 else {})
+        )
         for i, out in enumerate(outs)
     ]
     kill_times: list[float] = []
@@ -422,9 +462,16 @@ def test_acknowledged_events_survive_repeated_sigkill(fresh_server, tmp_path: Pa
     summary = {
         "seed": seed,
         "restart_seconds": [round(s, 2) for s in restart_seconds],
-        "writers": {w: {"issued": r["issued"], "acked": len(r["acked"]), "rewritten": len(r["attempts"]),
-                        "recreated": r["recreated"], "first_failures": r["failures"][:3]}
-                    for w, r in results.items()},
+        "writers": {
+            w: {
+                "issued": r["issued"],
+                "acked": len(r["acked"]),
+                "rewritten": len(r["attempts"]),
+                "recreated": r["recreated"],
+                "first_failures": r["failures"][:3],
+            }
+            for w, r in results.items()
+        },
         **report,
     }
     print(json.dumps(summary, indent=1))

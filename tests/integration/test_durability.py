@@ -3,6 +3,7 @@
 Small and deterministic: acknowledge, SIGKILL at once (no shutdown, no final sync), restart on the
 same data directory and ports, and read it back with the official client.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -108,8 +109,11 @@ def test_metadata_survives_sigkill(fresh_server) -> None:
     scope = "meta" + uuid.uuid4().hex[:6]
     assert manager.create_scope(scope)
     assert manager.create_stream_with_policy(
-        scope, "tagged", pravega_client.StreamScalingPolicy.fixed_scaling_policy(2),
-        pravega_client.StreamRetentionPolicy.none(), ["t1", "t2"],
+        scope,
+        "tagged",
+        pravega_client.StreamScalingPolicy.fixed_scaling_policy(2),
+        pravega_client.StreamRetentionPolicy.none(),
+        ["t1", "t2"],
     )
     assert manager.create_stream(scope, "sealed", 1)
     writer = manager.create_writer(scope, "sealed")

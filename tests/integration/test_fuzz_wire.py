@@ -11,6 +11,7 @@ on a new connection; where the input is definitely malformed the server must clo
 connection (it may send an ``ErrorMessage`` first).  At the end every acknowledged event of the
 valid writer must be read back intact and exactly once.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,6 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from pravega.protocol import COMMAND_TYPES, MAX_WIRECOMMAND_SIZE, RemoteProtocolError, decode, encode
 from pravega.protocol import commands as wc
 from pravega.protocol.commands import Direction, Kind
@@ -61,9 +61,11 @@ class Case:
     allowed: frozenset[int] = field(default_factory=frozenset)  # reply types tolerated before the close
 
     def __repr__(self) -> str:  # readable hypothesis failure reports
-        return (f"Case({self.label}, hello_first={self.hello_first}, must_close={self.must_close}, "
-                f"half_close={self.half_close}, abort={self.abort}, data={self.data[:200].hex()}"
-                f"{'...' if len(self.data) > 200 else ''} ({len(self.data)} bytes))")
+        return (
+            f"Case({self.label}, hello_first={self.hello_first}, must_close={self.must_close}, "
+            f"half_close={self.half_close}, abort={self.abort}, data={self.data[:200].hex()}"
+            f"{'...' if len(self.data) > 200 else ''} ({len(self.data)} bytes))"
+        )
 
 
 def frame(type_code: int, payload: bytes, length: int | None = None) -> bytes:
@@ -83,7 +85,7 @@ def definitely_malformed(data: bytes) -> bool:
     if cls is None or cls.EMBEDDED or cls.DIRECTION is Direction.REPLY:
         return cls is None or cls.TYPE_CODE != wc.Padding.TYPE_CODE
     try:
-        decode(type_code, data[8:8 + length])
+        decode(type_code, data[8 : 8 + length])
     except RemoteProtocolError:
         return True
     return False
@@ -143,7 +145,8 @@ def _value_strategy(f) -> st.SearchStrategy:
 
 
 REPLY_CLASSES = [
-    cls for cls in COMMAND_TYPES.values()
+    cls
+    for cls in COMMAND_TYPES.values()
     if cls.DIRECTION is Direction.REPLY and all(f.wire.kind is not Kind.COLUMN for f in cls.WIRE_FIELDS)
 ]
 
@@ -186,10 +189,22 @@ def bad_utf8_frames(draw) -> bytes:
 
 @st.composite
 def cases(draw) -> Case:
-    kind = draw(st.sampled_from([
-        "random", "bad_length", "unknown_type", "embedded", "truncated", "short_then_eof",
-        "bad_utf8", "reply_as_request", "huge_then_disconnect", "valid_then_garbage",
-    ]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "random",
+                "bad_length",
+                "unknown_type",
+                "embedded",
+                "truncated",
+                "short_then_eof",
+                "bad_utf8",
+                "reply_as_request",
+                "huge_then_disconnect",
+                "valid_then_garbage",
+            ]
+        )
+    )
     hello_first = draw(st.booleans())
     allowed = frozenset({ERROR_MESSAGE} | ({HELLO_CODE} if hello_first else set()))
     if kind == "random":
@@ -235,7 +250,9 @@ def cases(draw) -> Case:
     # valid_then_garbage: a request the server answers, then an unknown type code.
     code = draw(st.integers(101, 10_000))
     data = encode(wc.KeepAlive()) + frame(code, draw(st.binary(max_size=32)))
-    return Case(kind, data, True, must_close=True, allowed=frozenset({HELLO_CODE, ERROR_MESSAGE, wc.KeepAlive.TYPE_CODE}))
+    return Case(
+        kind, data, True, must_close=True, allowed=frozenset({HELLO_CODE, ERROR_MESSAGE, wc.KeepAlive.TYPE_CODE})
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,7 +267,7 @@ def split_frames(buf: bytes) -> list[tuple[int, bytes]]:
         code, length = struct.unpack_from(">ii", buf, pos)
         if length < 0 or len(buf) - pos - 8 < length:
             break
-        out.append((code, buf[pos + 8:pos + 8 + length]))
+        out.append((code, buf[pos + 8 : pos + 8 + length]))
         pos += 8 + length
     return out
 
@@ -266,7 +283,7 @@ def read_until_closed(sock: socket.socket, timeout: float) -> tuple[bool, bytes]
         sock.settimeout(remaining)
         try:
             chunk = sock.recv(65536)
-        except socket.timeout:
+        except TimeoutError:
             return False, bytes(received)
         except (ConnectionResetError, BrokenPipeError):
             return True, bytes(received)
@@ -364,18 +381,36 @@ def test_malformed_frames_while_a_writer_writes(server, tmp_path: Path) -> None:
 
     stop_file, out = tmp_path / "stop", tmp_path / "writer.json"
     writer = subprocess.Popen(
-        [sys.executable, str(CRASH_SCRIPT), "writer", "--uri", server.controller_uri, "--scope", scope,
-         "--stream", stream, "--id", "valid", "--stop-file", str(stop_file), "--out", str(out),
-         "--window", "8", "--rate", "2000"],
-        stdout=subprocess.DEVNULL, stderr=open(tmp_path / "writer.log", "wb"),
+        [
+            sys.executable,
+            str(CRASH_SCRIPT),
+            "writer",
+            "--uri",
+            server.controller_uri,
+            "--scope",
+            scope,
+            "--stream",
+            stream,
+            "--id",
+            "valid",
+            "--stop-file",
+            str(stop_file),
+            "--out",
+            str(out),
+            "--window",
+            "8",
+            "--rate",
+            "2000",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "writer.log", "wb"),
     )
     counts: dict[str, int] = {}
     try:
         time.sleep(1.0)
         fds_before = open_fds(server)
 
-        @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
         @given(case=cases())
         def fuzz(case: Case) -> None:
             counts[case.label] = counts.get(case.label, 0) + 1
@@ -406,11 +441,26 @@ def test_malformed_frames_while_a_writer_writes(server, tmp_path: Path) -> None:
 
     report_path = tmp_path / "report.json"
     proc = subprocess.run(
-        [sys.executable, str(CRASH_SCRIPT), "verify", "--uri", server.controller_uri, "--scope", scope,
-         "--stream", stream, "--report", str(report_path), str(out)],
-        capture_output=True, timeout=180,
+        [
+            sys.executable,
+            str(CRASH_SCRIPT),
+            "verify",
+            "--uri",
+            server.controller_uri,
+            "--scope",
+            scope,
+            "--stream",
+            stream,
+            "--report",
+            str(report_path),
+            str(out),
+        ],
+        capture_output=True,
+        timeout=180,
     )
-    assert report_path.exists(), f"verifier failed (rc {proc.returncode}): {proc.stderr.decode(errors='replace')[-3000:]}"
+    assert report_path.exists(), (
+        f"verifier failed (rc {proc.returncode}): {proc.stderr.decode(errors='replace')[-3000:]}"
+    )
     report = json.loads(report_path.read_text())
     print("valid writer:", {"issued": result["issued"], "acked": len(result["acked"])}, report)
     assert not report["problems"], "; ".join(report["problems"])

@@ -1,12 +1,13 @@
 """Key-value tables against a real server process."""
+
 from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
-
 from pravega import errors
 from pravega.aio import Client, Versioned
 from pravega.client.kvt import hash_key_bytes
@@ -42,8 +43,11 @@ def test_conditional_operations(server) -> None:
             with pytest.raises(errors.KeyDoesNotExistError):
                 await table.replace("bob", {"age": 1}, v1)
             vb = await table.put_if_absent("bob", {"age": 25})
-            assert [x.value if x else None for x in await table.get_all(["bob", "carol", "alice"])] == \
-                [{"age": 25}, None, {"age": 31}]
+            assert [x.value if x else None for x in await table.get_all(["bob", "carol", "alice"])] == [
+                {"age": 25},
+                None,
+                {"age": 31},
+            ]
             with pytest.raises(errors.BadKeyVersionError):
                 await table.remove("bob", expected_version=vb + 12345)
             await table.remove("bob", expected_version=vb)

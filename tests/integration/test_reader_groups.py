@@ -4,6 +4,7 @@ Every event is read exactly once (by one reader of the group), each routing key'
 events come back in order, also across scaling; checkpoints, resets, start and end
 stream cuts, readers in other processes taking over from readers that went offline.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -16,14 +17,19 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import Awaitable, TypeVar
-
-import pytest
+from typing import TypeVar
 
 import pravega
+import pytest
 from pravega.aio import (
-    Checkpoint, CheckpointTimeoutError, Client, EventReader, ReaderGroupConfig, ReaderNotInGroupError,
+    Checkpoint,
+    CheckpointTimeoutError,
+    Client,
+    EventReader,
+    ReaderGroupConfig,
+    ReaderNotInGroupError,
 )
 from pravega.model import StreamCut
 from pravega.serializers import StringSerializer
@@ -37,7 +43,7 @@ def run(coro: Awaitable[T], timeout: float = 60.0) -> T:
     async def bounded() -> T:
         try:
             return await asyncio.wait_for(coro, timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise AssertionError(f"test body did not finish within {timeout}s") from None
 
     return asyncio.run(bounded())
@@ -63,8 +69,9 @@ async def setup_stream(client: Client, segments: int = 3) -> tuple[str, str]:
     return scope, stream
 
 
-async def write_events(client: Client, scope: str, stream: str, texts: list[str], pause_every: int = 0,
-                       pause: float = 0.0) -> None:
+async def write_events(
+    client: Client, scope: str, stream: str, texts: list[str], pause_every: int = 0, pause: float = 0.0
+) -> None:
     writer = await client.create_writer(scope, stream, STR)
     for i, text in enumerate(texts):
         await writer.write(text, routing_key=parse(text)[0])
@@ -90,8 +97,15 @@ class Log:
         return [e for r, e in self.entries if reader is None or r == reader]
 
 
-async def drain(readers: list[EventReader[str]], log: Log, expected: int, timeout: float = 30.0,
-                linger: float = 0.5, pace: float = 0.0, stop: asyncio.Event | None = None) -> None:
+async def drain(
+    readers: list[EventReader[str]],
+    log: Log,
+    expected: int,
+    timeout: float = 30.0,
+    linger: float = 0.5,
+    pace: float = 0.0,
+    stop: asyncio.Event | None = None,
+) -> None:
     """Read with all readers until ``log`` holds ``expected`` events (fail after
     ``timeout``), then ``linger`` seconds more to catch duplicates."""
     done = asyncio.Event()
@@ -216,7 +230,8 @@ def test_start_from_head_tail_and_stream_cut(server) -> None:
 
             head_group = await client.create_reader_group("head", scope, [stream])
             cut_group = await client.create_reader_group(
-                "cut", scope, ReaderGroupConfig([f"{scope}/{stream}"], start_cuts=[cut]))
+                "cut", scope, ReaderGroupConfig([f"{scope}/{stream}"], start_cuts=[cut])
+            )
             for group, expected in ((head_group, first + second), (tail_group, second), (cut_group, second)):
                 reader = await group.create_reader("r", STR)
                 log = Log()
@@ -261,7 +276,7 @@ def test_scale_up_during_reading_keeps_key_order(server) -> None:
             before, after = keyed(0, 300, keys=20), keyed(300, 300, keys=20)
             reading = asyncio.ensure_future(drain([reader], log, 600, timeout=40))
             await write_events(client, scope, stream, before, pause_every=50, pause=0.02)
-            [segment] = (await client.ctx.controller.get_current_segments(scope, stream))
+            [segment] = await client.ctx.controller.get_current_segments(scope, stream)
             new = await client.scale_stream(scope, stream, [segment.segment_id], [(0.0, 0.5), (0.5, 1.0)])
             assert len(new) == 2
             await write_events(client, scope, stream, after, pause_every=50, pause=0.02)
@@ -409,8 +424,9 @@ def test_automatic_checkpoints(server) -> None:
     async def body() -> None:
         async with Client(server.controller_uri) as client:
             scope, stream = await setup_stream(client, 2)
-            group = await client.create_reader_group("g", scope, [stream], group_refresh_time=REFRESH,
-                                                     automatic_checkpoint_interval=0.3)
+            group = await client.create_reader_group(
+                "g", scope, [stream], group_refresh_time=REFRESH, automatic_checkpoint_interval=0.3
+            )
             reader = await group.create_reader("r", STR)
             names = []
             deadline = time.monotonic() + 10
@@ -502,7 +518,9 @@ def test_streamcut_round_trip_and_unread_bytes(server) -> None:
             cut = cuts[f"{scope}/{stream}"]
             assert StreamCut.from_text(cut.to_text()) == cut
             assert StreamCut.from_text(str(cut)) == cut
-            rest = await client.create_reader_group("rest", scope, [stream], start_cuts=StreamCut.from_text(cut.to_text()))
+            rest = await client.create_reader_group(
+                "rest", scope, [stream], start_cuts=StreamCut.from_text(cut.to_text())
+            )
             reader2 = await rest.create_reader("r", STR)
             log = Log()
             expected = [t for t in texts if t not in set(got)]
@@ -558,12 +576,13 @@ def test_reopen_and_delete_group(server) -> None:
             assert again.config.streams == [f"{scope}/{stream}"]
             assert again.config.group_refresh_time == 0.5
             reader = await again.create_reader("r", STR)
-            with pytest.raises(Exception):
+            with pytest.raises(Exception):  # noqa: B017
                 await group.create_reader("r", STR)  # already online
             await reader.close()
             assert await client.delete_reader_group("g", scope)
             assert not await client.delete_reader_group("g", scope)
             from pravega.errors import NoSuchReaderGroupError
+
             with pytest.raises(NoSuchReaderGroupError):
                 await client.reader_group("g", scope)
 
@@ -623,8 +642,13 @@ class Child:
         root = Path(pravega.__file__).resolve().parent.parent
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(root), env.get("PYTHONPATH", "")])
-        self.proc = subprocess.Popen([sys.executable, "-c", CHILD, uri, scope, group, reader_id],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", CHILD, uri, scope, group, reader_id],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         self.lines: queue.Queue[dict] = queue.Queue()
         self.count = 0
         self.events: list[str] | None = None

@@ -1,4 +1,5 @@
 """The README's client example runs as written."""
+
 from __future__ import annotations
 
 import re

@@ -1,11 +1,11 @@
 """The synchronous facade drives the whole client API from plain threads."""
+
 from __future__ import annotations
 
 import threading
 
-import pytest
-
 import pravega
+import pytest
 from pravega.testing import ServerProcess
 
 
@@ -22,8 +22,9 @@ def test_sync_transactions_tables_batch_and_bytes(server: ServerProcess) -> None
         assert sum(1 for s in batch.list_segments("sync", "orders") for _ in batch.read_segment(s)) == 0
         txn.commit()
         assert txn.status() == "COMMITTED"
-        events = sorted(e for s in batch.list_segments("sync", "orders")
-                        for e in batch.read_segment(s, pravega.StringSerializer()))
+        events = sorted(
+            e for s in batch.list_segments("sync", "orders") for e in batch.read_segment(s, pravega.StringSerializer())
+        )
         assert events == [f"e{i}" for i in range(5)]
 
         assert client.create_key_value_table("sync", "table", 2)
@@ -60,8 +61,11 @@ def test_sync_writer_from_many_threads(server: ServerProcess) -> None:
         writer.flush()
         info = client.stream_info("threads", "s")
         batch = client.batch_client()
-        events = [e for s in batch.list_segments("threads", "s", end_cut=info.tail)
-                  for e in batch.read_segment(s, pravega.StringSerializer())]
+        events = [
+            e
+            for s in batch.list_segments("threads", "s", end_cut=info.tail)
+            for e in batch.read_segment(s, pravega.StringSerializer())
+        ]
         assert sorted(events) == sorted(f"{n}:{i}" for n in range(4) for i in range(500))
         # Each thread used one key: its events are in order within the stream.
         for n in range(4):
@@ -76,7 +80,7 @@ def test_sync_call_from_loop_thread_is_refused(server: ServerProcess) -> None:
         def inside() -> None:
             try:
                 client.list_scopes()
-            except BaseException as exc:  # noqa: BLE001 - recorded for the assertion
+            except BaseException as exc:
                 result.append(exc)
 
         client._portal.loop.call_soon_threadsafe(inside)

@@ -1,4 +1,5 @@
 """State synchronizers (and the leader-election example) against a real server process."""
+
 from __future__ import annotations
 
 import asyncio
@@ -6,8 +7,9 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from pravega.aio import Client
 from pravega.serializers import JsonSerializer
@@ -35,9 +37,12 @@ def test_concurrent_updaters_converge(server) -> None:
             scope = await new_scope(setup)
         clients = [Client(server.controller_uri) for _ in range(3)]
         try:
-            syncs = [await clients[i % 3].create_synchronizer(scope, "counter", {"n": 0, "who": []},
-                                                              JsonSerializer(), apply=add)
-                     for i in range(5)]
+            syncs = [
+                await clients[i % 3].create_synchronizer(
+                    scope, "counter", {"n": 0, "who": []}, JsonSerializer(), apply=add
+                )
+                for i in range(5)
+            ]
             assert len({s.revision for s in syncs}) == 1  # all start from the same initial snapshot
 
             async def worker(i: int) -> None:
@@ -72,7 +77,7 @@ def test_compaction_then_new_synchronizer(server) -> None:
             a = await client.create_synchronizer(scope, "s", {"n": 0, "who": []}, JsonSerializer(), apply=add)
             stale = await client.create_synchronizer(scope, "s", {"n": 0, "who": []}, JsonSerializer(), apply=add)
             for i in range(20):
-                await a.update(lambda state: {"add": i, "who": "a"})
+                await a.update(lambda state, i=i: {"add": i, "who": "a"})
             head = await a.compact(lambda state: {"n": state["n"], "who": ["compacted"]})
             info = await client.segments.info(a.segment)
             assert info.start_offset == head > 0
@@ -99,8 +104,13 @@ def test_compaction_then_new_synchronizer(server) -> None:
 
 def test_leader_election_example() -> None:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "core"), str(ROOT / "server")]))
-    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "leader_election.py"), "--hold", "0.8"],
-                          capture_output=True, text=True, timeout=60, env=env)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "leader_election.py"), "--hold", "0.8"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     assert "OK: exactly one leader at a time" in out

@@ -1,12 +1,13 @@
 """Transactions with the asyncio client against a real server process."""
+
 from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
-
 from pravega import errors, naming
 from pravega.aio import Client
 from pravega.client.segment_reader import EventParser, SegmentReader
@@ -120,8 +121,9 @@ def test_lease_expiry_aborts(server) -> None:
     async def main() -> None:
         async with Client(server.controller_uri) as client:
             scope, stream = await new_stream(client, 1)
-            writer = await client.create_transactional_writer(scope, stream, StringSerializer(), lease_ms=300,
-                                                              keep_alive=False)
+            writer = await client.create_transactional_writer(
+                scope, stream, StringSerializer(), lease_ms=300, keep_alive=False
+            )
             txn = await writer.begin()
             await txn.write("doomed")
             await txn.flush()
@@ -181,8 +183,9 @@ def test_commit_after_a_scale_and_abort_by_another_process(server) -> None:
             (seg,) = await client.ctx.controller.get_current_segments(scope, stream)
             await client.scale_stream(scope, stream, [seg.segment_id], [(0.0, 0.5), (0.5, 1.0)])
             # The transaction still writes to the segments of the epoch it began in.
-            resumed = await (await other.create_transactional_writer(scope, stream, StringSerializer())
-                             ).get_transaction(txn.txn_id)
+            resumed = await (
+                await other.create_transactional_writer(scope, stream, StringSerializer())
+            ).get_transaction(txn.txn_id)
             assert resumed.segments == txn.segments
             await resumed.write("after-scale", routing_key="b")
             await resumed.commit()

@@ -11,11 +11,13 @@ DoFns :func:`acquire` the session of their controller in ``setup`` and
 many loops (grpc/grpc#25364: each loop bound to grpc's poller wakes up for every
 completion, and the losers log a spurious ``BlockingIOError``).
 """
+
 from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from pravega.aio import Client
 from pravega.sync import Portal

@@ -29,12 +29,14 @@ delays, so the wait is the poll interval. It also checkpoints after
 cursors (reader, parser, read in flight) survive the checkpoint in the DoFn instance
 and are reused when the residual comes back at the same offsets.
 """
+
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 from apache_beam.io.iobase import RestrictionProgress, RestrictionTracker, WatermarkEstimator
@@ -44,7 +46,6 @@ from apache_beam.transforms.core import RestrictionProvider
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP, Timestamp
 from apache_beam.utils.windowed_value import WindowedValue
-
 from pravega import StreamCut, errors, naming
 from pravega.client.segment_reader import EventParser, SegmentReader
 
@@ -90,7 +91,7 @@ class _Restriction:
     ends: tuple[tuple[int, int], ...] | None = None
     finished: tuple[tuple[int, tuple[int, ...]], ...] = ()
     #: On a primary after a checkpoint: the work ends where ``stop`` begins.
-    stop: "_Restriction | None" = None
+    stop: _Restriction | None = None
 
     @property
     def bounded(self) -> bool:
@@ -154,8 +155,9 @@ class _Tracker(RestrictionTracker):
     def _claim_end(self, claim: _SegmentEnd) -> bool:
         sid = claim.segment_id
         if self._pos.get(sid) != claim.offset:
-            raise ValueError(f"end of segment {sid} claimed at {claim.offset}, but its read stands at "
-                             f"{self._pos.get(sid)}")
+            raise ValueError(
+                f"end of segment {sid} claimed at {claim.offset}, but its read stands at {self._pos.get(sid)}"
+            )
         del self._pos[sid]
         if self._ends is not None:
             if claim.offset != self._ends[sid]:
@@ -187,7 +189,8 @@ class _Tracker(RestrictionTracker):
         if self._ends is not None:
             ends = tuple(sorted(self._ends.items()))
         residual = _Restriction(
-            tuple(sorted(self._pos.items())), ends,
+            tuple(sorted(self._pos.items())),
+            ends,
             tuple(sorted((sid, tuple(sorted(w))) for sid, w in self._finished.items())),
         )
         primary = replace(self._restriction, stop=residual)
@@ -201,8 +204,10 @@ class _Tracker(RestrictionTracker):
             raise ValueError(f"segments {sorted(self._pos)} were not read to the end of the restriction")
         if self._finished:
             waiting = sorted({s for w in self._finished.values() for s in w})
-            raise ValueError(f"successor segments {waiting} wait for predecessors this read does not hold "
-                             "(was the start stream cut inconsistent?)")
+            raise ValueError(
+                f"successor segments {waiting} wait for predecessors this read does not hold "
+                "(was the start stream cut inconsistent?)"
+            )
         return True
 
     def is_bounded(self) -> bool:
@@ -333,8 +338,9 @@ class _Watermarks(WatermarkEstimator):
         if micros > self._micros:
             self._micros = micros
 
-    def advance_event_time(self, active: list[int], idle: set[int], now_micros: int,
-                           idle_timeout_micros: int | None) -> None:
+    def advance_event_time(
+        self, active: list[int], idle: set[int], now_micros: int, idle_timeout_micros: int | None
+    ) -> None:
         holds = [self._latest.get(sid, self._micros) for sid in active if sid not in idle]
         if holds:
             self.advance_to(min(holds))
@@ -388,8 +394,10 @@ class _Cursor:
         reached_bound = self.end is not None and self.parser.offset + self.parser.pending >= self.end
         if reached_bound or result.end_of_segment:
             if self.parser.pending:
-                raise errors.ServerError(f"{self.reader.segment}: the segment ends inside an event "
-                                         f"(at offset {self.parser.offset}, {self.parser.pending} bytes left)")
+                raise errors.ServerError(
+                    f"{self.reader.segment}: the segment ends inside an event "
+                    f"(at offset {self.parser.offset}, {self.parser.pending} bytes left)"
+                )
             self.ended = True
 
     def close(self) -> asyncio.Future | None:
@@ -429,8 +437,14 @@ async def _fetch(cursors: list[_Cursor], timeout: float) -> None:
 class _ReadFn(beam.DoFn):
     """Reads the events of a :class:`_ReadSpec` (bounded when the spec has an end)."""
 
-    def __init__(self, deserialize: Callable[[bytes], Any] | None, with_metadata: bool,
-                 timestamp_fn: Callable[[Any], Any] | None, idle_timeout: float | None, max_poll_ms: int) -> None:
+    def __init__(
+        self,
+        deserialize: Callable[[bytes], Any] | None,
+        with_metadata: bool,
+        timestamp_fn: Callable[[Any], Any] | None,
+        idle_timeout: float | None,
+        max_poll_ms: int,
+    ) -> None:
         self._deserialize = deserialize
         self._with_metadata = with_metadata
         self._timestamp_fn = timestamp_fn
@@ -463,8 +477,12 @@ class _ReadFn(beam.DoFn):
             finally:
                 release(session)
 
-    def process(self, spec: _ReadSpec, tracker: Any = beam.DoFn.RestrictionParam(_RESTRICTIONS),
-                watermark: Any = beam.DoFn.WatermarkEstimatorParam(_WATERMARKS)) -> Iterator[Any]:
+    def process(
+        self,
+        spec: _ReadSpec,
+        tracker: Any = beam.DoFn.RestrictionParam(_RESTRICTIONS),
+        watermark: Any = beam.DoFn.WatermarkEstimatorParam(_WATERMARKS),
+    ) -> Iterator[Any]:
         return self._read(spec, tracker, watermark)
 
     # -- reading ------------------------------------------------------------------------
@@ -514,8 +532,15 @@ class _ReadFn(beam.DoFn):
             raise
         self._keep_cursors(spec, cursors)
 
-    def _read_cursors(self, session: _Session, spec: _ReadSpec, cursors: dict[int, _Cursor], tracker: Any,
-                      watermark: Any, bounded: bool) -> Iterator[Any]:
+    def _read_cursors(
+        self,
+        session: _Session,
+        spec: _ReadSpec,
+        cursors: dict[int, _Cursor],
+        tracker: Any,
+        watermark: Any,
+        bounded: bool,
+    ) -> Iterator[Any]:
         deserialize = self._deserialize
         timestamp_fn = self._timestamp_fn
         with_metadata = self._with_metadata
@@ -525,7 +550,7 @@ class _ReadFn(beam.DoFn):
         while True:
             buffered = any(c.events for c in cursors.values())
             todo = list(cursors.values())
-            session.call(lambda: _fetch(todo, 0.0 if buffered else self._max_poll))
+            session.call(lambda: _fetch(todo, 0.0 if buffered else self._max_poll))  # noqa: B023 (called at once)
             progressed = False
             now = time.monotonic()
             for sid in list(cursors):
@@ -584,14 +609,15 @@ class _ReadFn(beam.DoFn):
             if caught_up or time.monotonic() - started >= _BUNDLE_SECONDS:
                 if not bounded:
                     positions = {sid: c.position for sid, c in sorted(cursors.items())}
-                    backlog = 0 if caught_up else session.call(lambda: _backlog(session.client, spec, positions))
+                    backlog = 0 if caught_up else session.call(lambda: _backlog(session.client, spec, positions))  # noqa: B023
                     self._backlog.set(backlog)
                     _remember_backlog(spec, tuple(positions.items()), backlog)
                 tracker.defer_remainder()
                 return
 
-    def _finish_segment(self, session: _Session, spec: _ReadSpec, cursors: dict[int, _Cursor], cur: _Cursor,
-                        tracker: Any, bounded: bool) -> bool:
+    def _finish_segment(
+        self, session: _Session, spec: _ReadSpec, cursors: dict[int, _Cursor], cur: _Cursor, tracker: Any, bounded: bool
+    ) -> bool:
         sid = cur.segment_id
         successors: tuple[tuple[int, tuple[int, ...]], ...] = ()
         if not bounded:
@@ -606,8 +632,9 @@ class _ReadFn(beam.DoFn):
             cursors[succ] = _Cursor(session.client.ctx, spec.scope, spec.stream, succ, 0, None)
         return True
 
-    def _advance_watermark(self, watermark: Any, cursors: dict[int, _Cursor], now: float,
-                           idle_micros: int | None) -> None:
+    def _advance_watermark(
+        self, watermark: Any, cursors: dict[int, _Cursor], now: float, idle_micros: int | None
+    ) -> None:
         if self._timestamp_fn is None:
             watermark.advance_to(Timestamp.now().micros)
             return
@@ -622,8 +649,12 @@ class _UnboundedReadFn(_ReadFn):
     """The same DoFn, declaring an unbounded output (reads without an end)."""
 
     @beam.DoFn.unbounded_per_element()
-    def process(self, spec: _ReadSpec, tracker: Any = beam.DoFn.RestrictionParam(_RESTRICTIONS),
-                watermark: Any = beam.DoFn.WatermarkEstimatorParam(_WATERMARKS)) -> Iterator[Any]:
+    def process(
+        self,
+        spec: _ReadSpec,
+        tracker: Any = beam.DoFn.RestrictionParam(_RESTRICTIONS),
+        watermark: Any = beam.DoFn.WatermarkEstimatorParam(_WATERMARKS),
+    ) -> Iterator[Any]:
         return self._read(spec, tracker, watermark)
 
 

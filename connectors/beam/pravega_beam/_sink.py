@@ -25,19 +25,20 @@ At-least-once (:class:`_WriteEventsFn`) uses the idempotent event writer and flu
 transaction is flushed and before its id is emitted, ``"commit"`` after a commit — to
 inject failures where a runner may fail.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import uuid
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import Timestamp
 from apache_beam.utils.windowed_value import WindowedValue
-
 from pravega import errors
 from pravega.aio import TransactionalWriter
 from pravega.protocol.framing import frame_event
@@ -156,9 +157,16 @@ class _StreamDoFn(beam.DoFn):
 class _WriteTransactionsFn(_StreamDoFn):
     """Stage 1: one transaction per bundle; emits its id (hex) when the bundle ends."""
 
-    def __init__(self, controller_uri: str, scope: str, stream: str, serialize: Callable[[Any], bytes],
-                 routing_key_fn: Callable[[Any], str | None] | None, lease_ms: int,
-                 fault_hook: Callable[[str, str], None] | None = None) -> None:
+    def __init__(
+        self,
+        controller_uri: str,
+        scope: str,
+        stream: str,
+        serialize: Callable[[Any], bytes],
+        routing_key_fn: Callable[[Any], str | None] | None,
+        lease_ms: int,
+        fault_hook: Callable[[str, str], None] | None = None,
+    ) -> None:
         super().__init__(controller_uri, scope, stream)
         self._serialize = serialize
         self._routing_key_fn = routing_key_fn
@@ -222,9 +230,17 @@ class _WriteTransactionsFn(_StreamDoFn):
     def _send(self, flush: bool) -> None:
         batch, self._batch = self._batch, []
         if self._txn is None:
+
             async def begin() -> Any:
-                self._writer = TransactionalWriter(self._session.client.ctx, self._scope, self._stream, None,
-                                                   self._writer_id, self._lease_ms, keep_alive=True)
+                self._writer = TransactionalWriter(
+                    self._session.client.ctx,
+                    self._scope,
+                    self._stream,
+                    None,
+                    self._writer_id,
+                    self._lease_ms,
+                    keep_alive=True,
+                )
                 return await self._writer.begin()
 
             self._txn = self._session.call(begin)
@@ -260,8 +276,14 @@ class _WriteTransactionsFn(_StreamDoFn):
 class _CommitTransactionsFn(_StreamDoFn):
     """Stage 2: commit each transaction id; emits the id once it is committed."""
 
-    def __init__(self, controller_uri: str, scope: str, stream: str, lease_ms: int,
-                 fault_hook: Callable[[str, str], None] | None = None) -> None:
+    def __init__(
+        self,
+        controller_uri: str,
+        scope: str,
+        stream: str,
+        lease_ms: int,
+        fault_hook: Callable[[str, str], None] | None = None,
+    ) -> None:
         super().__init__(controller_uri, scope, stream)
         self._lease_ms = lease_ms
         self._fault_hook = fault_hook
@@ -270,8 +292,9 @@ class _CommitTransactionsFn(_StreamDoFn):
 
     def setup(self) -> None:
         super().setup()
-        self._writer = TransactionalWriter(self._session.client.ctx, self._scope, self._stream, None, None,
-                                           self._lease_ms, keep_alive=False)
+        self._writer = TransactionalWriter(
+            self._session.client.ctx, self._scope, self._stream, None, None, self._lease_ms, keep_alive=False
+        )
 
     def process(self, text: str) -> Iterator[str]:
         txn_id = int(text, 16)
@@ -288,7 +311,8 @@ class _CommitTransactionsFn(_StreamDoFn):
                 f"exactly-once write to {self._scope}/{self._stream}: transaction {text} cannot be committed "
                 f"({exc}); its events are NOT in the stream. It was aborted, or its lease "
                 f"({self._lease_ms} ms) ran out between the write and the commit stage — "
-                "raise transaction_lease_ms if the pipeline can stall that long.") from exc
+                "raise transaction_lease_ms if the pipeline can stall that long."
+            ) from exc
         self._committed.inc()
         if self._fault_hook is not None:
             self._fault_hook("commit", text)
@@ -298,8 +322,14 @@ class _CommitTransactionsFn(_StreamDoFn):
 class _WriteEventsFn(_StreamDoFn):
     """At-least-once: the idempotent event writer, flushed at the end of each bundle."""
 
-    def __init__(self, controller_uri: str, scope: str, stream: str, serialize: Callable[[Any], bytes],
-                 routing_key_fn: Callable[[Any], str | None] | None) -> None:
+    def __init__(
+        self,
+        controller_uri: str,
+        scope: str,
+        stream: str,
+        serialize: Callable[[Any], bytes],
+        routing_key_fn: Callable[[Any], str | None] | None,
+    ) -> None:
         super().__init__(controller_uri, scope, stream)
         self._serialize = serialize
         self._routing_key_fn = routing_key_fn

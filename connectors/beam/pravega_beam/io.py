@@ -16,15 +16,16 @@ Run on the DirectRunner with ``--direct_num_workers=1`` (more workers lose SDF
 residuals in Beam 2.61), or on the portable runner (``--runner=PortableRunner
 --job_endpoint=embed --environment_type=LOOPBACK``).
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import DirectOptions
 from apache_beam.runners.direct.direct_runner import DirectRunner, SwitchingDirectRunner
 from apache_beam.transforms import window
-
 from pravega import StreamCut, naming
 from pravega.client.controller import parse_controller_uri
 
@@ -108,10 +109,18 @@ class ReadFromPravega(beam.PTransform):
     split into one restriction per segment range.
     """
 
-    def __init__(self, controller_uri: str, stream: str | Iterable[str], start: Any = "head", end: Any = None,
-                 deserializer: Any = None, with_metadata: bool = False,
-                 timestamp_fn: Callable[[Any], Any] | None = None, idle_timeout: float | None = 10.0,
-                 max_poll_ms: int = 200) -> None:
+    def __init__(
+        self,
+        controller_uri: str,
+        stream: str | Iterable[str],
+        start: Any = "head",
+        end: Any = None,
+        deserializer: Any = None,
+        with_metadata: bool = False,
+        timestamp_fn: Callable[[Any], Any] | None = None,
+        idle_timeout: float | None = 10.0,
+        max_poll_ms: int = 200,
+    ) -> None:
         super().__init__()
         self._controller_uri = _controller(controller_uri)
         names = [stream] if isinstance(stream, str) else list(stream) if isinstance(stream, (list, tuple)) else None
@@ -125,15 +134,19 @@ class ReadFromPravega(beam.PTransform):
         else:
             cut = _cut(start, "start must be 'head', 'tail', a pravega.StreamCut or its text ('sc1:...')")
             if len(streams) != 1 or (cut.scope, cut.stream) != streams[0]:
-                raise ValueError(f"the start stream cut is of {cut.scope}/{cut.stream}; a stream cut start needs "
-                                 f"exactly that one stream, got stream={names!r}")
+                raise ValueError(
+                    f"the start stream cut is of {cut.scope}/{cut.stream}; a stream cut start needs "
+                    f"exactly that one stream, got stream={names!r}"
+                )
             start_text = "head" if cut.is_unbounded else cut.to_text()  # StreamCut.unbounded: the head
         end_text = None
         if end is not None:
             cut = _cut(end, "end must be None, a pravega.StreamCut or its text ('sc1:...')")
             if len(streams) != 1 or (cut.scope, cut.stream) != streams[0]:
-                raise ValueError(f"the end stream cut is of {cut.scope}/{cut.stream}; a bounded read needs exactly "
-                                 f"that one stream, got stream={names!r}")
+                raise ValueError(
+                    f"the end stream cut is of {cut.scope}/{cut.stream}; a bounded read needs exactly "
+                    f"that one stream, got stream={names!r}"
+                )
             if not cut.is_unbounded:  # StreamCut.unbounded as an end: no end
                 if start_text == "tail":
                     raise ValueError("a bounded read (end=...) starts at 'head' or a stream cut, not at 'tail'")
@@ -161,15 +174,17 @@ class ReadFromPravega(beam.PTransform):
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
         _check_runner(pbegin.pipeline)
-        specs = [_ReadSpec(self._controller_uri, scope, stream, self._start, self._end)
-                 for scope, stream in self._streams]
+        specs = [
+            _ReadSpec(self._controller_uri, scope, stream, self._start, self._end) for scope, stream in self._streams
+        ]
         fn_class = _ReadFn if self.bounded else _UnboundedReadFn
-        fn = fn_class(self._deserialize, self._with_metadata, self._timestamp_fn, self._idle_timeout,
-                      self._max_poll_ms)
-        return (pbegin
-                | "Impulse" >> beam.Impulse()
-                | "Streams" >> beam.FlatMap(_emit_all, specs)
-                | "Read" >> beam.ParDo(fn))
+        fn = fn_class(self._deserialize, self._with_metadata, self._timestamp_fn, self._idle_timeout, self._max_poll_ms)
+        return (
+            pbegin
+            | "Impulse" >> beam.Impulse()
+            | "Streams" >> beam.FlatMap(_emit_all, specs)
+            | "Read" >> beam.ParDo(fn)
+        )
 
     def display_data(self) -> dict[str, Any]:
         data = {
@@ -191,8 +206,10 @@ def _check_runner(pipeline: beam.Pipeline) -> None:
     if isinstance(pipeline.runner, (SwitchingDirectRunner, DirectRunner)):
         workers = pipeline.options.view_as(DirectOptions).direct_num_workers
         if workers != 1:
-            raise ValueError(f"ReadFromPravega on the DirectRunner needs --direct_num_workers=1 (got {workers}): "
-                             "with more workers Beam 2.61 loses the remainders of splittable reads")
+            raise ValueError(
+                f"ReadFromPravega on the DirectRunner needs --direct_num_workers=1 (got {workers}): "
+                "with more workers Beam 2.61 loses the remainders of splittable reads"
+            )
 
 
 def _emit_all(_: Any, specs: list[_ReadSpec]) -> list[_ReadSpec]:
@@ -221,10 +238,17 @@ class WriteToPravega(beam.PTransform):
     PCollection.
     """
 
-    def __init__(self, controller_uri: str, stream: str, serializer: Any = None,
-                 routing_key_fn: Callable[[Any], str | None] | None = None, exactly_once: bool = True,
-                 transaction_lease_ms: int | None = None, *, _fault_hook: Callable[[str, str], None] | None = None,
-                 ) -> None:
+    def __init__(
+        self,
+        controller_uri: str,
+        stream: str,
+        serializer: Any = None,
+        routing_key_fn: Callable[[Any], str | None] | None = None,
+        exactly_once: bool = True,
+        transaction_lease_ms: int | None = None,
+        *,
+        _fault_hook: Callable[[str, str], None] | None = None,
+    ) -> None:
         super().__init__()
         self._controller_uri = _controller(controller_uri)
         if not isinstance(stream, str):
@@ -237,12 +261,18 @@ class WriteToPravega(beam.PTransform):
             raise ValueError(f"exactly_once must be True or False, got {exactly_once!r}")
         if transaction_lease_ms is not None:
             if not exactly_once:
-                raise ValueError("transaction_lease_ms applies to exactly_once=True only (at-least-once writes use "
-                                 "no transactions)")
-            if (isinstance(transaction_lease_ms, bool) or not isinstance(transaction_lease_ms, int)
-                    or not 1_000 <= transaction_lease_ms <= MAX_TRANSACTION_LEASE_MS):
-                raise ValueError(f"transaction_lease_ms must be an int in [1000, {MAX_TRANSACTION_LEASE_MS}], "
-                                 f"got {transaction_lease_ms!r}")
+                raise ValueError(
+                    "transaction_lease_ms applies to exactly_once=True only (at-least-once writes use no transactions)"
+                )
+            if (
+                isinstance(transaction_lease_ms, bool)
+                or not isinstance(transaction_lease_ms, int)
+                or not 1_000 <= transaction_lease_ms <= MAX_TRANSACTION_LEASE_MS
+            ):
+                raise ValueError(
+                    f"transaction_lease_ms must be an int in [1000, {MAX_TRANSACTION_LEASE_MS}], "
+                    f"got {transaction_lease_ms!r}"
+                )
         self._routing_key_fn = routing_key_fn
         self._exactly_once = exactly_once
         self._lease_ms = transaction_lease_ms or DEFAULT_TRANSACTION_LEASE_MS
@@ -252,16 +282,22 @@ class WriteToPravega(beam.PTransform):
         uri, scope, stream = self._controller_uri, self._scope, self._stream
         if not self._exactly_once:
             return pcoll | "WriteEvents" >> beam.ParDo(
-                _WriteEventsFn(uri, scope, stream, self._serialize, self._routing_key_fn))
+                _WriteEventsFn(uri, scope, stream, self._serialize, self._routing_key_fn)
+            )
         if not isinstance(pcoll.windowing.windowfn, window.GlobalWindows):
             # Transaction ids are emitted in the global window (a bundle spans windows).
             pcoll = pcoll | "GlobalWindow" >> beam.WindowInto(window.GlobalWindows())
-        ids = pcoll | "WriteTransactions" >> beam.ParDo(_WriteTransactionsFn(
-            uri, scope, stream, self._serialize, self._routing_key_fn, self._lease_ms, self._fault_hook))
-        return (ids
-                | "StableIds" >> beam.Reshuffle()
-                | "CommitTransactions" >> beam.ParDo(
-                    _CommitTransactionsFn(uri, scope, stream, self._lease_ms, self._fault_hook)))
+        ids = pcoll | "WriteTransactions" >> beam.ParDo(
+            _WriteTransactionsFn(
+                uri, scope, stream, self._serialize, self._routing_key_fn, self._lease_ms, self._fault_hook
+            )
+        )
+        return (
+            ids
+            | "StableIds" >> beam.Reshuffle()
+            | "CommitTransactions"
+            >> beam.ParDo(_CommitTransactionsFn(uri, scope, stream, self._lease_ms, self._fault_hook))
+        )
 
     def display_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -277,5 +313,6 @@ class WriteToPravega(beam.PTransform):
 def _bytes_only(value: Any) -> bytes:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
-    raise TypeError(f"WriteToPravega without a serializer writes bytes, got {type(value).__name__}; "
-                    "pass serializer=...")
+    raise TypeError(
+        f"WriteToPravega without a serializer writes bytes, got {type(value).__name__}; pass serializer=..."
+    )

@@ -6,6 +6,7 @@ thin builders over it in the style of ``pyflink.datastream.connectors.kafka``. C
 :func:`register` on the execution environment first: it adds the jar (building it on first
 use in a source install).
 """
+
 from ._jar import ConnectorJarError, UnsupportedFlinkVersion, jar_path
 from .pravega import (
     PravegaSink,

@@ -10,6 +10,7 @@ instead.
 
 This module imports no PyFlink at import time and is also used by the build hook.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -153,8 +154,18 @@ def build_jar(out: Path, sources: Path = SOURCE_ROOT, classpath: list[Path] | No
         argfile = Path(tmp) / "sources.txt"
         argfile.write_text("\n".join(f'"{p.as_posix()}"' for p in files))
         cmd = [
-            javac, "--release", JAVA_RELEASE, "-encoding", "UTF-8", "-nowarn", "-g",
-            "-cp", os.pathsep.join(str(p) for p in classpath), "-d", str(classes), f"@{argfile}",
+            javac,
+            "--release",
+            JAVA_RELEASE,
+            "-encoding",
+            "UTF-8",
+            "-nowarn",
+            "-g",
+            "-cp",
+            os.pathsep.join(str(p) for p in classpath),
+            "-d",
+            str(classes),
+            f"@{argfile}",
         ]
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0:

@@ -21,6 +21,7 @@
 Exactly-once needs checkpointing (``env.enable_checkpointing(ms)``): Python functions have no
 checkpoint hooks, so positions (source) and transactions (sink) are handled in Java.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -129,8 +130,9 @@ def _millis(value: Any, name: str) -> int:
     if isinstance(value, datetime.timedelta):
         return int(value.total_seconds() * 1000)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} takes milliseconds (int), a pyflink.common.Duration or a datetime.timedelta,"
-                        f" got {value!r}")
+        raise TypeError(
+            f"{name} takes milliseconds (int), a pyflink.common.Duration or a datetime.timedelta, got {value!r}"
+        )
     return value
 
 
@@ -144,7 +146,7 @@ class PravegaSource(_Source):  # type: ignore[misc,valid-type]
         super().__init__(j_source)
 
     @staticmethod
-    def builder() -> "PravegaSourceBuilder":
+    def builder() -> PravegaSourceBuilder:
         return PravegaSourceBuilder()
 
 
@@ -164,16 +166,16 @@ class PravegaSourceBuilder:
     def build(self) -> PravegaSource:
         return PravegaSource(_call("building the PravegaSource", self._j_builder.build))
 
-    def set_controller_uri(self, controller_uri: str) -> "PravegaSourceBuilder":
+    def set_controller_uri(self, controller_uri: str) -> PravegaSourceBuilder:
         """The controller, e.g. ``"tcp://127.0.0.1:9090"``."""
         self._j_builder.setControllerUri(controller_uri)
         return self
 
-    def set_stream(self, stream: str) -> "PravegaSourceBuilder":
+    def set_stream(self, stream: str) -> PravegaSourceBuilder:
         """Read one stream, ``"scope/stream"`` (replaces the streams set so far)."""
         return self.set_streams(stream)
 
-    def set_streams(self, *streams: str) -> "PravegaSourceBuilder":
+    def set_streams(self, *streams: str) -> PravegaSourceBuilder:
         """Read these streams (``"scope/stream"`` each), replacing the streams set so far."""
         from pyflink.util.java_utils import to_jarray
 
@@ -181,54 +183,59 @@ class PravegaSourceBuilder:
         _call("setStreams", self._j_builder.setStreams, to_jarray(gateway_string, list(streams)))
         return self
 
-    def add_stream(self, stream: str, start_cut: Any = None, end_cut: Any = None) -> "PravegaSourceBuilder":
+    def add_stream(self, stream: str, start_cut: Any = None, end_cut: Any = None) -> PravegaSourceBuilder:
         """Also read ``"scope/stream"``, optionally from ``start_cut`` to ``end_cut``
         (``pravega.StreamCut`` or its text form)."""
-        _call("addStream", self._j_builder.addStreamWithCutTexts, stream, _cut_text(start_cut) or "",
-              _cut_text(end_cut) or "")
+        _call(
+            "addStream",
+            self._j_builder.addStreamWithCutTexts,
+            stream,
+            _cut_text(start_cut) or "",
+            _cut_text(end_cut) or "",
+        )
         return self
 
-    def set_start_stream_cut(self, cut: Any) -> "PravegaSourceBuilder":
+    def set_start_stream_cut(self, cut: Any) -> PravegaSourceBuilder:
         """Start the cut's stream at ``cut`` (the stream is added if not named yet)."""
         self._j_builder.setStartStreamCut(_j_cut(cut))
         return self
 
-    def set_end_stream_cut(self, cut: Any) -> "PravegaSourceBuilder":
+    def set_end_stream_cut(self, cut: Any) -> PravegaSourceBuilder:
         """Stop reading the cut's stream at ``cut`` (the stream is added if not named yet)."""
         self._j_builder.setEndStreamCut(_j_cut(cut))
         return self
 
-    def set_start_at_tail(self, at_tail: bool = True) -> "PravegaSourceBuilder":
+    def set_start_at_tail(self, at_tail: bool = True) -> PravegaSourceBuilder:
         """Streams without a start cut start at their tail (only new events)."""
         self._j_builder.setStartAtTail(at_tail)
         return self
 
-    def set_bounded(self, bounded: bool = True) -> "PravegaSourceBuilder":
+    def set_bounded(self, bounded: bool = True) -> PravegaSourceBuilder:
         """Bounded reading: stop at the end cuts, or at each stream's tail as of the job's start."""
         self._j_builder.setBounded(bounded)
         return self
 
-    def set_deserialization_schema(self, schema: Any) -> "PravegaSourceBuilder":
+    def set_deserialization_schema(self, schema: Any) -> PravegaSourceBuilder:
         """How event bytes become records, e.g. ``pyflink.common.SimpleStringSchema()``."""
         self._j_builder.setDeserializationSchema(schema._j_deserialization_schema)
         return self
 
-    def set_read_length(self, num_bytes: int) -> "PravegaSourceBuilder":
+    def set_read_length(self, num_bytes: int) -> PravegaSourceBuilder:
         """Bytes asked for per read request (default 1 MiB)."""
         self._j_builder.setReadLength(num_bytes)
         return self
 
-    def set_request_timeout(self, millis: Any) -> "PravegaSourceBuilder":
+    def set_request_timeout(self, millis: Any) -> PravegaSourceBuilder:
         """Timeout of one request to the controller or a segment store (default 10 s)."""
         self._j_builder.setRequestTimeoutMillis(_millis(millis, "set_request_timeout"))
         return self
 
-    def set_retry_budget(self, millis: Any) -> "PravegaSourceBuilder":
+    def set_retry_budget(self, millis: Any) -> PravegaSourceBuilder:
         """How long failing requests are retried before the task fails (default 60 s)."""
         self._j_builder.setRetryBudgetMillis(_millis(millis, "set_retry_budget"))
         return self
 
-    def set_metrics_refresh_interval(self, millis: Any) -> "PravegaSourceBuilder":
+    def set_metrics_refresh_interval(self, millis: Any) -> PravegaSourceBuilder:
         """How often segment lengths are fetched for the ``unreadBytes`` metric (0: never)."""
         self._j_builder.setMetricsRefreshMillis(_millis(millis, "set_metrics_refresh_interval"))
         return self
@@ -256,23 +263,23 @@ class RoutingKeyExtractor:
         return _java_class("sink.RoutingKeyExtractors")
 
     @staticmethod
-    def none() -> "RoutingKeyExtractor":
+    def none() -> RoutingKeyExtractor:
         return RoutingKeyExtractor(RoutingKeyExtractor._factory().none())
 
     @staticmethod
-    def fixed(key: str) -> "RoutingKeyExtractor":
+    def fixed(key: str) -> RoutingKeyExtractor:
         return RoutingKeyExtractor(RoutingKeyExtractor._factory().fixed(key))
 
     @staticmethod
-    def json_field(name: str) -> "RoutingKeyExtractor":
+    def json_field(name: str) -> RoutingKeyExtractor:
         return RoutingKeyExtractor(RoutingKeyExtractor._factory().jsonField(name))
 
     @staticmethod
-    def delimited_prefix(delimiter: str) -> "RoutingKeyExtractor":
+    def delimited_prefix(delimiter: str) -> RoutingKeyExtractor:
         return RoutingKeyExtractor(_call("delimited_prefix", RoutingKeyExtractor._factory().delimitedPrefix, delimiter))
 
     @staticmethod
-    def field(index: int) -> "RoutingKeyExtractor":
+    def field(index: int) -> RoutingKeyExtractor:
         return RoutingKeyExtractor(_call("field", RoutingKeyExtractor._factory().field, index))
 
     def __repr__(self) -> str:
@@ -286,7 +293,7 @@ class PravegaSink(_Sink):  # type: ignore[misc,valid-type]
         super().__init__(j_sink)
 
     @staticmethod
-    def builder() -> "PravegaSinkBuilder":
+    def builder() -> PravegaSinkBuilder:
         return PravegaSinkBuilder()
 
 
@@ -307,65 +314,64 @@ class PravegaSinkBuilder:
     def build(self) -> PravegaSink:
         return PravegaSink(_call("building the PravegaSink", self._j_builder.build))
 
-    def set_controller_uri(self, controller_uri: str) -> "PravegaSinkBuilder":
+    def set_controller_uri(self, controller_uri: str) -> PravegaSinkBuilder:
         """The controller, e.g. ``"tcp://127.0.0.1:9090"``."""
         self._j_builder.setControllerUri(controller_uri)
         return self
 
-    def set_stream(self, stream: str) -> "PravegaSinkBuilder":
+    def set_stream(self, stream: str) -> PravegaSinkBuilder:
         """The stream to write, ``"scope/stream"`` (it must exist)."""
         _call("setStream", self._j_builder.setStream, stream)
         return self
 
-    def set_serialization_schema(self, schema: Any) -> "PravegaSinkBuilder":
+    def set_serialization_schema(self, schema: Any) -> PravegaSinkBuilder:
         """How records become event bytes, e.g. ``pyflink.common.SimpleStringSchema()``."""
         self._j_builder.setSerializationSchema(schema._j_serialization_schema)
         return self
 
-    def set_delivery_guarantee(self, guarantee: Any) -> "PravegaSinkBuilder":
+    def set_delivery_guarantee(self, guarantee: Any) -> PravegaSinkBuilder:
         """``DeliveryGuarantee.NONE``, ``AT_LEAST_ONCE`` (default) or ``EXACTLY_ONCE``."""
         self._j_builder.setDeliveryGuarantee(guarantee._to_j_delivery_guarantee())
         return self
 
-    def set_transaction_timeout(self, millis: Any) -> "PravegaSinkBuilder":
+    def set_transaction_timeout(self, millis: Any) -> PravegaSinkBuilder:
         """The lease of each transaction (EXACTLY_ONCE; default 10 minutes, at least 10 s). The
         running writer renews it; it must outlast checkpoint interval + restart time, or
         transactions of completed checkpoints can expire before their commit."""
         self._j_builder.setTransactionTimeoutMillis(_millis(millis, "set_transaction_timeout"))
         return self
 
-    def set_transaction_ping_interval(self, millis: Any) -> "PravegaSinkBuilder":
+    def set_transaction_ping_interval(self, millis: Any) -> PravegaSinkBuilder:
         """How often open transactions are pinged (default: a tenth of the timeout, at most 30 s)."""
         self._j_builder.setTransactionPingIntervalMillis(_millis(millis, "set_transaction_ping_interval"))
         return self
 
-    def set_routing_key_extractor(self, extractor: RoutingKeyExtractor) -> "PravegaSinkBuilder":
+    def set_routing_key_extractor(self, extractor: RoutingKeyExtractor) -> PravegaSinkBuilder:
         """See :class:`RoutingKeyExtractor`."""
         self._j_builder.setRoutingKeyExtractor(extractor._j_extractor)
         return self
 
-    def set_routing_key_field(self, json_field: str) -> "PravegaSinkBuilder":
+    def set_routing_key_field(self, json_field: str) -> PravegaSinkBuilder:
         """Route by a top-level field of each event's JSON text (``RoutingKeyExtractor.json_field``)."""
         self._j_builder.setRoutingKeyField(json_field)
         return self
 
-    def set_max_block_size(self, num_bytes: int) -> "PravegaSinkBuilder":
+    def set_max_block_size(self, num_bytes: int) -> PravegaSinkBuilder:
         """Largest append block sent to the segment store (default 1 MiB)."""
         self._j_builder.setMaxBlockBytes(num_bytes)
         return self
 
-    def set_linger(self, millis: Any) -> "PravegaSinkBuilder":
+    def set_linger(self, millis: Any) -> PravegaSinkBuilder:
         """Buffered events are sent at least this often (default 5 ms)."""
         self._j_builder.setLingerMillis(_millis(millis, "set_linger"))
         return self
 
-    def set_request_timeout(self, millis: Any) -> "PravegaSinkBuilder":
+    def set_request_timeout(self, millis: Any) -> PravegaSinkBuilder:
         """Timeout of one request (default 10 s)."""
         self._j_builder.setRequestTimeoutMillis(_millis(millis, "set_request_timeout"))
         return self
 
-    def set_retry_budget(self, millis: Any) -> "PravegaSinkBuilder":
+    def set_retry_budget(self, millis: Any) -> PravegaSinkBuilder:
         """How long an unreachable controller or segment store is retried before failing (60 s)."""
         self._j_builder.setRetryBudgetMillis(_millis(millis, "set_retry_budget"))
         return self
-

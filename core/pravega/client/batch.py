@@ -12,12 +12,14 @@ slices hold exactly the events between the cuts, each once. Slices are independe
 tasks, or by other processes after handing them over as text
 (:meth:`SegmentSlice.to_text` / :meth:`SegmentSlice.from_text`).
 """
+
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
-from typing import AsyncIterator, TypeVar
+from typing import TypeVar
 
 from .. import errors, naming
 from ..model import StreamCut
@@ -52,11 +54,12 @@ class SegmentSlice:
         return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
 
     @classmethod
-    def from_text(cls, text: str) -> "SegmentSlice":
+    def from_text(cls, text: str) -> SegmentSlice:
         try:
             d = json.loads(text)
-            return cls(str(d["scope"]), str(d["stream"]), int(d["segment_id"]), int(d["start_offset"]),
-                       int(d["end_offset"]))
+            return cls(
+                str(d["scope"]), str(d["stream"]), int(d["segment_id"]), int(d["start_offset"]), int(d["end_offset"])
+            )
         except (ValueError, KeyError, TypeError) as exc:
             raise errors.InterfaceError(f"malformed segment slice: {exc}") from None
 
@@ -68,8 +71,9 @@ class BatchClient:
         self.ctx = ctx
         self.segments = SegmentClient(ctx)
 
-    async def list_segments(self, scope: str, stream: str, start_cut: StreamCut | None = None,
-                            end_cut: StreamCut | None = None) -> list[SegmentSlice]:
+    async def list_segments(
+        self, scope: str, stream: str, start_cut: StreamCut | None = None, end_cut: StreamCut | None = None
+    ) -> list[SegmentSlice]:
         """The slices holding exactly the data from ``start_cut`` (default: the head)
         to ``end_cut`` (default: the current tail).
 
@@ -92,7 +96,8 @@ class BatchClient:
             last = end.get(sid, info.length)
             if last > info.length:
                 raise errors.InterfaceError(
-                    f"the end cut's offset {last} of segment {sid} is beyond its length {info.length}")
+                    f"the end cut's offset {last} of segment {sid} is beyond its length {info.length}"
+                )
             if last > first:
                 out.append(SegmentSlice(scope, stream, sid, first, last))
         return out
@@ -103,8 +108,11 @@ class BatchClient:
         async for _, event in self.read_segment_with_offsets(segment, serializer):
             yield event
 
-    async def read_segment_with_offsets(self, segment: SegmentSlice, serializer: Serializer[T] | None = None,
-                                        ) -> AsyncIterator[tuple[int, T]]:
+    async def read_segment_with_offsets(
+        self,
+        segment: SegmentSlice,
+        serializer: Serializer[T] | None = None,
+    ) -> AsyncIterator[tuple[int, T]]:
         """(offset of the event in its segment, event) for every event of a slice."""
         ser: Serializer = serializer or BytesSerializer()
         reader = SegmentReader(self.ctx, segment.segment, segment.start_offset)
@@ -121,6 +129,7 @@ class BatchClient:
                     break
             if parser.pending or parser.offset < segment.end_offset:
                 raise errors.ServerError(
-                    f"{segment.segment}: the slice ends at {segment.end_offset}, inside an event or past the end")
+                    f"{segment.segment}: the slice ends at {segment.end_offset}, inside an event or past the end"
+                )
         finally:
             reader.close()

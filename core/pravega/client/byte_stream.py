@@ -17,6 +17,7 @@ stream appends to it.
 
 Reading has its own position (``tell``/``seek``), independent of where writes go.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -62,12 +63,13 @@ class ByteStream:
         self._buf_offset = 0
         self._closed = False
 
-    async def _open(self) -> "ByteStream":
+    async def _open(self) -> ByteStream:
         head = await self.ctx.controller.get_segments_at(self.scope, self.stream, 0)
         if len(head) != 1:
             raise errors.InterfaceError(
-                f"a byte stream needs a stream with exactly one segment; {self.scope}/{self.stream} has {len(head)}")
-        (self.segment_id, head_offset), = head.items()
+                f"a byte stream needs a stream with exactly one segment; {self.scope}/{self.stream} has {len(head)}"
+            )
+        ((self.segment_id, head_offset),) = head.items()
         current = await self.ctx.controller.get_current_segments(self.scope, self.stream)
         if current and [r.segment_id for r in current] != [self.segment_id]:
             raise errors.InterfaceError(f"{self.scope}/{self.stream} was scaled; a byte stream needs one segment")
@@ -78,7 +80,7 @@ class ByteStream:
         self._appender = ConditionalAppender(self.ctx, self.segment)
         return self
 
-    async def __aenter__(self) -> "ByteStream":
+    async def __aenter__(self) -> ByteStream:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

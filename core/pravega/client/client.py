@@ -7,25 +7,31 @@
 ...     await writer.write("hello", routing_key="k1")
 ...     await writer.flush()
 """
+
 from __future__ import annotations
 
 import asyncio
 import weakref
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import errors, naming
 from ..model import RetentionPolicy, ScalingPolicy, StreamConfiguration, StreamCut
 from ..serializers import Serializer
-from .context import ClientConfig, ClientContext
-from .segment_reader import SegmentClient
-from .writer import EventWriter
+
 # >>> transactions, byte streams, batch reads, synchronizers, key-value tables (imports)
 from .batch import BatchClient
 from .byte_stream import ByteStream
+from .context import ClientConfig, ClientContext
 from .kvt import KeyValueTable
+from .segment_reader import SegmentClient
 from .synchronizer import StateSynchronizer
 from .transaction import TransactionalWriter
+from .writer import EventWriter
+
+if TYPE_CHECKING:
+    from .reader_group import ReaderGroup
+
 # <<< transactions, byte streams, batch reads, synchronizers, key-value tables (imports)
 
 T = TypeVar("T")
@@ -45,8 +51,9 @@ class StreamInfo:
 
 
 class Client:
-    def __init__(self, controller_uri: str = "tcp://127.0.0.1:9090", config: ClientConfig | None = None,
-                 **options: Any) -> None:
+    def __init__(
+        self, controller_uri: str = "tcp://127.0.0.1:9090", config: ClientConfig | None = None, **options: Any
+    ) -> None:
         cfg = config or ClientConfig()
         cfg = replace(cfg, controller_uri=controller_uri, **options)
         self.ctx = ClientContext(cfg)
@@ -55,7 +62,7 @@ class Client:
         # its user must not be kept alive by the client.
         self._closeables = _Closeables()
 
-    async def __aenter__(self) -> "Client":
+    async def __aenter__(self) -> Client:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -85,22 +92,35 @@ class Client:
     async def scope_exists(self, scope: str) -> bool:
         return await self.ctx.controller.scope_exists(scope)
 
-    async def create_stream(self, scope: str, stream: str, scaling: ScalingPolicy | int | None = None,
-                            retention: RetentionPolicy | None = None, tags: list[str] | tuple[str, ...] = (),
-                            config: StreamConfiguration | None = None) -> bool:
+    async def create_stream(
+        self,
+        scope: str,
+        stream: str,
+        scaling: ScalingPolicy | int | None = None,
+        retention: RetentionPolicy | None = None,
+        tags: list[str] | tuple[str, ...] = (),
+        config: StreamConfiguration | None = None,
+    ) -> bool:
         """Create a stream; ``scaling`` may be a segment count. False if it exists."""
         return await self.ctx.controller.create_stream(scope, stream, _config(scaling, retention, tags, config))
 
-    async def update_stream(self, scope: str, stream: str, scaling: ScalingPolicy | int | None = None,
-                            retention: RetentionPolicy | None = None, tags: list[str] | tuple[str, ...] | None = None,
-                            config: StreamConfiguration | None = None) -> bool:
+    async def update_stream(
+        self,
+        scope: str,
+        stream: str,
+        scaling: ScalingPolicy | int | None = None,
+        retention: RetentionPolicy | None = None,
+        tags: list[str] | tuple[str, ...] | None = None,
+        config: StreamConfiguration | None = None,
+    ) -> bool:
         if config is None:
             current = await self.ctx.controller.get_stream_configuration(scope, stream)
             config = StreamConfiguration(
                 _scaling(scaling) if scaling is not None else current.scaling,
                 retention if retention is not None else current.retention,
                 tuple(tags) if tags is not None else current.tags,
-                current.timestamp_aggregation_timeout_ms, current.rollover_size_bytes,
+                current.timestamp_aggregation_timeout_ms,
+                current.rollover_size_bytes,
             )
         return await self.ctx.controller.update_stream(scope, stream, config)
 
@@ -124,8 +144,9 @@ class Client:
     async def get_stream_configuration(self, scope: str, stream: str) -> StreamConfiguration:
         return await self.ctx.controller.get_stream_configuration(scope, stream)
 
-    async def scale_stream(self, scope: str, stream: str, sealed_segments: list[int],
-                           new_ranges: list[tuple[float, float]]) -> list:
+    async def scale_stream(
+        self, scope: str, stream: str, sealed_segments: list[int], new_ranges: list[tuple[float, float]]
+    ) -> list:
         """Manually split or merge segments; returns the new segments' ranges."""
         return await self.ctx.controller.scale(scope, stream, sealed_segments, new_ranges)
 
@@ -138,8 +159,9 @@ class Client:
         if sealed:
             # A sealed stream's tail is the end of its last segments: the segments with no successors.
             tail_ids = await self._last_segments(scope, stream, list(head))
-        infos = await asyncio.gather(*(
-            self.segments.info(naming.qualified_segment_name(scope, stream, sid)) for sid in tail_ids))
+        infos = await asyncio.gather(
+            *(self.segments.info(naming.qualified_segment_name(scope, stream, sid)) for sid in tail_ids)
+        )
         tail = StreamCut(scope, stream, {sid: info.length for sid, info in zip(tail_ids, infos)})
         return StreamInfo(scope, stream, config, StreamCut(scope, stream, head), tail, sealed)
 
@@ -158,8 +180,9 @@ class Client:
 
     # -- factories -------------------------------------------------------------------
 
-    async def create_writer(self, scope: str, stream: str, serializer: Serializer[T] | None = None,
-                            writer_id: str | None = None) -> EventWriter[T]:
+    async def create_writer(
+        self, scope: str, stream: str, serializer: Serializer[T] | None = None, writer_id: str | None = None
+    ) -> EventWriter[T]:
         """An event writer for a stream (see :class:`EventWriter`)."""
         writer = await EventWriter(self.ctx, scope, stream, serializer, writer_id)._start()
         self._closeables.append(writer)
@@ -167,8 +190,7 @@ class Client:
 
     # >>> reader groups (reader_group.py) ----------------------------------------------
 
-    async def create_reader_group(self, name: str, scope: str, config_or_streams: Any,
-                                  **options: Any) -> "ReaderGroup":
+    async def create_reader_group(self, name: str, scope: str, config_or_streams: Any, **options: Any) -> ReaderGroup:
         """Create a reader group (see :class:`ReaderGroup`). ``config_or_streams``: a
         :class:`ReaderGroupConfig`, or stream names ("stream" in ``scope``, "scope/stream"
         or (scope, stream)) with ``ReaderGroupConfig`` options as keywords. An existing
@@ -178,7 +200,7 @@ class Client:
         config = reader_group_config(config_or_streams, scope, **options)
         return await ReaderGroup.create(self.ctx, scope, name, config, self._closeables.append)
 
-    async def reader_group(self, name: str, scope: str) -> "ReaderGroup":
+    async def reader_group(self, name: str, scope: str) -> ReaderGroup:
         """Open an existing reader group; raises NoSuchReaderGroupError."""
         from .reader_group import ReaderGroup
 
@@ -195,14 +217,20 @@ class Client:
     # >>> transactions, byte streams, batch reads, synchronizers, key-value tables ------
 
     async def create_transactional_writer(
-        self, scope: str, stream: str, serializer: Serializer[T] | None = None, writer_id: str | None = None,
-        lease_ms: int | None = None, keep_alive: bool = True,
+        self,
+        scope: str,
+        stream: str,
+        serializer: Serializer[T] | None = None,
+        writer_id: str | None = None,
+        lease_ms: int | None = None,
+        keep_alive: bool = True,
     ) -> TransactionalWriter[T]:
         """A writer of transactions on a stream (see :class:`TransactionalWriter`).
         ``lease_ms`` defaults to ``ClientConfig.transaction_lease_ms``; with ``keep_alive``
         open transactions renew their lease in the background."""
-        writer = await TransactionalWriter(self.ctx, scope, stream, serializer, writer_id, lease_ms,
-                                           keep_alive)._start()
+        writer = await TransactionalWriter(
+            self.ctx, scope, stream, serializer, writer_id, lease_ms, keep_alive
+        )._start()
         self._closeables.append(writer)
         return writer
 
@@ -217,15 +245,23 @@ class Client:
         return BatchClient(self.ctx)
 
     async def create_synchronizer(
-        self, scope: str, stream: str, initial_state: Any, serializer: Serializer[Any] | None = None, *,
-        apply: Any = None, update_serializer: Serializer[Any] | None = None, create_stream: bool = True,
+        self,
+        scope: str,
+        stream: str,
+        initial_state: Any,
+        serializer: Serializer[Any] | None = None,
+        *,
+        apply: Any = None,
+        update_serializer: Serializer[Any] | None = None,
+        create_stream: bool = True,
     ) -> StateSynchronizer:
         """A state synchronizer on a single-segment stream, created if missing (see
         :class:`StateSynchronizer`); its state is fetched before it is returned."""
         if create_stream:
             await self.ctx.controller.create_stream(scope, stream, _config(1, None, (), None))
-        sync = await StateSynchronizer(self.ctx, scope, stream, initial_state, serializer, apply,
-                                       update_serializer)._start()
+        sync = await StateSynchronizer(
+            self.ctx, scope, stream, initial_state, serializer, apply, update_serializer
+        )._start()
         self._closeables.append(sync)
         return sync
 
@@ -233,8 +269,13 @@ class Client:
         """Create a key-value table of ``partitions`` table segments; False if it exists."""
         return await self.ctx.controller.create_key_value_table(scope, name, partitions)
 
-    def key_value_table(self, scope: str, name: str, key_serializer: Serializer[Any] | None = None,
-                        value_serializer: Serializer[Any] | None = None) -> KeyValueTable:
+    def key_value_table(
+        self,
+        scope: str,
+        name: str,
+        key_serializer: Serializer[Any] | None = None,
+        value_serializer: Serializer[Any] | None = None,
+    ) -> KeyValueTable:
         """A handle on an existing key-value table (see :class:`KeyValueTable`)."""
         return KeyValueTable(self.ctx, scope, name, key_serializer, value_serializer)
 
@@ -270,8 +311,12 @@ def _scaling(scaling: ScalingPolicy | int | None) -> ScalingPolicy:
     return scaling
 
 
-def _config(scaling: ScalingPolicy | int | None, retention: RetentionPolicy | None, tags: Any,
-            config: StreamConfiguration | None) -> StreamConfiguration:
+def _config(
+    scaling: ScalingPolicy | int | None,
+    retention: RetentionPolicy | None,
+    tags: Any,
+    config: StreamConfiguration | None,
+) -> StreamConfiguration:
     if config is not None:
         if scaling is not None or retention is not None or tags:
             raise errors.InterfaceError("pass either config or scaling/retention/tags, not both")

@@ -15,6 +15,7 @@ number the server stored: if it covers the lost append, the append happened (at
 ``expected_offset``, so the new length is known); otherwise it is sent again with the
 same number. Either way an append happens at most once.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -80,7 +81,8 @@ class ConditionalAppender:
                     return reply.current_segment_write_offset
                 if kind is c.ConditionalCheckFailed:
                     raise errors.ConditionalCheckFailedError(
-                        f"{self.segment}: the segment is not {expected_offset} bytes long")
+                        f"{self.segment}: the segment is not {expected_offset} bytes long"
+                    )
                 if kind is c.SegmentIsSealed:
                     raise errors.StreamSealedError(f"segment {self.segment} is sealed")
                 if kind is c.NoSuchSegment:
@@ -111,14 +113,16 @@ class ConditionalAppender:
             try:
                 endpoint = await self.ctx.endpoint_of(self.segment)
                 conn = await self.ctx.pool.dedicated(endpoint)
-                reply = await conn.request(c.SetupAppend(next_request_id(), self.writer_id, self.segment, ""),
-                                           self.ctx.config.request_timeout)
+                reply = await conn.request(
+                    c.SetupAppend(next_request_id(), self.writer_id, self.segment, ""), self.ctx.config.request_timeout
+                )
             except (errors.ConnectionLostError, OSError) as exc:
                 last_error = exc
                 self.ctx.forget_endpoint(self.segment)
                 if asyncio.get_running_loop().time() > deadline:
                     raise errors.ConnectionLostError(
-                        f"{self.segment}: cannot reach the segment store: {last_error}") from last_error
+                        f"{self.segment}: cannot reach the segment store: {last_error}"
+                    ) from last_error
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 continue

@@ -6,12 +6,13 @@ process); a reply with that id resolves it. Replies nobody waits for (the
 acknowledgements of an append stream) go to the connection's ``on_reply`` listener.
 When the connection fails, every waiter fails with :class:`ConnectionLostError`.
 """
+
 from __future__ import annotations
 
 import asyncio
 import itertools
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import ConnectionLostError
 from ..protocol import commands as c
@@ -51,14 +52,12 @@ class SegmentStoreConnection(asyncio.Protocol):
     # -- opening ------------------------------------------------------------
 
     @classmethod
-    async def open(cls, endpoint: Endpoint, timeout: float = 10.0) -> "SegmentStoreConnection":
+    async def open(cls, endpoint: Endpoint, timeout: float = 10.0) -> SegmentStoreConnection:
         loop = asyncio.get_running_loop()
         host, port = endpoint
         try:
-            _, conn = await asyncio.wait_for(
-                loop.create_connection(lambda: cls(endpoint), host, port), timeout
-            )
-        except (OSError, asyncio.TimeoutError) as exc:
+            _, conn = await asyncio.wait_for(loop.create_connection(lambda: cls(endpoint), host, port), timeout)
+        except (TimeoutError, OSError) as exc:
             raise ConnectionLostError(f"cannot connect to segment store {host}:{port}: {exc}") from exc
         await conn._handshake(timeout)
         return conn
@@ -69,7 +68,7 @@ class SegmentStoreConnection(asyncio.Protocol):
         self.send(c.Hello(WIRE_VERSION, OLDEST_COMPATIBLE_VERSION))
         try:
             hello: c.Hello = await asyncio.wait_for(asyncio.shield(self._hello), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.close()
             raise ConnectionLostError(f"no Hello from segment store {self.endpoint}") from None
         if not versions_compatible(hello.high_version, hello.low_version):
@@ -172,7 +171,7 @@ class SegmentStoreConnection(asyncio.Protocol):
             # together with the reply, so a cancelled caller would carry on running.
             async with asyncio.timeout(timeout):
                 return await fut
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.waiters.pop(rid, None)
             # A late reply would now be out of step: this connection is unusable.
             self._fail(ConnectionLostError(f"no reply from {self.endpoint} within {timeout} s"))

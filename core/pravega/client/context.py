@@ -1,4 +1,5 @@
 """What every client object shares: configuration, the controller client, the pool."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -4,19 +4,27 @@ Transient failures (UNAVAILABLE, DEADLINE_EXCEEDED, a FAILURE status) are retrie
 exponential backoff; definite answers become return values (``False`` for "already
 exists" / "not found" where Pravega's clients do the same) or typed exceptions.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import random
-from typing import Any, Callable, Mapping, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import grpc
 
 from .. import errors
 from ..model import (
-    RetentionPolicy, RetentionType, ScaleType, ScalingPolicy, SegmentRange, StreamConfiguration, StreamCut,
+    RetentionPolicy,
+    RetentionType,
+    ScaleType,
+    ScalingPolicy,
+    SegmentRange,
+    StreamConfiguration,
+    StreamCut,
 )
 from ..protocol import controller_pb2 as pb
 from ..protocol.controller_pb2_grpc import ControllerServiceStub
@@ -25,8 +33,13 @@ from .connection import Endpoint
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_RETRIABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNKNOWN,
-              grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.ABORTED}
+_RETRIABLE = {
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.UNKNOWN,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.ABORTED,
+}
 
 
 class _Retry(Exception):
@@ -46,8 +59,15 @@ def parse_controller_uri(uri: str) -> tuple[str, bool]:
 
 
 class ControllerClient:
-    def __init__(self, uri: str, *, attempts: int = 10, initial_backoff: float = 0.01,
-                 max_backoff: float = 2.0, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        uri: str,
+        *,
+        attempts: int = 10,
+        initial_backoff: float = 0.01,
+        max_backoff: float = 2.0,
+        timeout: float = 30.0,
+    ) -> None:
         target, tls = parse_controller_uri(uri)
         self.uri = uri
         options = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
@@ -91,13 +111,21 @@ class ControllerClient:
     # -- scopes ---------------------------------------------------------------
 
     async def create_scope(self, scope: str) -> bool:
-        check = _by_status("createScope", pb.CreateScopeStatus.Status, false=("SCOPE_EXISTS",), fail={
-            "INVALID_SCOPE_NAME": lambda: errors.InvalidArgumentError(f"invalid scope name {scope!r}")})
+        check = _by_status(
+            "createScope",
+            pb.CreateScopeStatus.Status,
+            false=("SCOPE_EXISTS",),
+            fail={"INVALID_SCOPE_NAME": lambda: errors.InvalidArgumentError(f"invalid scope name {scope!r}")},
+        )
         return await self._call("createScope", pb.ScopeInfo(scope=scope), check)
 
     async def delete_scope(self, scope: str) -> bool:
-        check = _by_status("deleteScope", pb.DeleteScopeStatus.Status, false=("SCOPE_NOT_FOUND",), fail={
-            "SCOPE_NOT_EMPTY": lambda: errors.ScopeNotEmptyError(f"scope {scope!r} is not empty")})
+        check = _by_status(
+            "deleteScope",
+            pb.DeleteScopeStatus.Status,
+            false=("SCOPE_NOT_FOUND",),
+            fail={"SCOPE_NOT_EMPTY": lambda: errors.ScopeNotEmptyError(f"scope {scope!r} is not empty")},
+        )
         return await self._call("deleteScope", pb.ScopeInfo(scope=scope), check)
 
     async def scope_exists(self, scope: str) -> bool:
@@ -107,7 +135,9 @@ class ControllerClient:
         out: list[str] = []
         token = ""
         while True:
-            reply = await self._call("listScopes", pb.ScopesRequest(continuationToken=pb.ContinuationToken(token=token)))
+            reply = await self._call(
+                "listScopes", pb.ScopesRequest(continuationToken=pb.ContinuationToken(token=token))
+            )
             if not reply.scopes:
                 return out
             out.extend(reply.scopes)
@@ -116,20 +146,32 @@ class ControllerClient:
     # -- streams --------------------------------------------------------------
 
     async def create_stream(self, scope: str, stream: str, config: StreamConfiguration) -> bool:
-        check = _by_status("createStream", pb.CreateStreamStatus.Status, false=("STREAM_EXISTS",), fail={
-            "SCOPE_NOT_FOUND": lambda: errors.NoSuchScopeError(f"no scope {scope!r}"),
-            "INVALID_STREAM_NAME": lambda: errors.InvalidArgumentError(f"invalid stream name {stream!r}")})
+        check = _by_status(
+            "createStream",
+            pb.CreateStreamStatus.Status,
+            false=("STREAM_EXISTS",),
+            fail={
+                "SCOPE_NOT_FOUND": lambda: errors.NoSuchScopeError(f"no scope {scope!r}"),
+                "INVALID_STREAM_NAME": lambda: errors.InvalidArgumentError(f"invalid stream name {stream!r}"),
+            },
+        )
         return await self._call("createStream", _config_pb(scope, stream, config), check)
 
     def _update_check(self, what: str, scope: str, stream: str) -> Callable[[Any], bool]:
-        return _by_status(what, pb.UpdateStreamStatus.Status, fail={
-            "STREAM_NOT_FOUND": lambda: errors.NoSuchStreamError(f"no stream {scope}/{stream}"),
-            "SCOPE_NOT_FOUND": lambda: errors.NoSuchScopeError(f"no scope {scope!r}"),
-            "STREAM_SEALED": lambda: errors.StreamSealedError(f"stream {scope}/{stream} is sealed")})
+        return _by_status(
+            what,
+            pb.UpdateStreamStatus.Status,
+            fail={
+                "STREAM_NOT_FOUND": lambda: errors.NoSuchStreamError(f"no stream {scope}/{stream}"),
+                "SCOPE_NOT_FOUND": lambda: errors.NoSuchScopeError(f"no scope {scope!r}"),
+                "STREAM_SEALED": lambda: errors.StreamSealedError(f"stream {scope}/{stream} is sealed"),
+            },
+        )
 
     async def update_stream(self, scope: str, stream: str, config: StreamConfiguration) -> bool:
-        return await self._call("updateStream", _config_pb(scope, stream, config),
-                                self._update_check("updateStream", scope, stream))
+        return await self._call(
+            "updateStream", _config_pb(scope, stream, config), self._update_check("updateStream", scope, stream)
+        )
 
     async def seal_stream(self, scope: str, stream: str) -> bool:
         return await self._call("sealStream", _info(scope, stream), self._update_check("sealStream", scope, stream))
@@ -139,9 +181,16 @@ class ControllerClient:
         return await self._call("truncateStream", request, self._update_check("truncateStream", cut.scope, cut.stream))
 
     async def delete_stream(self, scope: str, stream: str) -> bool:
-        check = _by_status("deleteStream", pb.DeleteStreamStatus.Status, false=("STREAM_NOT_FOUND",), fail={
-            "STREAM_NOT_SEALED": lambda: errors.StreamNotSealedError(
-                f"stream {scope}/{stream} must be sealed before it is deleted")})
+        check = _by_status(
+            "deleteStream",
+            pb.DeleteStreamStatus.Status,
+            false=("STREAM_NOT_FOUND",),
+            fail={
+                "STREAM_NOT_SEALED": lambda: errors.StreamNotSealedError(
+                    f"stream {scope}/{stream} must be sealed before it is deleted"
+                )
+            },
+        )
         return await self._call("deleteStream", _info(scope, stream), check)
 
     async def stream_exists(self, scope: str, stream: str) -> bool:
@@ -152,12 +201,14 @@ class ControllerClient:
         token = ""
         while True:
             if tag is None:
-                req = pb.StreamsInScopeRequest(scope=pb.ScopeInfo(scope=scope),
-                                               continuationToken=pb.ContinuationToken(token=token))
+                req = pb.StreamsInScopeRequest(
+                    scope=pb.ScopeInfo(scope=scope), continuationToken=pb.ContinuationToken(token=token)
+                )
                 reply = await self._call("listStreamsInScope", req)
             else:
-                req = pb.StreamsInScopeWithTagRequest(scope=pb.ScopeInfo(scope=scope), tag=tag,
-                                                      continuationToken=pb.ContinuationToken(token=token))
+                req = pb.StreamsInScopeWithTagRequest(
+                    scope=pb.ScopeInfo(scope=scope), tag=tag, continuationToken=pb.ContinuationToken(token=token)
+                )
                 reply = await self._call("listStreamsInScopeForTag", req)
             if reply.status == pb.StreamsInScopeResponse.SCOPE_NOT_FOUND:
                 raise errors.NoSuchScopeError(f"no scope {scope!r}")
@@ -180,12 +231,16 @@ class ControllerClient:
         return [_range(r) for r in reply.segmentRanges]
 
     async def get_epoch_segments(self, scope: str, stream: str, epoch: int) -> list[SegmentRange]:
-        reply = await self._call("getEpochSegments", pb.GetEpochSegmentsRequest(streamInfo=_info(scope, stream), epoch=epoch))
+        reply = await self._call(
+            "getEpochSegments", pb.GetEpochSegmentsRequest(streamInfo=_info(scope, stream), epoch=epoch)
+        )
         return [_range(r) for r in reply.segmentRanges]
 
     async def get_segments_at(self, scope: str, stream: str, timestamp_ms: int = 0) -> dict[int, int]:
         """Segment id -> offset of the stream at a time (0 = the head)."""
-        reply = await self._call("getSegments", pb.GetSegmentsRequest(streamInfo=_info(scope, stream), timestamp=timestamp_ms))
+        reply = await self._call(
+            "getSegments", pb.GetSegmentsRequest(streamInfo=_info(scope, stream), timestamp=timestamp_ms)
+        )
         return {loc.segmentId.segmentId: loc.offset for loc in reply.segments}
 
     async def get_successors(self, scope: str, stream: str, segment_id: int) -> dict[SegmentRange, list[int]]:
@@ -193,7 +248,9 @@ class ControllerClient:
         reply = await self._call("getSegmentsImmediatelyFollowing", _segment(scope, stream, segment_id))
         return {_range(e.segment): list(e.value) for e in reply.segments}
 
-    async def get_segments_between(self, scope: str, stream: str, start: dict[int, int], end: dict[int, int]) -> list[int]:
+    async def get_segments_between(
+        self, scope: str, stream: str, start: dict[int, int], end: dict[int, int]
+    ) -> list[int]:
         request = pb.StreamCutRange(streamInfo=_info(scope, stream))
         getattr(request, "from").update(start)  # "from" is a Python keyword
         request.to.update(end)
@@ -204,18 +261,28 @@ class ControllerClient:
         reply = await self._call("getURI", _segment(scope, stream, segment_id))
         return reply.endpoint, reply.port
 
-    async def scale(self, scope: str, stream: str, sealed: list[int], new_ranges: list[tuple[float, float]],
-                    poll_interval: float = 0.05) -> list[SegmentRange]:
+    async def scale(
+        self,
+        scope: str,
+        stream: str,
+        sealed: list[int],
+        new_ranges: list[tuple[float, float]],
+        poll_interval: float = 0.05,
+    ) -> list[SegmentRange]:
         request = pb.ScaleRequest(
-            streamInfo=_info(scope, stream), sealedSegments=sealed,
+            streamInfo=_info(scope, stream),
+            sealedSegments=sealed,
             newKeyRanges=[pb.ScaleRequest.KeyRangeEntry(start=a, end=b) for a, b in new_ranges],
         )
         reply = await self._call("scale", request)
         if reply.status != pb.ScaleResponse.STARTED:
             raise errors.InvalidArgumentError(
-                f"scale of {scope}/{stream} refused: {pb.ScaleResponse.ScaleStreamStatus.Name(reply.status)}")
+                f"scale of {scope}/{stream} refused: {pb.ScaleResponse.ScaleStreamStatus.Name(reply.status)}"
+            )
         while True:
-            status = await self._call("checkScale", pb.ScaleStatusRequest(streamInfo=_info(scope, stream), epoch=reply.epoch))
+            status = await self._call(
+                "checkScale", pb.ScaleStatusRequest(streamInfo=_info(scope, stream), epoch=reply.epoch)
+            )
             if status.status == pb.ScaleStatusResponse.SUCCESS:
                 return [_range(r) for r in reply.segments]
             if status.status != pb.ScaleStatusResponse.IN_PROGRESS:
@@ -225,40 +292,61 @@ class ControllerClient:
     # -- transactions -----------------------------------------------------------
 
     async def create_transaction(self, scope: str, stream: str, lease_ms: int) -> tuple[int, list[SegmentRange]]:
-        reply = await self._call("createTransaction", pb.CreateTxnRequest(streamInfo=_info(scope, stream), lease=lease_ms))
+        reply = await self._call(
+            "createTransaction", pb.CreateTxnRequest(streamInfo=_info(scope, stream), lease=lease_ms)
+        )
         return _txn_int(reply.txnId), [_range(r) for r in reply.activeSegments]
 
-    async def commit_transaction(self, scope: str, stream: str, txn_id: int, writer_id: str = "",
-                                 timestamp: int = -(2**63)) -> None:
-        req = pb.TxnRequest(streamInfo=_info(scope, stream), txnId=_txn_pb(txn_id), writerId=writer_id, timestamp=timestamp)
-        await self._call("commitTransaction", req, self._txn_check(
-            "commitTransaction", scope, stream, txn_id, "cannot be committed (aborted or timed out)"))
+    async def commit_transaction(
+        self, scope: str, stream: str, txn_id: int, writer_id: str = "", timestamp: int = -(2**63)
+    ) -> None:
+        req = pb.TxnRequest(
+            streamInfo=_info(scope, stream), txnId=_txn_pb(txn_id), writerId=writer_id, timestamp=timestamp
+        )
+        await self._call(
+            "commitTransaction",
+            req,
+            self._txn_check("commitTransaction", scope, stream, txn_id, "cannot be committed (aborted or timed out)"),
+        )
 
     async def abort_transaction(self, scope: str, stream: str, txn_id: int) -> None:
         req = pb.TxnRequest(streamInfo=_info(scope, stream), txnId=_txn_pb(txn_id))
-        await self._call("abortTransaction", req, self._txn_check(
-            "abortTransaction", scope, stream, txn_id, "cannot be aborted (already committed)"))
+        await self._call(
+            "abortTransaction",
+            req,
+            self._txn_check("abortTransaction", scope, stream, txn_id, "cannot be aborted (already committed)"),
+        )
 
     @staticmethod
     def _txn_check(rpc: str, scope: str, stream: str, txn_id: int, refused: str) -> Callable[[Any], bool]:
-        return _by_status(rpc, pb.TxnStatus.Status, fail={
-            "TRANSACTION_NOT_FOUND": lambda: errors.TransactionFailedError(f"transaction {txn_id:032x} not found"),
-            "STREAM_NOT_FOUND": lambda: errors.NoSuchStreamError(f"no stream {scope}/{stream}"),
-            "FAILURE": lambda: errors.TransactionFailedError(f"transaction {txn_id:032x} {refused}")})
+        return _by_status(
+            rpc,
+            pb.TxnStatus.Status,
+            fail={
+                "TRANSACTION_NOT_FOUND": lambda: errors.TransactionFailedError(f"transaction {txn_id:032x} not found"),
+                "STREAM_NOT_FOUND": lambda: errors.NoSuchStreamError(f"no stream {scope}/{stream}"),
+                "FAILURE": lambda: errors.TransactionFailedError(f"transaction {txn_id:032x} {refused}"),
+            },
+        )
 
     async def ping_transaction(self, scope: str, stream: str, txn_id: int, lease_ms: int) -> str:
-        reply = await self._call("pingTransaction", pb.PingTxnRequest(streamInfo=_info(scope, stream), txnId=_txn_pb(txn_id), lease=lease_ms))
+        reply = await self._call(
+            "pingTransaction", pb.PingTxnRequest(streamInfo=_info(scope, stream), txnId=_txn_pb(txn_id), lease=lease_ms)
+        )
         return pb.PingTxnStatus.Status.Name(reply.status)
 
     async def transaction_state(self, scope: str, stream: str, txn_id: int) -> str:
-        reply = await self._call("checkTransactionState", pb.TxnRequest(streamInfo=_info(scope, stream), txnId=_txn_pb(txn_id)))
+        reply = await self._call(
+            "checkTransactionState", pb.TxnRequest(streamInfo=_info(scope, stream), txnId=_txn_pb(txn_id))
+        )
         return pb.TxnState.State.Name(reply.state)
 
     # -- watermarks ---------------------------------------------------------------
 
     async def note_timestamp(self, writer_id: str, cut: StreamCut, timestamp_ms: int) -> None:
         request = pb.TimestampFromWriter(
-            writer=writer_id, timestamp=timestamp_ms,
+            writer=writer_id,
+            timestamp=timestamp_ms,
             position=pb.StreamCut(streamInfo=_info(cut.scope, cut.stream), cut=dict(cut.positions)),
         )
         await self._call("noteTimestampFromWriter", request)
@@ -266,9 +354,15 @@ class ControllerClient:
     # -- key-value tables ---------------------------------------------------------
 
     async def create_key_value_table(self, scope: str, name: str, partitions: int, key_length: int = 0) -> bool:
-        check = _by_status("createKeyValueTable", pb.CreateKeyValueTableStatus.Status, false=("TABLE_EXISTS",), fail={
-            "SCOPE_NOT_FOUND": lambda: errors.NoSuchScopeError(f"no scope {scope!r}"),
-            "INVALID_TABLE_NAME": lambda: errors.InvalidArgumentError(f"invalid table name {name!r}")})
+        check = _by_status(
+            "createKeyValueTable",
+            pb.CreateKeyValueTableStatus.Status,
+            false=("TABLE_EXISTS",),
+            fail={
+                "SCOPE_NOT_FOUND": lambda: errors.NoSuchScopeError(f"no scope {scope!r}"),
+                "INVALID_TABLE_NAME": lambda: errors.InvalidArgumentError(f"invalid table name {name!r}"),
+            },
+        )
         req = pb.KeyValueTableConfig(scope=scope, kvtName=name, partitionCount=partitions, primaryKeyLength=key_length)
         return await self._call("createKeyValueTable", req, check)
 
@@ -281,10 +375,12 @@ class ControllerClient:
         return reply.status == pb.DeleteKVTableStatus.SUCCESS
 
 
-def _by_status(rpc: str, enum: Any, *, false: tuple[str, ...] = (),
-               fail: Mapping[str, Callable[[], Exception]] | None = None) -> Callable[[Any], bool]:
+def _by_status(
+    rpc: str, enum: Any, *, false: tuple[str, ...] = (), fail: Mapping[str, Callable[[], Exception]] | None = None
+) -> Callable[[Any], bool]:
     """A reply check for RPCs answering with a status enum: SUCCESS is True, the
     ``false`` statuses are False, the ``fail`` statuses raise, anything else retries."""
+
     def check(reply: Any) -> bool:
         name = enum.Name(reply.status)
         if name == "SUCCESS":
@@ -325,10 +421,15 @@ def _config_pb(scope: str, stream: str, config: StreamConfiguration) -> Any:
     s, r = config.scaling, config.retention
     msg = pb.StreamConfig(
         streamInfo=_info(scope, stream),
-        scalingPolicy=pb.ScalingPolicy(scaleType=int(s.scale_type), targetRate=s.target_rate,
-                                       scaleFactor=s.scale_factor, minNumSegments=s.min_num_segments),
-        retentionPolicy=pb.RetentionPolicy(retentionType=int(r.retention_type), retentionParam=r.retention_param,
-                                           retentionMax=r.retention_max),
+        scalingPolicy=pb.ScalingPolicy(
+            scaleType=int(s.scale_type),
+            targetRate=s.target_rate,
+            scaleFactor=s.scale_factor,
+            minNumSegments=s.min_num_segments,
+        ),
+        retentionPolicy=pb.RetentionPolicy(
+            retentionType=int(r.retention_type), retentionParam=r.retention_param, retentionMax=r.retention_max
+        ),
         timestampAggregationTimeout=config.timestamp_aggregation_timeout_ms,
         rolloverSizeBytes=config.rollover_size_bytes,
     )
@@ -340,7 +441,11 @@ def _config_pb(scope: str, stream: str, config: StreamConfiguration) -> Any:
 def _config_from_pb(msg: Any) -> StreamConfiguration:
     s, r = msg.scalingPolicy, msg.retentionPolicy
     scaling = ScalingPolicy(ScaleType(s.scaleType), s.targetRate, s.scaleFactor, max(1, s.minNumSegments))
-    retention = RetentionPolicy() if r.retentionType == 0 else RetentionPolicy(
-        RetentionType(r.retentionType), r.retentionParam, r.retentionMax or 2**63 - 1)
-    return StreamConfiguration(scaling, retention, tuple(msg.tags.tag), msg.timestampAggregationTimeout,
-                               msg.rolloverSizeBytes)
+    retention = (
+        RetentionPolicy()
+        if r.retentionType == 0
+        else RetentionPolicy(RetentionType(r.retentionType), r.retentionParam, r.retentionMax or 2**63 - 1)
+    )
+    return StreamConfiguration(
+        scaling, retention, tuple(msg.tags.tag), msg.timestampAggregationTimeout, msg.rolloverSizeBytes
+    )

@@ -19,11 +19,13 @@ version they expect; :data:`NOT_EXISTS` means "the key must be absent". A failed
 condition raises :class:`~pravega.errors.BadKeyVersionError` (the key has another
 version, or exists when it must not) or :class:`~pravega.errors.KeyDoesNotExistError`.
 """
+
 from __future__ import annotations
 
 import asyncio
 import struct
-from typing import AsyncIterator, Awaitable, Generic, Iterable, NamedTuple, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Iterable
+from typing import Generic, NamedTuple, TypeVar
 
 import mmh3
 
@@ -72,8 +74,14 @@ class KeyValueTable(Generic[K, V]):
     """Use :meth:`pravega.aio.Client.key_value_table`. Keys and values are bytes unless
     serializers are given. Partition segments are looked up on first use."""
 
-    def __init__(self, ctx: ClientContext, scope: str, name: str, key_serializer: Serializer[K] | None = None,
-                 value_serializer: Serializer[V] | None = None) -> None:
+    def __init__(
+        self,
+        ctx: ClientContext,
+        scope: str,
+        name: str,
+        key_serializer: Serializer[K] | None = None,
+        value_serializer: Serializer[V] | None = None,
+    ) -> None:
         self.ctx = ctx
         self.scope = scope
         self.name = name
@@ -112,8 +120,7 @@ class KeyValueTable(Generic[K, V]):
             raise errors.NoSuchKeyValueTableError(f"no key-value table {self.scope}/{self.name}")
         table: KeyRanges[str] = KeyRanges()
         for r in ranges:
-            table.add(r.min_key, r.max_key,
-                      naming.kvt_segment_name(self.scope, self.name, r.number, r.epoch))
+            table.add(r.min_key, r.max_key, naming.kvt_segment_name(self.scope, self.name, r.number, r.epoch))
         self._partitions = table
         return table
 
@@ -139,7 +146,7 @@ class KeyValueTable(Generic[K, V]):
         """The value and version of ``key``, or None if it is absent."""
         data = self._key(key)
         segment = await self._segment_of(data)
-        found, = await self._call(self._segments.read_table(segment, [data]))
+        (found,) = await self._call(self._segments.read_table(segment, [data]))
         return None if found is None else Versioned(self.value_serializer.deserialize(found[1]), found[0])
 
     async def get_all(self, keys: Iterable[K]) -> list[Versioned[V] | None]:
@@ -165,8 +172,9 @@ class KeyValueTable(Generic[K, V]):
     async def _update(self, key: K, value: V, expected_version: int) -> int:
         data = self._key(key)
         segment = await self._segment_of(data)
-        versions = await self._call(self._segments.update_table(
-            segment, [(data, expected_version, self.value_serializer.serialize(value))]))
+        versions = await self._call(
+            self._segments.update_table(segment, [(data, expected_version, self.value_serializer.serialize(value))])
+        )
         return versions[-1]
 
     async def put(self, key: K, value: V) -> int:
@@ -190,8 +198,10 @@ class KeyValueTable(Generic[K, V]):
         one partition, atomically: all conditions hold and all are written, or nothing
         is. Returns the new versions. Keys in different partitions raise
         :class:`~pravega.errors.InterfaceError` (use :meth:`partition_of` to group)."""
-        items = [(self._key(k), NO_VERSION if v is None else v, self.value_serializer.serialize(val))
-                 for k, val, v in entries]
+        items = [
+            (self._key(k), NO_VERSION if v is None else v, self.value_serializer.serialize(val))
+            for k, val, v in entries
+        ]
         if not items:
             return []
         ranges = await self._ranges()
@@ -224,8 +234,9 @@ class KeyValueTable(Generic[K, V]):
                 if not page:
                     break
                 for key, version, value in page:
-                    yield TableEntry(self.key_serializer.deserialize(key), self.value_serializer.deserialize(value),
-                                     version)
+                    yield TableEntry(
+                        self.key_serializer.deserialize(key), self.value_serializer.deserialize(value), version
+                    )
 
     async def keys(self, page_size: int = PAGE_SIZE) -> AsyncIterator[Versioned[K]]:
         """Every key with its version (values are not transferred), in pages."""

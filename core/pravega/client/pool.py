@@ -6,6 +6,7 @@ in flight on one connection. Long-lived streams of work (an append session, a re
 that long-polls the tail) get a dedicated connection of their own, because a parked
 tail read would hold up every reply queued behind it.
 """
+
 from __future__ import annotations
 
 import asyncio

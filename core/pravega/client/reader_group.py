@@ -47,6 +47,7 @@ in the same conditional update. While any checkpoint is pending no reader acquir
 releases segments, and a reader that already acknowledged holds back the completion of
 its finished segments, so the positions form a consistent cut.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -57,8 +58,9 @@ import math
 import random
 import time
 from collections import deque
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, Iterator, Mapping, TypeVar
+from typing import Any, Generic, TypeVar
 
 from .. import errors, naming
 from ..model import SegmentRange, StreamCut, scoped_stream
@@ -298,8 +300,10 @@ class _State:
 
     def pending(self) -> list[tuple[str, dict]]:
         """Checkpoints not complete yet, oldest first."""
-        return sorted(((n, cp) for n, cp in self.checkpoints.items() if not cp.get("complete")),
-                      key=lambda item: item[1].get("seq", 0))
+        return sorted(
+            ((n, cp) for n, cp in self.checkpoints.items() if not cp.get("complete")),
+            key=lambda item: item[1].get("seq", 0),
+        )
 
 
 class _Txn:
@@ -364,8 +368,9 @@ def _maybe_complete(txn: _Txn, name: str, cp: dict) -> None:
     cp["complete"] = True
     cp["positions"] = positions
     txn.put(_CHECKPOINT, name, cp)
-    complete = sorted(((n, c) for n, c in txn.s.checkpoints.items() if c.get("complete")),
-                      key=lambda item: item[1].get("seq", 0))
+    complete = sorted(
+        ((n, c) for n, c in txn.s.checkpoints.items() if c.get("complete")), key=lambda item: item[1].get("seq", 0)
+    )
     for old, _ in complete[:-KEEP_CHECKPOINTS]:
         txn.put(_CHECKPOINT, old, None)
 
@@ -375,8 +380,15 @@ def _new_checkpoint(txn: _Txn, name: str, timeout: float) -> None:
     txn.s.config["checkpoint_seq"] = seq
     txn.config_changed = True
     now = time.time()
-    cp = {"seq": seq, "pending": txn.s.online(), "acks": {}, "complete": False, "positions": None,
-          "created": now, "deadline": now + timeout}
+    cp = {
+        "seq": seq,
+        "pending": txn.s.online(),
+        "acks": {},
+        "complete": False,
+        "positions": None,
+        "created": now,
+        "deadline": now + timeout,
+    }
     txn.put(_CHECKPOINT, name, cp)
     _maybe_complete(txn, name, cp)
 
@@ -434,8 +446,14 @@ _CONFLICTS = (errors.BadKeyVersionError, errors.KeyDoesNotExistError)
 class ReaderGroup:
     """Use :meth:`pravega.aio.Client.create_reader_group` / ``reader_group``."""
 
-    def __init__(self, ctx: ClientContext, scope: str, name: str, config: ReaderGroupConfig | None = None,
-                 register: Callable[[Any], None] | None = None) -> None:
+    def __init__(
+        self,
+        ctx: ClientContext,
+        scope: str,
+        name: str,
+        config: ReaderGroupConfig | None = None,
+        register: Callable[[Any], None] | None = None,
+    ) -> None:
         self.ctx = ctx
         self.scope = scope
         self.name = name
@@ -451,8 +469,14 @@ class ReaderGroup:
     # -- creating, opening, deleting --------------------------------------------------
 
     @classmethod
-    async def create(cls, ctx: ClientContext, scope: str, name: str, config: ReaderGroupConfig,
-                     register: Callable[[Any], None] | None = None) -> "ReaderGroup":
+    async def create(
+        cls,
+        ctx: ClientContext,
+        scope: str,
+        name: str,
+        config: ReaderGroupConfig,
+        register: Callable[[Any], None] | None = None,
+    ) -> ReaderGroup:
         """Create the group (an existing group is opened and keeps its configuration)."""
         if not naming.is_valid_reader_group_name(name):
             raise errors.InvalidArgumentError(f"invalid reader group name {name!r}")
@@ -460,9 +484,13 @@ class ReaderGroup:
         start, end = await group._resolve(config)
         await group.segments.create_table(group.table)
         state_config = {
-            "streams": config.streams, "start": start, "end": end, "generation": 0,
+            "streams": config.streams,
+            "start": start,
+            "end": end,
+            "generation": 0,
             "automatic_checkpoint_interval": config.automatic_checkpoint_interval,
-            "group_refresh_time": config.group_refresh_time, "checkpoint_seq": 0,
+            "group_refresh_time": config.group_refresh_time,
+            "checkpoint_seq": 0,
             "last_auto_checkpoint": time.time(),
         }
         entries = [(_CONFIG.encode(), NOT_EXISTS, _dump(state_config))]
@@ -475,8 +503,9 @@ class ReaderGroup:
         return group
 
     @classmethod
-    async def open(cls, ctx: ClientContext, scope: str, name: str,
-                   register: Callable[[Any], None] | None = None) -> "ReaderGroup":
+    async def open(
+        cls, ctx: ClientContext, scope: str, name: str, register: Callable[[Any], None] | None = None
+    ) -> ReaderGroup:
         group = cls(ctx, scope, name, None, register)
         state = await group._read_state()
         group.config = _config_from_state(state.config)
@@ -546,7 +575,7 @@ class ReaderGroup:
             if value == b"null":
                 state.tombstones[key] = version
                 continue
-            state.table(kind)[text[len(kind):]] = json.loads(value)
+            state.table(kind)[text[len(kind) :]] = json.loads(value)
         return state
 
     async def _config_version(self) -> int:
@@ -593,7 +622,7 @@ class ReaderGroup:
 
     # -- readers ----------------------------------------------------------------------
 
-    async def create_reader(self, reader_id: str, serializer: Serializer[T] | None = None) -> "EventReader[T]":
+    async def create_reader(self, reader_id: str, serializer: Serializer[T] | None = None) -> EventReader[T]:
         """Join the group as ``reader_id`` (an id that is not online already)."""
         if not reader_id or not isinstance(reader_id, str):
             raise errors.InterfaceError("a reader id is a non-empty string")
@@ -602,7 +631,8 @@ class ReaderGroup:
             if state.readers.get(reader_id, {}).get("online"):
                 raise errors.InterfaceError(
                     f"reader {reader_id!r} is already online in {self.scope}/{self.name} "
-                    "(close it, or call reader_offline() if it is gone)")
+                    "(close it, or call reader_offline() if it is gone)"
+                )
             txn.put(_READER, reader_id, {"online": True})
             return state.generation
 
@@ -679,7 +709,8 @@ class ReaderGroup:
         pending = cp["pending"] if cp else "?"
         raise CheckpointTimeoutError(
             f"checkpoint {name!r} of {self.scope}/{self.name} timed out after {timeout}s: readers {pending} did not "
-            "acknowledge (every online reader must call read_next_event; use reader_offline() for readers that are gone)")
+            "acknowledge (every online reader must call read_next_event; use reader_offline() for readers that are gone)"
+        )
 
     async def latest_checkpoint(self) -> Checkpoint | None:
         """The most recent completed checkpoint still kept in the state, if any."""
@@ -780,8 +811,9 @@ def _config_from_state(cfg: dict) -> ReaderGroupConfig:
     streams = cfg.get("streams", [])
     start = {s: c for s, c in _cuts_of(cfg.get("start", {})).items() if s in streams}
     end = {s: c for s, c in _cuts_of(cfg.get("end", {})).items() if s in streams}
-    return ReaderGroupConfig(streams, start, end, False, cfg.get("automatic_checkpoint_interval"),
-                             cfg.get("group_refresh_time", 1.0))
+    return ReaderGroupConfig(
+        streams, start, end, False, cfg.get("automatic_checkpoint_interval"), cfg.get("group_refresh_time", 1.0)
+    )
 
 
 # -- readers ------------------------------------------------------------------------------
@@ -861,8 +893,7 @@ class EventReader(Generic[T]):
     Not safe for concurrent ``read_next_event`` calls; one reader per task.
     """
 
-    def __init__(self, group: ReaderGroup, reader_id: str, serializer: Serializer[T] | None,
-                 generation: int) -> None:
+    def __init__(self, group: ReaderGroup, reader_id: str, serializer: Serializer[T] | None, generation: int) -> None:
         self.group = group
         self.reader_id = reader_id
         self.serializer = serializer or BytesSerializer()
@@ -888,7 +919,7 @@ class EventReader(Generic[T]):
     def __repr__(self) -> str:
         return f"EventReader({self.reader_id!r} in {self.group.scope}/{self.group.name})"
 
-    async def __aenter__(self) -> "EventReader[T]":
+    async def __aenter__(self) -> EventReader[T]:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -946,7 +977,7 @@ class EventReader(Generic[T]):
                 wait = max(0.001, min(deadline, self._next_poll) - now)
                 try:
                     await asyncio.wait_for(self._wakeup.wait(), wait)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         finally:
             self._busy = False
@@ -1043,7 +1074,7 @@ class EventReader(Generic[T]):
                     if failures > 20:
                         raise
                     log.info("%s: read failed (%s); retrying", o.name, exc)
-                    await asyncio.sleep(min(2.0, 0.05 * 2 ** failures))
+                    await asyncio.sleep(min(2.0, 0.05 * 2**failures))
                     continue
                 if o.stopped:
                     return

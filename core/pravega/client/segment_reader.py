@@ -8,13 +8,15 @@ so the next chunk is on its way while the caller parses the current one.
 create, delete, table operations) over the pool's shared connections, turning error
 replies into exceptions and retrying on lost connections.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from .. import errors
 from ..protocol import commands as c
@@ -58,8 +60,10 @@ class SegmentReader:
         for attempt in range(5):
             try:
                 conn = await self._connection()
-                return await conn.request(c.ReadSegment(self.segment, offset, self.read_size, "", next_request_id()),
-                                          self.ctx.config.request_timeout)
+                return await conn.request(
+                    c.ReadSegment(self.segment, offset, self.read_size, "", next_request_id()),
+                    self.ctx.config.request_timeout,
+                )
             except errors.ConnectionLostError:
                 self.ctx.forget_endpoint(self.segment)
                 if attempt == 4:
@@ -99,7 +103,8 @@ class SegmentReader:
             return ReadResult(reply.offset, bytes(reply.data), reply.at_tail, reply.end_of_segment)
         if kind is c.SegmentIsTruncated:
             raise errors.SegmentTruncatedError(
-                f"{self.segment}: offset {self.offset} is truncated (head at {reply.start_offset})", reply.start_offset)
+                f"{self.segment}: offset {self.offset} is truncated (head at {reply.start_offset})", reply.start_offset
+            )
         if kind is c.NoSuchSegment:
             raise errors.NoSuchSegmentError(f"no segment {self.segment}")
         if kind is c.SegmentIsSealed:
@@ -275,7 +280,9 @@ class SegmentClient:
 
         return await self.call(segment, lambda rid: c.ReadTable(rid, segment, "", table_keys), handle)
 
-    async def read_table_entries(self, segment: str, token: bytes = b"", count: int = 1000) -> tuple[list[tuple[bytes, int, bytes]], bytes]:
+    async def read_table_entries(
+        self, segment: str, token: bytes = b"", count: int = 1000
+    ) -> tuple[list[tuple[bytes, int, bytes]], bytes]:
         def handle(r: c.Command) -> tuple[list[tuple[bytes, int, bytes]], bytes]:
             if type(r) is not c.TableEntriesRead:
                 raise _error(segment, r)
@@ -283,14 +290,19 @@ class SegmentClient:
 
         return await self.call(segment, lambda rid: c.ReadTableEntries(rid, segment, "", count, token), handle)
 
-    async def read_table_delta(self, segment: str, from_position: int, count: int = 1000) -> tuple[list[tuple[bytes, int, bytes]], int, bool]:
+    async def read_table_delta(
+        self, segment: str, from_position: int, count: int = 1000
+    ) -> tuple[list[tuple[bytes, int, bytes]], int, bool]:
         """(entries, next position, reached end) of the changes since ``from_position``."""
+
         def handle(r: c.Command) -> tuple[list[tuple[bytes, int, bytes]], int, bool]:
             if type(r) is not c.TableEntriesDeltaRead:
                 raise _error(segment, r)
             return [(bytes(e.key), e.version, bytes(e.value)) for e in r.entries], r.last_position, r.reached_end
 
-        return await self.call(segment, lambda rid: c.ReadTableEntriesDelta(rid, segment, "", from_position, count), handle)
+        return await self.call(
+            segment, lambda rid: c.ReadTableEntriesDelta(rid, segment, "", from_position, count), handle
+        )
 
 
 def _error(segment: str, reply: Any) -> Exception:

@@ -14,6 +14,7 @@ When the segment is sealed (the stream scaled or was sealed), the session stops 
 hands its unacknowledged events to ``on_sealed``; the event writer re-routes them to
 the successor segments before any newer event of the same key.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,7 +22,7 @@ import collections
 import logging
 import struct
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 from .. import errors
 from ..protocol import commands as c
@@ -60,8 +61,12 @@ class _Block:
 
 class SegmentWriter:
     def __init__(
-        self, ctx: ClientContext, segment: str, *, writer_id: int | None = None,
-        on_sealed: Callable[["SegmentWriter"], None] | None = None,
+        self,
+        ctx: ClientContext,
+        segment: str,
+        *,
+        writer_id: int | None = None,
+        on_sealed: Callable[[SegmentWriter], None] | None = None,
     ) -> None:
         self.ctx = ctx
         self.segment = segment
@@ -158,8 +163,9 @@ class SegmentWriter:
                 self._ensure_connection()
 
     def _frame(self, block: _Block) -> bytes:
-        return encode(c.AppendBlockEnd(self.writer_id, len(block.data), block.data, block.count, block.last,
-                                       next_request_id()))
+        return encode(
+            c.AppendBlockEnd(self.writer_id, len(block.data), block.data, block.count, block.last, next_request_id())
+        )
 
     async def flush(self) -> None:
         """Wait until every event appended so far is stored."""
@@ -245,15 +251,19 @@ class SegmentWriter:
                 raise
             except Exception as exc:  # anything else is final: never leave flush() waiting
                 log.warning("%s: cannot set up appends: %r", self.segment, exc)
-                self._fail(exc if isinstance(exc, errors.PravegaError)
-                           else errors.PravegaError(f"{self.segment}: cannot set up appends: {exc!r}"))
+                self._fail(
+                    exc
+                    if isinstance(exc, errors.PravegaError)
+                    else errors.PravegaError(f"{self.segment}: cannot set up appends: {exc!r}")
+                )
                 return
 
     async def _setup(self) -> None:
         endpoint = await self.ctx.endpoint_of(self.segment)
         conn = await self.ctx.pool.dedicated(endpoint)
-        reply = await conn.request(c.SetupAppend(next_request_id(), self.writer_id, self.segment, ""),
-                                   self.ctx.config.request_timeout)
+        reply = await conn.request(
+            c.SetupAppend(next_request_id(), self.writer_id, self.segment, ""), self.ctx.config.request_timeout
+        )
         if type(reply) in (c.SegmentIsSealed, c.NoSuchSegment):
             conn.close()
             raise _Sealed()

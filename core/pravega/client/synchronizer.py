@@ -23,10 +23,12 @@ truncates the segment before it; a process that finds its revision truncated awa
 (and any new process) starts from the snapshot at the head. The first process on an
 empty stream writes the initial state as a snapshot at offset 0.
 """
+
 from __future__ import annotations
 
 import struct
-from typing import Callable, Generic, Iterable, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Generic, TypeVar
 
 from .. import errors, naming
 from ..serializers import JsonSerializer, Serializer
@@ -55,9 +57,16 @@ class StateSynchronizer(Generic[S, U]):
     default ``apply`` replaces the state by the update.
     """
 
-    def __init__(self, ctx: ClientContext, scope: str, stream: str, initial_state: S,
-                 serializer: Serializer[S] | None = None, apply: Callable[[S, U], S] | None = None,
-                 update_serializer: Serializer[U] | None = None) -> None:
+    def __init__(
+        self,
+        ctx: ClientContext,
+        scope: str,
+        stream: str,
+        initial_state: S,
+        serializer: Serializer[S] | None = None,
+        apply: Callable[[S, U], S] | None = None,
+        update_serializer: Serializer[U] | None = None,
+    ) -> None:
         self.ctx = ctx
         self.scope = scope
         self.stream = stream
@@ -73,12 +82,13 @@ class StateSynchronizer(Generic[S, U]):
         self._reader: SegmentReader | None = None
         self._closed = False
 
-    async def _start(self) -> "StateSynchronizer[S, U]":
+    async def _start(self) -> StateSynchronizer[S, U]:
         head = await self.ctx.controller.get_segments_at(self.scope, self.stream, 0)
         if len(head) != 1:
             raise errors.InterfaceError(
-                f"a synchronizer needs a stream with one segment; {self.scope}/{self.stream} has {len(head)}")
-        (sid, _), = head.items()
+                f"a synchronizer needs a stream with one segment; {self.scope}/{self.stream} has {len(head)}"
+            )
+        ((sid, _),) = head.items()
         self.segment = naming.qualified_segment_name(self.scope, self.stream, sid)
         self._appender = ConditionalAppender(self.ctx, self.segment)
         info = await self._segments.info(self.segment)
@@ -136,8 +146,7 @@ class StateSynchronizer(Generic[S, U]):
                     state = self.serializer.deserialize(body)
                 elif kind == UPDATE:
                     if first:
-                        raise errors.ServerError(
-                            f"{self.segment}: the head at {offset} is an update, not a snapshot")
+                        raise errors.ServerError(f"{self.segment}: the head at {offset} is an update, not a snapshot")
                     state = self.apply(state, self.update_serializer.deserialize(body))
                 else:
                     raise errors.ServerError(f"{self.segment}: unknown synchronizer record kind {kind}")
@@ -217,7 +226,7 @@ class StateSynchronizer(Generic[S, U]):
         if self._appender is not None:
             await self._appender.close()
 
-    async def __aenter__(self) -> "StateSynchronizer[S, U]":
+    async def __aenter__(self) -> StateSynchronizer[S, U]:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

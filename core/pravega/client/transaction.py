@@ -20,6 +20,7 @@ The controller aborts a transaction whose lease runs out. A :class:`Transaction`
 renews its lease in the background (at a third of the lease) while it is open,
 unless the writer was created with ``keep_alive=False``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -29,10 +30,10 @@ from typing import Generic, TypeVar
 
 from .. import errors, naming
 from ..model import SegmentRange
+from ..protocol.framing import frame_event
 from ..routing import KeyRanges, key_position
 from ..serializers import BytesSerializer, Serializer
 from .context import ClientContext
-from ..protocol.framing import frame_event
 from .segment_writer import SegmentWriter
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,13 @@ T = TypeVar("T")
 
 #: Transaction states as the controller names them (``checkTransactionState``).
 OPEN, COMMITTING, COMMITTED, ABORTING, ABORTED, UNKNOWN = (
-    "OPEN", "COMMITTING", "COMMITTED", "ABORTING", "ABORTED", "UNKNOWN")
+    "OPEN",
+    "COMMITTING",
+    "COMMITTED",
+    "ABORTING",
+    "ABORTED",
+    "UNKNOWN",
+)
 
 _NO_TIMESTAMP = -(2**63)
 
@@ -49,8 +56,16 @@ class TransactionalWriter(Generic[T]):
     """Use :meth:`pravega.aio.Client.create_transactional_writer`; then :meth:`begin`
     a transaction per unit of work."""
 
-    def __init__(self, ctx: ClientContext, scope: str, stream: str, serializer: Serializer[T] | None = None,
-                 writer_id: str | None = None, lease_ms: int | None = None, keep_alive: bool = True) -> None:
+    def __init__(
+        self,
+        ctx: ClientContext,
+        scope: str,
+        stream: str,
+        serializer: Serializer[T] | None = None,
+        writer_id: str | None = None,
+        lease_ms: int | None = None,
+        keep_alive: bool = True,
+    ) -> None:
         self.ctx = ctx
         self.scope = scope
         self.stream = stream
@@ -64,12 +79,12 @@ class TransactionalWriter(Generic[T]):
         self._open: set[Transaction[T]] = set()
         self._closed = False
 
-    async def _start(self) -> "TransactionalWriter[T]":
+    async def _start(self) -> TransactionalWriter[T]:
         if not await self.ctx.controller.stream_exists(self.scope, self.stream):
             raise errors.NoSuchStreamError(f"no stream {self.scope}/{self.stream}")
         return self
 
-    async def begin(self) -> "Transaction[T]":
+    async def begin(self) -> Transaction[T]:
         """Open a new transaction on the stream's current segments."""
         self._check_open()
         txn_id, ranges = await self.ctx.controller.create_transaction(self.scope, self.stream, self.lease_ms)
@@ -77,7 +92,7 @@ class TransactionalWriter(Generic[T]):
             raise errors.StreamSealedError(f"stream {self.scope}/{self.stream} is sealed")
         return self._track(Transaction(self, txn_id, ranges, OPEN))
 
-    async def get_transaction(self, txn_id: int) -> "Transaction[T]":
+    async def get_transaction(self, txn_id: int) -> Transaction[T]:
         """The transaction with this id, to write to, commit or abort it (from any process).
 
         Raises :class:`~pravega.errors.TransactionFailedError` if the controller does not
@@ -98,7 +113,7 @@ class TransactionalWriter(Generic[T]):
                 raise errors.TransactionFailedError(f"epoch {epoch} of {self.scope}/{self.stream} is unknown")
         return self._track(Transaction(self, txn_id, ranges, state))
 
-    def _track(self, txn: "Transaction[T]") -> "Transaction[T]":
+    def _track(self, txn: Transaction[T]) -> Transaction[T]:
         if txn._state == OPEN:
             self._open.add(txn)
             if self.keep_alive:
@@ -115,7 +130,7 @@ class TransactionalWriter(Generic[T]):
             await txn._release()
         self._open.clear()
 
-    async def __aenter__(self) -> "TransactionalWriter[T]":
+    async def __aenter__(self) -> TransactionalWriter[T]:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -180,8 +195,11 @@ class Transaction(Generic[T]):
     def _on_sealed(self, writer: SegmentWriter) -> None:
         # A transaction segment disappears (or is sealed) only when the transaction
         # ended: it was aborted, timed out or was committed meanwhile.
-        writer._fail(errors.TransactionFailedError(
-            f"transaction {self.txn_id:032x} is no longer open (segment {writer.segment} is gone)"))
+        writer._fail(
+            errors.TransactionFailedError(
+                f"transaction {self.txn_id:032x} is no longer open (segment {writer.segment} is gone)"
+            )
+        )
 
     async def flush(self) -> None:
         """Wait until every event written so far is stored in the transaction."""
@@ -207,8 +225,9 @@ class Transaction(Generic[T]):
             raise
         ts = _NO_TIMESTAMP if timestamp is None else timestamp
         try:
-            await self.ctx.controller.commit_transaction(self.scope, self.stream, self.txn_id,
-                                                         self._writer.writer_id, ts)
+            await self.ctx.controller.commit_transaction(
+                self.scope, self.stream, self.txn_id, self._writer.writer_id, ts
+            )
         except errors.TransactionFailedError:
             await self._refresh_failure()
             raise

@@ -6,6 +6,7 @@ duplicates after reconnects. When a segment is sealed by a scale, its unacknowle
 events are re-routed to the successor segments before any newer write goes out, so
 the events of one key stay in order across scaling.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -16,10 +17,10 @@ from typing import Any, Generic, TypeVar
 
 from .. import errors, naming
 from ..model import StreamCut
+from ..protocol.framing import frame_event
 from ..routing import KeyRanges, key_position
 from ..serializers import BytesSerializer, Serializer
 from .context import ClientContext
-from ..protocol.framing import frame_event
 from .segment_writer import SegmentWriter
 
 log = logging.getLogger(__name__)
@@ -35,8 +36,14 @@ class EventWriter(Generic[T]):
     connections.
     """
 
-    def __init__(self, ctx: ClientContext, scope: str, stream: str, serializer: Serializer[T] | None = None,
-                 writer_id: str | None = None) -> None:
+    def __init__(
+        self,
+        ctx: ClientContext,
+        scope: str,
+        stream: str,
+        serializer: Serializer[T] | None = None,
+        writer_id: str | None = None,
+    ) -> None:
         self.ctx = ctx
         self.scope = scope
         self.stream = stream
@@ -51,7 +58,7 @@ class EventWriter(Generic[T]):
         self._closed = False
         self._tasks: set[asyncio.Task] = set()
 
-    async def _start(self) -> "EventWriter[T]":
+    async def _start(self) -> EventWriter[T]:
         segments = await self.ctx.controller.get_current_segments(self.scope, self.stream)
         if not segments:
             raise errors.StreamSealedError(f"stream {self.scope}/{self.stream} is sealed")
@@ -173,6 +180,7 @@ def _resend(ranges: KeyRanges[SegmentWriter], unacked: list[tuple[bytes, Any, as
         new = ranges.get(position).append(framed, position)
         pending.setdefault(old, []).append(new)
     for old, news in pending.items():
+
         def done(_: Any, old: asyncio.Future = old, news: list[asyncio.Future] = news) -> None:
             if old.done() or not all(n.done() for n in news):
                 return

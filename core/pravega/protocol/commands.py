@@ -285,6 +285,7 @@ def _wire_fields(cls: type) -> tuple[WireField, ...]:
     return tuple(result)
 
 
+@typing.dataclass_transform(frozen_default=True)
 def _struct(cls: _StructT) -> _StructT:
     """Make ``cls`` a frozen slotted dataclass and record its wire fields."""
     new: Any = dataclass(frozen=True, slots=True)(cls)  # slots=True returns a new class
@@ -293,6 +294,7 @@ def _struct(cls: _StructT) -> _StructT:
     return cast(_StructT, new)
 
 
+@typing.dataclass_transform(frozen_default=True)
 def _command(
     type_code: int,
     direction: Direction,

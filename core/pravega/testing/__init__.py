@@ -1,4 +1,5 @@
 """Test helpers: run a server process for tests and benchmarks."""
+
 from .process import ServerProcess
 
 __all__ = ["ServerProcess"]

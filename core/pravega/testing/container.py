@@ -28,6 +28,7 @@ set; containers carry the label ``org.testcontainers=true`` for cleanup.
 **Readiness** is a wait strategy that pings both parts (a ``Hello`` handshake with the
 segment store and a gRPC call to the controller), never a sleep.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,7 +36,7 @@ import re
 import socket
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Union
 
 try:
     from testcontainers.core.config import testcontainers_config
@@ -55,8 +56,12 @@ if TYPE_CHECKING:
     from pravega import Client
 
 __all__ = [
-    "PravegaContainer", "PravegaWaitStrategy", "docker_unavailable_reason",
-    "DEFAULT_IMAGE", "OFFICIAL_IMAGE", "OFFICIAL_DEFAULT_TAG",
+    "PravegaContainer",
+    "PravegaWaitStrategy",
+    "docker_unavailable_reason",
+    "DEFAULT_IMAGE",
+    "OFFICIAL_IMAGE",
+    "OFFICIAL_DEFAULT_TAG",
 ]
 
 #: This project's image, as built by ``scripts/docker_setup.sh``.
@@ -85,14 +90,15 @@ class PravegaWaitStrategy(WaitStrategy):
     with the container's output, if the container exits while waiting.
     """
 
-    def __init__(self, controller_port: int, segment_store_port: int,
-                 log_message: Optional[re.Pattern[str]] = None) -> None:
+    def __init__(
+        self, controller_port: int, segment_store_port: int, log_message: re.Pattern[str] | None = None
+    ) -> None:
         super().__init__()
         self.controller_port = controller_port
         self.segment_store_port = segment_store_port
         self.log_message = log_message
         self._poll_interval = 0.05
-        self.last_error: Optional[BaseException] = None
+        self.last_error: BaseException | None = None
 
     def wait_until_ready(self, container: Any) -> None:
         import grpc
@@ -106,8 +112,7 @@ class PravegaWaitStrategy(WaitStrategy):
             wrapped.reload()
             if wrapped.status not in _RUNNING:
                 raise RuntimeError(
-                    f"the Pravega container exited ({wrapped.status}) before it was ready: "
-                    f"{_output_tail(container)}"
+                    f"the Pravega container exited ({wrapped.status}) before it was ready: {_output_tail(container)}"
                 )
             try:
                 if self.log_message is not None and not self.log_message.search(_output(container)):
@@ -133,7 +138,7 @@ def _output(container: Any) -> str:
 def _output_tail(container: Any, limit: int = 2000) -> str:
     try:
         return _output(container)[-limit:]
-    except Exception as exc:  # noqa: BLE001 - best effort, only for an error message
+    except Exception as exc:
         return f"<no output: {exc}>"
 
 
@@ -143,7 +148,7 @@ def _free_port(host: str) -> int:
         return s.getsockname()[1]
 
 
-def _check_port(port: Optional[int]) -> Optional[int]:
+def _check_port(port: int | None) -> int | None:
     if port is not None and not (isinstance(port, int) and 0 < port < 65536):
         raise ValueError(f"not a port number 1-65535 (or None for a free one): {port!r}")
     return port
@@ -161,28 +166,33 @@ class PravegaContainer(DockerContainer):
     'tcp://127.0.0.1:41517'
     """
 
-    def __init__(self, image: str = DEFAULT_IMAGE, controller_port: Optional[int] = None,
-                 segment_store_port: Optional[int] = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        image: str = DEFAULT_IMAGE,
+        controller_port: int | None = None,
+        segment_store_port: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(image, **kwargs)
         self._controller_port = _check_port(controller_port)
         self._segment_store_port = _check_port(segment_store_port)
-        self._host_network: Optional[bool] = None  # None: decided at start from the daemon
-        self._advertised_host: Optional[str] = None
-        self._advertised_port: Optional[int] = None
-        self._data_volume: Optional[str] = None
-        self._volume_user: Optional[str] = None
+        self._host_network: bool | None = None  # None: decided at start from the daemon
+        self._advertised_host: str | None = None
+        self._advertised_port: int | None = None
+        self._data_volume: str | None = None
+        self._volume_user: str | None = None
         self._in_memory = False
         self._server_args: list[str] = []
-        self._log_level: Optional[str] = None
+        self._log_level: str | None = None
         self._official = False
         self._startup_timeout = 30.0
         #: Seconds from ``start()`` (or ``restart()``) until the server was ready.
-        self.startup_seconds: Optional[float] = None
+        self.startup_seconds: float | None = None
 
     # -- the official image ------------------------------------------------------------
 
     @classmethod
-    def official(cls, tag: str = OFFICIAL_DEFAULT_TAG, *, java_opts: str = "-Xmx1g", **kwargs: Any) -> "Self":
+    def official(cls, tag: str = OFFICIAL_DEFAULT_TAG, *, java_opts: str = "-Xmx1g", **kwargs: Any) -> Self:
         """The official ``pravega/pravega:<tag>`` image in ``standalone`` mode.
 
         Its ports are fixed (controller 9090, segment store 12345), it keeps data in memory,
@@ -206,19 +216,19 @@ class PravegaContainer(DockerContainer):
 
     # -- options -------------------------------------------------------------------------
 
-    def with_controller_port(self, port: int) -> "Self":
+    def with_controller_port(self, port: int) -> Self:
         """Reach the controller on ``port`` (default: a free port)."""
         self._fixed_ports_only("controller", port, CONTROLLER_PORT)
         self._controller_port = _check_port(port)
         return self
 
-    def with_segment_store_port(self, port: int) -> "Self":
+    def with_segment_store_port(self, port: int) -> Self:
         """Reach the segment store on ``port`` (default: a free port)."""
         self._fixed_ports_only("segment store", port, SEGMENT_STORE_PORT)
         self._segment_store_port = _check_port(port)
         return self
 
-    def with_advertised_host(self, host: str, port: Optional[int] = None) -> "Self":
+    def with_advertised_host(self, host: str, port: int | None = None) -> Self:
         """The segment-store address the controller hands to clients (default: the
         container host's address and the segment-store port). Set it when clients reach
         the container through another name, e.g. from another container."""
@@ -230,7 +240,7 @@ class PravegaContainer(DockerContainer):
         self._advertised_port = _check_port(port)
         return self
 
-    def with_data_volume(self, source: PathOrName, *, user: Optional[str] = "auto") -> "Self":
+    def with_data_volume(self, source: PathOrName, *, user: str | None = "auto") -> Self:
         """Keep the server's data in ``source``: a host directory (an absolute or
         ``./``-relative path or a ``Path``; created if missing) or a named Docker volume.
         Data then survives the container.
@@ -261,7 +271,7 @@ class PravegaContainer(DockerContainer):
         self.with_volume_mapping(self._data_volume, DATA_DIR, "rw")
         return self
 
-    def with_in_memory(self) -> "Self":
+    def with_in_memory(self) -> Self:
         """Keep everything in memory (lost when the container stops)."""
         if self._data_volume is not None:
             raise ValueError("with_in_memory() and with_data_volume() exclude each other")
@@ -269,13 +279,13 @@ class PravegaContainer(DockerContainer):
             self._in_memory = True
         return self
 
-    def with_host_network(self, enabled: bool = True) -> "Self":
+    def with_host_network(self, enabled: bool = True) -> Self:
         """Share the host's network (the server binds 127.0.0.1) instead of publishing
         ports from a bridge network. Default: only where the daemon has no bridge network."""
         self._host_network = bool(enabled)
         return self
 
-    def with_log_level(self, level: str) -> "Self":
+    def with_log_level(self, level: str) -> Self:
         """The server's log level: DEBUG, INFO, WARNING (default) or ERROR."""
         if self._official:
             raise ValueError("with_log_level() applies to pravega-native images; the official one logs via logback")
@@ -285,14 +295,14 @@ class PravegaContainer(DockerContainer):
         self._log_level = level
         return self
 
-    def with_server_args(self, *args: str) -> "Self":
+    def with_server_args(self, *args: str) -> Self:
         """Extra ``pravega-server`` options, e.g. ``"--no-fsync"``, ``"--tail-read-wait", "0.5"``."""
         if self._official:
             raise ValueError("with_server_args() applies to pravega-native images; use official(java_opts=...)")
         self._server_args.extend(str(a) for a in args)
         return self
 
-    def with_startup_timeout(self, seconds: float) -> "Self":
+    def with_startup_timeout(self, seconds: float) -> Self:
         """How long ``start()`` waits for readiness (default 30 s; 120 s for the official image)."""
         if seconds <= 0:
             raise ValueError("the startup timeout must be positive")
@@ -305,7 +315,7 @@ class PravegaContainer(DockerContainer):
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def start(self, timeout: Optional[float] = None) -> "Self":
+    def start(self, timeout: float | None = None) -> Self:
         """Create and start the container; return once both parts answer, or raise
         ``TimeoutError`` after ``timeout`` seconds (default: the startup timeout)."""
         if timeout is not None:
@@ -316,7 +326,7 @@ class PravegaContainer(DockerContainer):
         self.startup_seconds = time.monotonic() - started
         return self
 
-    def restart(self, timeout: Optional[float] = None) -> "Self":
+    def restart(self, timeout: float | None = None) -> Self:
         """Restart the same container (``docker restart``): same ports, same data."""
         if timeout is not None:
             self.with_startup_timeout(timeout)
@@ -356,8 +366,7 @@ class PravegaContainer(DockerContainer):
         # The container host's address as the Docker client sees it; known before the
         # container exists. (Tests that themselves run in a container on a bridge network
         # reach it by another address: they set with_advertised_host().)
-        advertised = self._advertised_host or (
-            "127.0.0.1" if self._host_network else self.get_docker_client().host())
+        advertised = self._advertised_host or ("127.0.0.1" if self._host_network else self.get_docker_client().host())
         if self._official:
             self.with_env("HOST_IP", advertised)
         else:
@@ -417,7 +426,7 @@ class PravegaContainer(DockerContainer):
     def segment_store_endpoint(self) -> str:
         return self.get_segment_store_endpoint()
 
-    def get_client(self, **kwargs: Any) -> "Client":
+    def get_client(self, **kwargs: Any) -> Client:
         """A :class:`pravega.Client` connected to this server (close it when done)."""
         from pravega import Client
 
@@ -428,7 +437,7 @@ class PravegaContainer(DockerContainer):
             raise RuntimeError("the ports are chosen when the container starts: call start() first")
 
 
-def docker_unavailable_reason(image: Optional[str] = DEFAULT_IMAGE) -> Optional[str]:
+def docker_unavailable_reason(image: str | None = DEFAULT_IMAGE) -> str | None:
     """``None`` if a Docker daemon answers (and ``image``, if given, is present), else
     why not, for a skip message."""
     try:
@@ -437,7 +446,7 @@ def docker_unavailable_reason(image: Optional[str] = DEFAULT_IMAGE) -> Optional[
         return "the docker SDK is not installed (pip install 'pravega-native[testing]')"
     try:
         client = docker.from_env(timeout=10)
-    except Exception as exc:  # noqa: BLE001 - any failure means "no Docker"
+    except Exception as exc:
         return f"no Docker daemon reachable ({type(exc).__name__}: {exc})"
     try:
         client.ping()
@@ -446,7 +455,7 @@ def docker_unavailable_reason(image: Optional[str] = DEFAULT_IMAGE) -> Optional[
                 client.images.get(image)
             except docker.errors.ImageNotFound:
                 return f"Docker image {image} is not built (run: bash scripts/docker_setup.sh)"
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return f"no Docker daemon reachable ({type(exc).__name__}: {exc})"
     finally:
         client.close()

@@ -9,6 +9,7 @@ Pravega-compatible server, the official one included.
 17
 >>> ping_controller("127.0.0.1", 9090)         # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import socket

@@ -6,6 +6,7 @@
 The first start binds free ports; restarts (after :meth:`kill` or :meth:`stop`) reuse
 them and the same data directory, so clients can reconnect to the same addresses.
 """
+
 from __future__ import annotations
 
 import os
@@ -58,15 +59,21 @@ class ServerProcess:
     def segment_store_endpoint(self) -> str:
         return f"{self.host}:{self.segment_store_port}"
 
-    def start(self) -> "ServerProcess":
+    def start(self) -> ServerProcess:
         if self.proc is not None and self.proc.poll() is None:
             raise RuntimeError("server already running")
         cmd = [
-            self.python, "-m", "pravega_server",
-            "--host", self.host,
-            "--controller-port", str(self.controller_port),
-            "--segment-store-port", str(self.segment_store_port),
-            "--log-level", self.log_level,
+            self.python,
+            "-m",
+            "pravega_server",
+            "--host",
+            self.host,
+            "--controller-port",
+            str(self.controller_port),
+            "--segment-store-port",
+            str(self.segment_store_port),
+            "--log-level",
+            self.log_level,
             *(["--in-memory"] if self.in_memory else ["--data-dir", str(self.data_dir)]),
             *self.extra_args,
         ]
@@ -119,7 +126,7 @@ class ServerProcess:
                 self.kill()
         return self.proc.returncode
 
-    def restart(self) -> "ServerProcess":
+    def restart(self) -> ServerProcess:
         self.stop()
         return self.start()
 
@@ -145,7 +152,7 @@ class ServerProcess:
             except OSError:
                 pass
 
-    def __enter__(self) -> "ServerProcess":
+    def __enter__(self) -> ServerProcess:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -25,10 +25,12 @@ Fixtures:
 Options: ``--pravega-image`` (or ``PRAVEGA_TEST_IMAGE``) names the image, default
 ``pravega-native:dev``.
 """
+
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -38,19 +40,27 @@ _TRUE = {"1", "true", "yes", "on"}
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("pravega", "Pravega test servers (pravega-native)")
-    group.addoption("--pravega-container", action="store_true", default=False,
-                    help="run the pravega_server fixture in a container (also: PRAVEGA_TEST_CONTAINER=1)")
-    group.addoption("--pravega-image", default=None,
-                    help="image of container servers (default: $PRAVEGA_TEST_IMAGE or pravega-native:dev)")
+    group.addoption(
+        "--pravega-container",
+        action="store_true",
+        default=False,
+        help="run the pravega_server fixture in a container (also: PRAVEGA_TEST_CONTAINER=1)",
+    )
+    group.addoption(
+        "--pravega-image",
+        default=None,
+        help="image of container servers (default: $PRAVEGA_TEST_IMAGE or pravega-native:dev)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", f"{MARKER}: the module's pravega_server fixture is a container, not a subprocess")
+        "markers", f"{MARKER}: the module's pravega_server fixture is a container, not a subprocess"
+    )
 
 
 def _image(config: pytest.Config) -> str:
-    from .container import DEFAULT_IMAGE  # noqa: PLC0415 - testcontainers is optional
+    from .container import DEFAULT_IMAGE
 
     return config.getoption("--pravega-image") or os.environ.get("PRAVEGA_TEST_IMAGE") or DEFAULT_IMAGE
 
@@ -125,5 +135,5 @@ def pravega_container_factory(request: pytest.FixtureRequest) -> Iterator[Callab
     for container in reversed(made):
         try:
             container.stop()
-        except Exception:  # noqa: BLE001 - never started, or already gone
+        except Exception:
             pass

@@ -5,14 +5,15 @@ Refusals without a fitting status enum value become gRPC errors
 (INVALID_ARGUMENT / NOT_FOUND, with a message); unexpected exceptions become INTERNAL
 and the server keeps serving.
 """
+
 from __future__ import annotations
 
 import functools
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import grpc
-
 from pravega.protocol import controller_pb2 as pb
 from pravega.protocol import controller_pb2_grpc as pb_grpc
 
@@ -29,7 +30,7 @@ def _rpc(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]
     """Turn service errors into gRPC status codes."""
 
     @functools.wraps(method)
-    async def wrapper(self: "ControllerServicer", request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def wrapper(self: ControllerServicer, request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
             return await method(self, request, context)
         except ControllerError as e:
@@ -80,9 +81,15 @@ def _config_from_pb(request: pb.StreamConfig) -> StreamConfig:
         if tag not in tags:
             tags.append(tag)
     return StreamConfig(
-        scale_type=sp.scaleType, target_rate=sp.targetRate, scale_factor=sp.scaleFactor,
-        min_segments=sp.minNumSegments, retention_type=rp.retentionType, retention_param=rp.retentionParam,
-        retention_max=rp.retentionMax, tags=tags, timestamp_aggregation_timeout=request.timestampAggregationTimeout,
+        scale_type=sp.scaleType,
+        target_rate=sp.targetRate,
+        scale_factor=sp.scaleFactor,
+        min_segments=sp.minNumSegments,
+        retention_type=rp.retentionType,
+        retention_param=rp.retentionParam,
+        retention_max=rp.retentionMax,
+        tags=tags,
+        timestamp_aggregation_timeout=request.timestampAggregationTimeout,
         rollover_size_bytes=request.rolloverSizeBytes,
     )
 
@@ -91,11 +98,15 @@ def _config_to_pb(scope: str, stream: str, cfg: StreamConfig) -> pb.StreamConfig
     return pb.StreamConfig(
         streamInfo=_stream_info(scope, stream),
         scalingPolicy=pb.ScalingPolicy(
-            scaleType=cfg.scale_type, targetRate=cfg.target_rate, scaleFactor=cfg.scale_factor,
+            scaleType=cfg.scale_type,
+            targetRate=cfg.target_rate,
+            scaleFactor=cfg.scale_factor,
             minNumSegments=cfg.min_segments,
         ),
         retentionPolicy=pb.RetentionPolicy(
-            retentionType=cfg.retention_type, retentionParam=cfg.retention_param, retentionMax=cfg.retention_max,
+            retentionType=cfg.retention_type,
+            retentionParam=cfg.retention_param,
+            retentionMax=cfg.retention_max,
         ),
         tags=pb.Tags(tag=cfg.tags),
         timestampAggregationTimeout=cfg.timestamp_aggregation_timeout,
@@ -113,21 +124,32 @@ def _cuts_to_pb(cuts: list[StreamCutRecord]) -> list[pb.StreamCut]:
 
 def _rg_from_pb(c: pb.ReaderGroupConfiguration) -> ReaderGroup:
     return ReaderGroup(
-        scope=c.scope, name=c.readerGroupName, reader_group_id=c.readerGroupId, generation=c.generation,
-        group_refresh_ms=c.groupRefreshTimeMillis, checkpoint_interval_ms=c.automaticCheckpointIntervalMillis,
-        max_outstanding_checkpoints=c.maxOutstandingCheckpointRequest, retention_type=c.retentionType,
-        starting_cuts=_cuts_from_pb(c.startingStreamCuts), ending_cuts=_cuts_from_pb(c.endingStreamCuts),
+        scope=c.scope,
+        name=c.readerGroupName,
+        reader_group_id=c.readerGroupId,
+        generation=c.generation,
+        group_refresh_ms=c.groupRefreshTimeMillis,
+        checkpoint_interval_ms=c.automaticCheckpointIntervalMillis,
+        max_outstanding_checkpoints=c.maxOutstandingCheckpointRequest,
+        retention_type=c.retentionType,
+        starting_cuts=_cuts_from_pb(c.startingStreamCuts),
+        ending_cuts=_cuts_from_pb(c.endingStreamCuts),
         rollover_size_bytes=c.rolloverSizeBytes,
     )
 
 
 def _rg_to_pb(rg: ReaderGroup) -> pb.ReaderGroupConfiguration:
     return pb.ReaderGroupConfiguration(
-        scope=rg.scope, readerGroupName=rg.name, groupRefreshTimeMillis=rg.group_refresh_ms,
+        scope=rg.scope,
+        readerGroupName=rg.name,
+        groupRefreshTimeMillis=rg.group_refresh_ms,
         automaticCheckpointIntervalMillis=rg.checkpoint_interval_ms,
-        maxOutstandingCheckpointRequest=rg.max_outstanding_checkpoints, retentionType=rg.retention_type,
-        generation=rg.generation, readerGroupId=rg.reader_group_id,
-        startingStreamCuts=_cuts_to_pb(rg.starting_cuts), endingStreamCuts=_cuts_to_pb(rg.ending_cuts),
+        maxOutstandingCheckpointRequest=rg.max_outstanding_checkpoints,
+        retentionType=rg.retention_type,
+        generation=rg.generation,
+        readerGroupId=rg.reader_group_id,
+        startingStreamCuts=_cuts_to_pb(rg.starting_cuts),
+        endingStreamCuts=_cuts_to_pb(rg.ending_cuts),
         rolloverSizeBytes=rg.rollover_size_bytes,
     )
 
@@ -153,7 +175,9 @@ class ControllerServicer(pb_grpc.ControllerServiceServicer):
 
     @_rpc
     async def getControllerToBucketMapping(
-        self, request: pb.ControllerToBucketMappingRequest, context: Any,
+        self,
+        request: pb.ControllerToBucketMappingRequest,
+        context: Any,
     ) -> pb.ControllerToBucketMappingResponse:
         mapping = self.service.bucket_mapping(request.serviceType)
         return pb.ControllerToBucketMappingResponse(mapping={k: pb.BucketIds(id=v) for k, v in mapping.items()})
@@ -242,7 +266,9 @@ class ControllerServicer(pb_grpc.ControllerServiceServicer):
 
     @_rpc
     async def listStreamsInScopeForTag(
-        self, request: pb.StreamsInScopeWithTagRequest, context: Any,
+        self,
+        request: pb.StreamsInScopeWithTagRequest,
+        context: Any,
     ) -> pb.StreamsInScopeResponse:
         scope = request.scope.scope
         status, names, token = self.service.list_streams(scope, _token(request), tag=request.tag)
@@ -300,10 +326,14 @@ class ControllerServicer(pb_grpc.ControllerServiceServicer):
     async def getSegmentsBetween(self, request: pb.StreamCutRange, context: Any) -> pb.StreamCutRangeResponse:
         info = request.streamInfo
         sids = self.service.segments_between(
-            info.scope, info.stream, _cut(getattr(request, "from")), _cut(request.to),
+            info.scope,
+            info.stream,
+            _cut(getattr(request, "from")),
+            _cut(request.to),
         )
         return pb.StreamCutRangeResponse(
-            segments=[_segment_id(info.scope, info.stream, sid) for sid in sids], delegationToken="",
+            segments=[_segment_id(info.scope, info.stream, sid) for sid in sids],
+            delegationToken="",
         )
 
     @_rpc
@@ -326,8 +356,11 @@ class ControllerServicer(pb_grpc.ControllerServiceServicer):
     async def scale(self, request: pb.ScaleRequest, context: Any) -> pb.ScaleResponse:
         info = request.streamInfo
         status, created, epoch = await self.service.scale(
-            info.scope, info.stream, list(request.sealedSegments),
-            [(r.start, r.end) for r in request.newKeyRanges], request.scaleTimestamp,
+            info.scope,
+            info.stream,
+            list(request.sealedSegments),
+            [(r.start, r.end) for r in request.newKeyRanges],
+            request.scaleTimestamp,
         )
         return pb.ScaleResponse(
             status=_enum(pb.ScaleResponse.ScaleStreamStatus, status),
@@ -358,7 +391,12 @@ class ControllerServicer(pb_grpc.ControllerServiceServicer):
         info, tid = request.streamInfo, request.txnId
         timestamp = None if request.timestamp == _INT64_MIN else request.timestamp
         status = await self.service.commit_transaction(
-            info.scope, info.stream, tid.highBits, tid.lowBits, request.writerId, timestamp,
+            info.scope,
+            info.stream,
+            tid.highBits,
+            tid.lowBits,
+            request.writerId,
+            timestamp,
         )
         return pb.TxnStatus(status=_enum(pb.TxnStatus.Status, status))
 
@@ -382,7 +420,9 @@ class ControllerServicer(pb_grpc.ControllerServiceServicer):
 
     @_rpc
     async def listCompletedTransactions(
-        self, request: pb.ListCompletedTxnRequest, context: Any,
+        self,
+        request: pb.ListCompletedTxnRequest,
+        context: Any,
     ) -> pb.ListCompletedTxnResponse:
         info = request.streamInfo
         txns = self.service.list_completed_transactions(info.scope, info.stream)
@@ -401,8 +441,12 @@ class ControllerServicer(pb_grpc.ControllerServiceServicer):
     @_rpc
     async def createKeyValueTable(self, request: pb.KeyValueTableConfig, context: Any) -> pb.CreateKeyValueTableStatus:
         status = await self.service.create_kvt(
-            request.scope, request.kvtName, request.partitionCount, request.primaryKeyLength,
-            request.secondaryKeyLength, request.rolloverSizeBytes,
+            request.scope,
+            request.kvtName,
+            request.partitionCount,
+            request.primaryKeyLength,
+            request.secondaryKeyLength,
+            request.rolloverSizeBytes,
         )
         return pb.CreateKeyValueTableStatus(status=_enum(pb.CreateKeyValueTableStatus.Status, status))
 
@@ -412,7 +456,9 @@ class ControllerServicer(pb_grpc.ControllerServiceServicer):
 
     @_rpc
     async def listKeyValueTablesInScope(
-        self, request: pb.KVTablesInScopeRequest, context: Any,
+        self,
+        request: pb.KVTablesInScopeRequest,
+        context: Any,
     ) -> pb.KVTablesInScopeResponse:
         scope = request.scope.scope
         status, names, token = self.service.list_kvts(scope, _token(request))
@@ -424,15 +470,20 @@ class ControllerServicer(pb_grpc.ControllerServiceServicer):
 
     @_rpc
     async def getKeyValueTableConfiguration(
-        self, request: pb.KeyValueTableInfo, context: Any,
+        self,
+        request: pb.KeyValueTableInfo,
+        context: Any,
     ) -> pb.KeyValueTableConfigResponse:
         kvt = self.service.get_kvt(request.scope, request.kvtName)
         if kvt is None:
             return pb.KeyValueTableConfigResponse(status=pb.KeyValueTableConfigResponse.TABLE_NOT_FOUND)
         return pb.KeyValueTableConfigResponse(
             config=pb.KeyValueTableConfig(
-                scope=kvt.scope, kvtName=kvt.name, partitionCount=kvt.partition_count,
-                primaryKeyLength=kvt.primary_key_length, secondaryKeyLength=kvt.secondary_key_length,
+                scope=kvt.scope,
+                kvtName=kvt.name,
+                partitionCount=kvt.partition_count,
+                primaryKeyLength=kvt.primary_key_length,
+                secondaryKeyLength=kvt.secondary_key_length,
                 rolloverSizeBytes=kvt.rollover_size_bytes,
             ),
             status=pb.KeyValueTableConfigResponse.SUCCESS,
@@ -447,7 +498,9 @@ class ControllerServicer(pb_grpc.ControllerServiceServicer):
 
     @_rpc
     async def createReaderGroup(
-        self, request: pb.ReaderGroupConfiguration, context: Any,
+        self,
+        request: pb.ReaderGroupConfiguration,
+        context: Any,
     ) -> pb.CreateReaderGroupResponse:
         status, rg = await self.service.create_reader_group(_rg_from_pb(request))
         reply = pb.CreateReaderGroupResponse(status=_enum(pb.CreateReaderGroupResponse.Status, status))
@@ -464,11 +517,14 @@ class ControllerServicer(pb_grpc.ControllerServiceServicer):
 
     @_rpc
     async def updateReaderGroup(
-        self, request: pb.ReaderGroupConfiguration, context: Any,
+        self,
+        request: pb.ReaderGroupConfiguration,
+        context: Any,
     ) -> pb.UpdateReaderGroupResponse:
         status, generation = await self.service.update_reader_group(_rg_from_pb(request))
         return pb.UpdateReaderGroupResponse(
-            status=_enum(pb.UpdateReaderGroupResponse.Status, status), generation=generation,
+            status=_enum(pb.UpdateReaderGroupResponse.Status, status),
+            generation=generation,
         )
 
     @_rpc
@@ -480,16 +536,23 @@ class ControllerServicer(pb_grpc.ControllerServiceServicer):
     async def listSubscribers(self, request: pb.StreamInfo, context: Any) -> pb.SubscribersResponse:
         status, subscribers = self.service.list_subscribers(request.scope, request.stream)
         return pb.SubscribersResponse(
-            subscribers=subscribers, status=_enum(pb.SubscribersResponse.Status, status),
+            subscribers=subscribers,
+            status=_enum(pb.SubscribersResponse.Status, status),
         )
 
     @_rpc
     async def updateSubscriberStreamCut(
-        self, request: pb.SubscriberStreamCut, context: Any,
+        self,
+        request: pb.SubscriberStreamCut,
+        context: Any,
     ) -> pb.UpdateSubscriberStatus:
         info = request.streamCut.streamInfo
         status = await self.service.update_subscriber_cut(
-            info.scope, info.stream, request.subscriber, request.generation, request.readerGroupId,
+            info.scope,
+            info.stream,
+            request.subscriber,
+            request.generation,
+            request.readerGroupId,
             _cut(request.streamCut.cut),
         )
         return pb.UpdateSubscriberStatus(status=_enum(pb.UpdateSubscriberStatus.Status, status))
@@ -503,7 +566,11 @@ class ControllerServicer(pb_grpc.ControllerServiceServicer):
     async def noteTimestampFromWriter(self, request: pb.TimestampFromWriter, context: Any) -> pb.TimestampResponse:
         info = request.position.streamInfo
         status = await self.service.note_writer_timestamp(
-            info.scope, info.stream, request.writer, request.timestamp, _cut(request.position.cut),
+            info.scope,
+            info.stream,
+            request.writer,
+            request.timestamp,
+            _cut(request.position.cut),
         )
         return pb.TimestampResponse(result=_enum(pb.TimestampResponse.Status, status))
 

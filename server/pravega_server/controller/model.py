@@ -8,11 +8,13 @@ a segment that was in epoch k but is not in epoch k+1 has as successors the segm
 first appearing in epoch k+1 whose key range overlaps its own. This covers scaling and
 rolling transactions alike.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from . import naming
 
@@ -57,7 +59,7 @@ class Scope:
         return dumps({"name": self.name, "created": self.created_ms})
 
     @classmethod
-    def from_json(cls, data: bytes) -> "Scope":
+    def from_json(cls, data: bytes) -> Scope:
         d = loads(data)
         return cls(d["name"], d.get("created", 0))
 
@@ -81,7 +83,7 @@ class SegmentRecord:
     def epoch(self) -> int:
         return naming.segment_epoch(self.id)
 
-    def overlaps(self, other: "SegmentRecord") -> bool:
+    def overlaps(self, other: SegmentRecord) -> bool:
         return self.min_key < other.max_key and other.min_key < self.max_key
 
 
@@ -97,7 +99,7 @@ class Epoch:
         return [self.created_ms, [[s.id, s.min_key, s.max_key] for s in self.segments]]
 
     @classmethod
-    def from_json(cls, d: list) -> "Epoch":
+    def from_json(cls, d: list) -> Epoch:
         return cls(int(d[0]), [SegmentRecord(int(i), float(lo), float(hi)) for i, lo, hi in d[1]])
 
 
@@ -145,16 +147,31 @@ class StreamConfig:
 
     def to_dict(self) -> dict:
         return {
-            "st": self.scale_type, "tr": self.target_rate, "sf": self.scale_factor, "min": self.min_segments,
-            "rt": self.retention_type, "rp": self.retention_param, "rm": self.retention_max,
-            "tags": self.tags, "tat": self.timestamp_aggregation_timeout, "ro": self.rollover_size_bytes,
+            "st": self.scale_type,
+            "tr": self.target_rate,
+            "sf": self.scale_factor,
+            "min": self.min_segments,
+            "rt": self.retention_type,
+            "rp": self.retention_param,
+            "rm": self.retention_max,
+            "tags": self.tags,
+            "tat": self.timestamp_aggregation_timeout,
+            "ro": self.rollover_size_bytes,
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "StreamConfig":
+    def from_dict(cls, d: dict) -> StreamConfig:
         return cls(
-            d["st"], d["tr"], d["sf"], d["min"], d["rt"], d["rp"], d["rm"], list(d["tags"]),
-            d.get("tat", 0), d.get("ro", 0),
+            d["st"],
+            d["tr"],
+            d["sf"],
+            d["min"],
+            d["rt"],
+            d["rp"],
+            d["rm"],
+            list(d["tags"]),
+            d.get("tat", 0),
+            d.get("ro", 0),
         )
 
 
@@ -181,24 +198,36 @@ class Stream:
     # -- persistence ---------------------------------------------------------------
 
     def to_json(self) -> bytes:
-        return dumps({
-            "scope": self.scope, "name": self.name, "cfg": self.config.to_dict(), "created": self.created_ms,
-            "epochs": [e.to_json() for e in self.epochs], "next": self.next_number, "state": self.state,
-            "head": None if self.head is None else cut_to_json(self.head),
-            "subs": {k: [v.generation, cut_to_json(v.cut)] for k, v in self.subscribers.items()},
-        })
+        return dumps(
+            {
+                "scope": self.scope,
+                "name": self.name,
+                "cfg": self.config.to_dict(),
+                "created": self.created_ms,
+                "epochs": [e.to_json() for e in self.epochs],
+                "next": self.next_number,
+                "state": self.state,
+                "head": None if self.head is None else cut_to_json(self.head),
+                "subs": {k: [v.generation, cut_to_json(v.cut)] for k, v in self.subscribers.items()},
+            }
+        )
 
     @classmethod
-    def from_json(cls, data: bytes) -> "Stream":
+    def from_json(cls, data: bytes) -> Stream:
         d = loads(data)
         return cls(
-            d["scope"], d["name"], StreamConfig.from_dict(d["cfg"]), d["created"],
-            [Epoch.from_json(e) for e in d["epochs"]], d["next"], d["state"],
+            d["scope"],
+            d["name"],
+            StreamConfig.from_dict(d["cfg"]),
+            d["created"],
+            [Epoch.from_json(e) for e in d["epochs"]],
+            d["next"],
+            d["state"],
             None if d.get("head") is None else cut_from_json(d["head"]),
             {k: Subscriber(g, cut_from_json(c)) for k, (g, c) in d.get("subs", {}).items()},
         )
 
-    def copy(self) -> "Stream":
+    def copy(self) -> Stream:
         """A deep copy to edit; the original stays valid until the edit is durable."""
         return Stream.from_json(self.to_json())
 
@@ -395,21 +424,40 @@ class Transaction:
         return (self.high, self.low)
 
     def to_json(self) -> bytes:
-        return dumps({
-            "scope": self.scope, "stream": self.stream, "hi": self.high, "lo": self.low, "epoch": self.epoch,
-            "state": self.state, "deadline": self.lease_deadline_ms, "created": self.created_ms,
-            "writer": self.writer_id, "ts": self.commit_timestamp, "done": self.completed_ms,
-        })
-
-    @classmethod
-    def from_json(cls, data: bytes) -> "Transaction":
-        d = loads(data)
-        return cls(
-            d["scope"], d["stream"], d["hi"], d["lo"], d["epoch"], d["state"], d["deadline"], d["created"],
-            d.get("writer", ""), d.get("ts"), d.get("done"),
+        return dumps(
+            {
+                "scope": self.scope,
+                "stream": self.stream,
+                "hi": self.high,
+                "lo": self.low,
+                "epoch": self.epoch,
+                "state": self.state,
+                "deadline": self.lease_deadline_ms,
+                "created": self.created_ms,
+                "writer": self.writer_id,
+                "ts": self.commit_timestamp,
+                "done": self.completed_ms,
+            }
         )
 
-    def copy(self) -> "Transaction":
+    @classmethod
+    def from_json(cls, data: bytes) -> Transaction:
+        d = loads(data)
+        return cls(
+            d["scope"],
+            d["stream"],
+            d["hi"],
+            d["lo"],
+            d["epoch"],
+            d["state"],
+            d["deadline"],
+            d["created"],
+            d.get("writer", ""),
+            d.get("ts"),
+            d.get("done"),
+        )
+
+    def copy(self) -> Transaction:
         return Transaction.from_json(self.to_json())
 
 
@@ -436,13 +484,20 @@ class KeyValueTable:
         return [naming.kvt_segment_name(self.scope, self.name, i) for i in range(self.partition_count)]
 
     def to_json(self) -> bytes:
-        return dumps({
-            "scope": self.scope, "name": self.name, "n": self.partition_count, "pk": self.primary_key_length,
-            "sk": self.secondary_key_length, "ro": self.rollover_size_bytes, "created": self.created_ms,
-        })
+        return dumps(
+            {
+                "scope": self.scope,
+                "name": self.name,
+                "n": self.partition_count,
+                "pk": self.primary_key_length,
+                "sk": self.secondary_key_length,
+                "ro": self.rollover_size_bytes,
+                "created": self.created_ms,
+            }
+        )
 
     @classmethod
-    def from_json(cls, data: bytes) -> "KeyValueTable":
+    def from_json(cls, data: bytes) -> KeyValueTable:
         d = loads(data)
         return cls(d["scope"], d["name"], d["n"], d["pk"], d["sk"], d["ro"], d.get("created", 0))
 
@@ -460,7 +515,7 @@ class StreamCutRecord:
         return [self.scope, self.stream, cut_to_json(self.cut)]
 
     @classmethod
-    def from_list(cls, d: list) -> "StreamCutRecord":
+    def from_list(cls, d: list) -> StreamCutRecord:
         return cls(d[0], d[1], cut_from_json(d[2]))
 
 
@@ -487,20 +542,36 @@ class ReaderGroup:
         return {(c.scope, c.stream) for c in self.starting_cuts} | {(c.scope, c.stream) for c in self.ending_cuts}
 
     def to_json(self) -> bytes:
-        return dumps({
-            "scope": self.scope, "name": self.name, "id": self.reader_group_id, "gen": self.generation,
-            "refresh": self.group_refresh_ms, "ckpt": self.checkpoint_interval_ms,
-            "maxckpt": self.max_outstanding_checkpoints, "ret": self.retention_type,
-            "start": [c.to_list() for c in self.starting_cuts], "end": [c.to_list() for c in self.ending_cuts],
-            "ro": self.rollover_size_bytes,
-        })
+        return dumps(
+            {
+                "scope": self.scope,
+                "name": self.name,
+                "id": self.reader_group_id,
+                "gen": self.generation,
+                "refresh": self.group_refresh_ms,
+                "ckpt": self.checkpoint_interval_ms,
+                "maxckpt": self.max_outstanding_checkpoints,
+                "ret": self.retention_type,
+                "start": [c.to_list() for c in self.starting_cuts],
+                "end": [c.to_list() for c in self.ending_cuts],
+                "ro": self.rollover_size_bytes,
+            }
+        )
 
     @classmethod
-    def from_json(cls, data: bytes) -> "ReaderGroup":
+    def from_json(cls, data: bytes) -> ReaderGroup:
         d = loads(data)
         return cls(
-            d["scope"], d["name"], d["id"], d["gen"], d["refresh"], d["ckpt"], d["maxckpt"], d["ret"],
-            [StreamCutRecord.from_list(c) for c in d["start"]], [StreamCutRecord.from_list(c) for c in d["end"]],
+            d["scope"],
+            d["name"],
+            d["id"],
+            d["gen"],
+            d["refresh"],
+            d["ckpt"],
+            d["maxckpt"],
+            d["ret"],
+            [StreamCutRecord.from_list(c) for c in d["start"]],
+            [StreamCutRecord.from_list(c) for c in d["end"]],
             d.get("ro", 0),
         )
 
@@ -516,6 +587,6 @@ class WriterMark:
         return dumps({"ts": self.timestamp, "pos": cut_to_json(self.position)})
 
     @classmethod
-    def from_json(cls, data: bytes) -> "WriterMark":
+    def from_json(cls, data: bytes) -> WriterMark:
         d = loads(data)
         return cls(d["ts"], cut_from_json(d["pos"]))

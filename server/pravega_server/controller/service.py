@@ -14,6 +14,7 @@ creates, and the engine validates a batch against the state before it, so it run
 two batches tied together by a durable *intent* record that holds the second batch;
 :meth:`ControllerService.start` completes (or, failing that, undoes) a leftover intent.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -25,22 +26,37 @@ import heapq
 import logging
 import time
 import uuid
-from typing import AsyncIterator, Callable, Iterable, Union
+from collections.abc import AsyncIterator, Callable, Iterable
 
 from ..storage import errors as store_errors
 from ..storage.engine import Engine
 from ..storage.ops import (
-    CreateSegment, DeleteSegment, MergeSegments, Op, PutMeta, SealSegment, SegmentKind, TruncateSegment,
+    CreateSegment,
+    DeleteSegment,
+    MergeSegments,
+    Op,
+    PutMeta,
+    SealSegment,
+    SegmentKind,
+    TruncateSegment,
 )
 from . import model, naming
 from .model import (
-    KeyValueTable, ReaderGroup, Scope, SegmentRecord, Stream, StreamConfig, Subscriber, Transaction, WriterMark,
+    KeyValueTable,
+    ReaderGroup,
+    Scope,
+    SegmentRecord,
+    Stream,
+    StreamConfig,
+    Subscriber,
+    Transaction,
+    WriterMark,
 )
 
 log = logging.getLogger(__name__)
 
 Endpoint = tuple[str, int]
-EndpointSource = Union[Endpoint, Callable[[], Endpoint]]
+EndpointSource = Endpoint | Callable[[], Endpoint]
 
 _COUNTER_KEY = "ctl/txn-counter"
 
@@ -354,7 +370,8 @@ class ControllerService:
         if scope not in self._scopes:
             return Status.SCOPE_NOT_FOUND, [], token
         names = [
-            s.name for s in self._streams.get(scope, {}).values()
+            s.name
+            for s in self._streams.get(scope, {}).values()
             if not s.name.startswith(naming.INTERNAL_PREFIX) and (tag is None or tag in s.config.tags)
         ]
         page, token = self._page(names, token)
@@ -570,7 +587,12 @@ class ControllerService:
     # == scaling ==================================================================
 
     async def scale(
-        self, scope: str, name: str, sealed: list[int], ranges: list[tuple[float, float]], timestamp: int = 0,
+        self,
+        scope: str,
+        name: str,
+        sealed: list[int],
+        ranges: list[tuple[float, float]],
+        timestamp: int = 0,
     ) -> tuple[Status, list[SegmentRecord], int]:
         """Replace the ``sealed`` segments by new ones for ``ranges``, at once.
 
@@ -689,7 +711,13 @@ class ControllerService:
         )
 
     async def commit_transaction(
-        self, scope: str, name: str, high: int, low: int, writer_id: str = "", timestamp: int | None = None,
+        self,
+        scope: str,
+        name: str,
+        high: int,
+        low: int,
+        writer_id: str = "",
+        timestamp: int | None = None,
     ) -> Status:
         """Merge the transaction's segments into the stream (synchronously)."""
         async with self._locked(streams=[(scope, name)]):
@@ -815,7 +843,11 @@ class ControllerService:
                 raise
 
     async def _reap_stream(
-        self, scope: str, name: str, expired: list[tuple[int, int]], old: list[tuple[int, int]],
+        self,
+        scope: str,
+        name: str,
+        expired: list[tuple[int, int]],
+        old: list[tuple[int, int]],
     ) -> None:
         async with self._locked(streams=[(scope, name)]):
             stream = self._stream(scope, name)
@@ -869,8 +901,13 @@ class ControllerService:
     # == key-value tables =========================================================
 
     async def create_kvt(
-        self, scope: str, name: str, partitions: int, primary_key_length: int = 0,
-        secondary_key_length: int = 0, rollover_size_bytes: int = 0,
+        self,
+        scope: str,
+        name: str,
+        partitions: int,
+        primary_key_length: int = 0,
+        secondary_key_length: int = 0,
+        rollover_size_bytes: int = 0,
     ) -> Status:
         if not naming.is_valid_table_name(name):
             return Status.INVALID_TABLE_NAME
@@ -886,7 +923,12 @@ class ControllerService:
             if name in self._kvts.get(scope, {}):
                 return Status.TABLE_EXISTS
             kvt = KeyValueTable(
-                scope, name, partitions, primary_key_length, secondary_key_length, rollover_size_bytes,
+                scope,
+                name,
+                partitions,
+                primary_key_length,
+                secondary_key_length,
+                rollover_size_bytes,
                 self.now_ms(),
             )
             names = kvt.segment_names()
@@ -995,7 +1037,9 @@ class ControllerService:
 
     def _subscribers(self, scope: str, stream: str) -> list[ReaderGroup]:
         return [
-            rg for groups in self._rgs.values() for rg in groups.values()
+            rg
+            for groups in self._rgs.values()
+            for rg in groups.values()
             if rg.retention_type != 0 and (scope, stream) in rg.streams()
         ]
 
@@ -1005,7 +1049,13 @@ class ControllerService:
         return Status.SUCCESS, sorted(rg.scoped_name for rg in self._subscribers(scope, name))
 
     async def update_subscriber_cut(
-        self, scope: str, name: str, subscriber: str, generation: int, reader_group_id: str, cut: dict[int, int],
+        self,
+        scope: str,
+        name: str,
+        subscriber: str,
+        generation: int,
+        reader_group_id: str,
+        cut: dict[int, int],
     ) -> Status:
         """Record a subscribing reader group's position (used for retention)."""
         async with self._locked(streams=[(scope, name)]):
@@ -1037,7 +1087,12 @@ class ControllerService:
         return dict(self._marks.get((scope, name), {}))
 
     async def note_writer_timestamp(
-        self, scope: str, name: str, writer: str, timestamp: int, position: dict[int, int],
+        self,
+        scope: str,
+        name: str,
+        writer: str,
+        timestamp: int,
+        position: dict[int, int],
     ) -> Status:
         async with self._locked(streams=[(scope, name)]):
             stream = self._stream(scope, name)

@@ -9,25 +9,34 @@ Appends are the hot path and are handled per connection (:class:`AppendSession`)
 each append block is written to the log as it arrives and its ``DataAppended`` is sent
 from the log's durability callback, without a task or a future per block.
 """
+
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Union
 
 from pravega.protocol import commands as c
 
 from ..storage import errors
 from ..storage.engine import Engine
 from ..storage.ops import (
-    NO_VERSION, CreateSegment, DeleteSegment, MergeSegments, SealSegment, SegmentKind,
-    TableRemove, TableUpdate, TruncateSegment, UpdateAttribute,
+    NO_VERSION,
+    CreateSegment,
+    DeleteSegment,
+    MergeSegments,
+    SealSegment,
+    SegmentKind,
+    TableRemove,
+    TableUpdate,
+    TruncateSegment,
+    UpdateAttribute,
 )
 from ..storage.segments import MIN_EVENT_NUMBER, Segment
 
-Reply = Union[c.Command, None]
-Result = Union[Reply, Awaitable[Reply]]
+Reply = c.Command | None
+Result = Reply | Awaitable[Reply]
 
 #: ErrorMessage error codes (Java ``ErrorMessage.ErrorCode``).
 UNSPECIFIED = -1
@@ -155,7 +164,9 @@ class SegmentStore:
         if seg.durable_sealed:
             if offset > end:
                 return c.ErrorMessage(
-                    cmd.request_id, cmd.segment, f"read offset {offset} is beyond the end {end} of a sealed segment",
+                    cmd.request_id,
+                    cmd.segment,
+                    f"read offset {offset} is beyond the end {end} of a sealed segment",
                     ILLEGAL_ARGUMENT,
                 )
             return c.SegmentRead(cmd.segment, offset, True, True, b"", cmd.request_id)
@@ -192,8 +203,14 @@ class SegmentStore:
         if not isinstance(seg, Segment):
             return seg
         return c.StreamSegmentInfo(
-            cmd.request_id, cmd.segment_name, True, seg.durable_sealed, False, seg.last_modified,
-            seg.durable_length, seg.start_offset,
+            cmd.request_id,
+            cmd.segment_name,
+            True,
+            seg.durable_sealed,
+            False,
+            seg.last_modified,
+            seg.durable_length,
+            seg.start_offset,
         )
 
     # -- segment life cycle --------------------------------------------------------
@@ -239,7 +256,8 @@ class SegmentStore:
     def merge_segments_batch(self, cmd: c.MergeSegmentsBatch) -> Result:
         ops = [MergeSegments(cmd.target_segment_id, source) for source in cmd.source_segment_ids]
         return self._execute(
-            cmd, ops,
+            cmd,
+            ops,
             lambda results: c.SegmentsBatchMerged(
                 cmd.request_id, cmd.target_segment_id, list(cmd.source_segment_ids), list(results)
             ),
@@ -314,7 +332,9 @@ class SegmentStore:
 
         return self._durable(make)
 
-    def _page(self, seg: Segment, token: bytes, count: int, prefix: bytes) -> tuple[list[tuple[bytes, int, bytes]], bytes]:
+    def _page(
+        self, seg: Segment, token: bytes, count: int, prefix: bytes
+    ) -> tuple[list[tuple[bytes, int, bytes]], bytes]:
         """Live entries in write order from a continuation token (the next position)."""
         start = int.from_bytes(token, "big") if token else 0
         count = max(1, min(count, self.config.max_table_page))
@@ -360,7 +380,8 @@ class SegmentStore:
             table = seg.table
             if cmd.from_position > table.next_position or cmd.from_position < 0:
                 return c.ErrorMessage(
-                    cmd.request_id, cmd.segment,
+                    cmd.request_id,
+                    cmd.segment,
                     f"fromPosition {cmd.from_position} is beyond the table's length {table.next_position}",
                     ILLEGAL_ARGUMENT,
                 )

@@ -11,19 +11,32 @@ All state changes happen on the event-loop thread, in log order:
 Recovery replays the log through the same ``_apply`` functions, so a restarted store
 has exactly the state whose records were durable.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 from . import errors
 from .ops import (
-    APPEND_HEADER, NO_VERSION, NOT_EXISTS, CreateSegment, DeleteSegment, MergeSegments, Op,
-    PutMeta, SealSegment, TableRemove, TableUpdate, TruncateSegment,
-    UpdateAttribute, decode_batch, encode_batch,
+    APPEND_HEADER,
+    NO_VERSION,
+    NOT_EXISTS,
+    CreateSegment,
+    DeleteSegment,
+    MergeSegments,
+    Op,
+    PutMeta,
+    SealSegment,
+    TableRemove,
+    TableUpdate,
+    TruncateSegment,
+    UpdateAttribute,
+    decode_batch,
+    encode_batch,
 )
 from .segments import MIN_EVENT_NUMBER, Segment, Table
 from .wal import format as fmt
@@ -80,10 +93,15 @@ class Engine:
 
     @classmethod
     async def open(
-        cls, data_dir: Path | None, *, fsync: bool = True, file_size: int = fmt.DEFAULT_FILE_SIZE,
-        tolerate_corruption: bool = False, on_fatal: Callable[[BaseException], None] | None = None,
+        cls,
+        data_dir: Path | None,
+        *,
+        fsync: bool = True,
+        file_size: int = fmt.DEFAULT_FILE_SIZE,
+        tolerate_corruption: bool = False,
+        on_fatal: Callable[[BaseException], None] | None = None,
         preallocate: bool = True,
-    ) -> "Engine":
+    ) -> Engine:
         loop = asyncio.get_running_loop()
         engine = cls(data_dir, loop, fsync)
         if data_dir is None:
@@ -103,8 +121,14 @@ class Engine:
                 on_fatal(exc)
 
         engine.log = WalWriter(
-            wal_dir, recovery.next_lsn, tail_base=recovery.tail_base, loop=loop,
-            fsync=fsync, file_size=file_size, on_fatal=fatal, preallocate=preallocate,
+            wal_dir,
+            recovery.next_lsn,
+            tail_base=recovery.tail_base,
+            loop=loop,
+            fsync=fsync,
+            file_size=file_size,
+            on_fatal=fatal,
+            preallocate=preallocate,
         )
         return engine
 
@@ -171,8 +195,13 @@ class Engine:
     # -- the append hot path ------------------------------------------------------
 
     def append(
-        self, seg: Segment, writer_id: int, last_event_number: int, data: bytes | memoryview,
-        on_durable: Callable[[], None], expected_offset: int | None = None,
+        self,
+        seg: Segment,
+        writer_id: int,
+        last_event_number: int,
+        data: bytes | memoryview,
+        on_durable: Callable[[], None],
+        expected_offset: int | None = None,
     ) -> tuple[int, int]:
         """Append ``data`` for one writer; returns (previous event number, new length).
 

@@ -1,4 +1,5 @@
 """Errors raised by the store. Each maps to one segment-store reply (see service)."""
+
 from __future__ import annotations
 
 

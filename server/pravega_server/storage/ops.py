@@ -5,12 +5,13 @@ log record, so it is applied entirely or not at all (after a crash too). The
 controller relies on that: committing a transaction merges every transaction
 segment and updates the transaction record in one batch.
 """
+
 from __future__ import annotations
 
 import enum
 import struct
 from dataclasses import dataclass, field
-from typing import ClassVar, Union
+from typing import ClassVar
 
 _I64 = struct.Struct(">q")
 _U32 = struct.Struct(">I")
@@ -88,7 +89,7 @@ class CreateSegment:
         w.i64(self.target_rate)
 
     @classmethod
-    def decode(cls, r: _Reader) -> "CreateSegment":
+    def decode(cls, r: _Reader) -> CreateSegment:
         return cls(r.text(), SegmentKind(r.u8()), r.u8(), r.i64())
 
 
@@ -101,7 +102,7 @@ class SealSegment:
         w.text(self.name)
 
     @classmethod
-    def decode(cls, r: _Reader) -> "SealSegment":
+    def decode(cls, r: _Reader) -> SealSegment:
         return cls(r.text())
 
 
@@ -116,7 +117,7 @@ class DeleteSegment:
         w.u8(self.must_be_empty)
 
     @classmethod
-    def decode(cls, r: _Reader) -> "DeleteSegment":
+    def decode(cls, r: _Reader) -> DeleteSegment:
         return cls(r.text(), bool(r.u8()))
 
 
@@ -131,7 +132,7 @@ class TruncateSegment:
         w.i64(self.offset)
 
     @classmethod
-    def decode(cls, r: _Reader) -> "TruncateSegment":
+    def decode(cls, r: _Reader) -> TruncateSegment:
         return cls(r.text(), r.i64())
 
 
@@ -148,7 +149,7 @@ class MergeSegments:
         w.text(self.source)
 
     @classmethod
-    def decode(cls, r: _Reader) -> "MergeSegments":
+    def decode(cls, r: _Reader) -> MergeSegments:
         return cls(r.text(), r.text())
 
 
@@ -169,7 +170,7 @@ class UpdateAttribute:
         w.i64(self.expected)
 
     @classmethod
-    def decode(cls, r: _Reader) -> "UpdateAttribute":
+    def decode(cls, r: _Reader) -> UpdateAttribute:
         return cls(r.text(), int.from_bytes(r.blob(), "big"), r.i64(), r.i64())
 
 
@@ -192,7 +193,7 @@ class TableUpdate:
             w.blob(value)
 
     @classmethod
-    def decode(cls, r: _Reader) -> "TableUpdate":
+    def decode(cls, r: _Reader) -> TableUpdate:
         name, offset, n = r.text(), r.i64(), r.i64()
         return cls(name, tuple((r.blob(), r.i64(), r.blob()) for _ in range(n)), offset)
 
@@ -213,7 +214,7 @@ class TableRemove:
             w.i64(version)
 
     @classmethod
-    def decode(cls, r: _Reader) -> "TableRemove":
+    def decode(cls, r: _Reader) -> TableRemove:
         name, offset, n = r.text(), r.i64(), r.i64()
         return cls(name, tuple((r.blob(), r.i64()) for _ in range(n)), offset)
 
@@ -233,21 +234,35 @@ class PutMeta:
             w.blob(self.value)
 
     @classmethod
-    def decode(cls, r: _Reader) -> "PutMeta":
+    def decode(cls, r: _Reader) -> PutMeta:
         key = r.text()
         return cls(key, r.blob() if r.u8() else None)
 
 
-Op = Union[
-    CreateSegment, SealSegment, DeleteSegment, TruncateSegment, MergeSegments,
-    UpdateAttribute, TableUpdate, TableRemove, PutMeta,
-]
+Op = (
+    CreateSegment
+    | SealSegment
+    | DeleteSegment
+    | TruncateSegment
+    | MergeSegments
+    | UpdateAttribute
+    | TableUpdate
+    | TableRemove
+    | PutMeta
+)
 
 OPS: dict[int, type] = {
     cls.OP: cls
     for cls in (
-        CreateSegment, SealSegment, DeleteSegment, TruncateSegment, MergeSegments,
-        UpdateAttribute, TableUpdate, TableRemove, PutMeta,
+        CreateSegment,
+        SealSegment,
+        DeleteSegment,
+        TruncateSegment,
+        MergeSegments,
+        UpdateAttribute,
+        TableUpdate,
+        TableRemove,
+        PutMeta,
     )
 }
 

@@ -10,11 +10,12 @@ validated against it, so they are ordered exactly as in the log. The *durable* v
 (``durable_length``, ``durable_sealed``) is what readers see: data becomes readable
 only once it can no longer be lost.
 """
+
 from __future__ import annotations
 
 import bisect
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from .ops import NO_VERSION, SegmentKind
 
@@ -86,9 +87,25 @@ class Table:
 
 class Segment:
     __slots__ = (
-        "name", "id", "kind", "scale_type", "target_rate", "length", "durable_length",
-        "start_offset", "sealed", "durable_sealed", "deleted", "starts", "extents",
-        "writers", "attributes", "last_modified", "table", "waiters", "created",
+        "name",
+        "id",
+        "kind",
+        "scale_type",
+        "target_rate",
+        "length",
+        "durable_length",
+        "start_offset",
+        "sealed",
+        "durable_sealed",
+        "deleted",
+        "starts",
+        "extents",
+        "writers",
+        "attributes",
+        "last_modified",
+        "table",
+        "waiters",
+        "created",
     )
 
     def __init__(self, name: str, seg_id: int, kind: SegmentKind, scale_type: int = 0, target_rate: int = 0) -> None:

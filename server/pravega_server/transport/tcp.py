@@ -12,6 +12,7 @@ reply type sent as a request) takes one path: an ``ErrorMessage`` is sent if the
 connection can still carry it, then the connection is closed. Other connections and
 everything already acknowledged are unaffected.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -56,7 +57,7 @@ class _Writer:
 
 
 class WireConnection(asyncio.Protocol):
-    def __init__(self, store: SegmentStore, connections: set["WireConnection"]) -> None:
+    def __init__(self, store: SegmentStore, connections: set[WireConnection]) -> None:
         self.store = store
         self.engine = store.engine
         self.codec = Connection(Role.SERVER)
@@ -274,7 +275,9 @@ class WireConnection(asyncio.Protocol):
     def _append_block_end(self, cmd: c.AppendBlockEnd) -> None:
         writer = self.writers.get(cmd.writer_id)
         if writer is None:
-            self._invalid_event_number(cmd.writer_id, cmd.request_id, cmd.last_event_number, "append without SetupAppend")
+            self._invalid_event_number(
+                cmd.writer_id, cmd.request_id, cmd.last_event_number, "append without SetupAppend"
+            )
             return
         data = cmd.data
         if writer.block is not None:
@@ -289,17 +292,31 @@ class WireConnection(asyncio.Protocol):
     def _conditional_block_end(self, cmd: c.ConditionalBlockEnd) -> None:
         writer = self._writer(cmd.writer_id, cmd.request_id, cmd.event_number)
         if writer is not None:
-            self._append(writer, cmd.writer_id, cmd.event_number, cmd.event_number, cmd.data,
-                         cmd.request_id, cmd.expected_offset)
+            self._append(
+                writer, cmd.writer_id, cmd.event_number, cmd.event_number, cmd.data, cmd.request_id, cmd.expected_offset
+            )
 
     def _conditional_append(self, cmd: c.ConditionalAppend) -> None:
         writer = self._writer(cmd.writer_id, cmd.request_id, cmd.event_number)
         if writer is not None:
-            self._append(writer, cmd.writer_id, cmd.event_number, cmd.event_number, frame_event(bytes(cmd.data)),
-                         cmd.request_id, cmd.expected_offset)
+            self._append(
+                writer,
+                cmd.writer_id,
+                cmd.event_number,
+                cmd.event_number,
+                frame_event(bytes(cmd.data)),
+                cmd.request_id,
+                cmd.expected_offset,
+            )
 
     def _append(
-        self, writer: _Writer, writer_id: int, last: int, first: int, data: Any, request_id: int,
+        self,
+        writer: _Writer,
+        writer_id: int,
+        last: int,
+        first: int,
+        data: Any,
+        request_id: int,
         expected_offset: int | None,
     ) -> None:
         seg = writer.segment
@@ -307,19 +324,24 @@ class WireConnection(asyncio.Protocol):
         slot = self._slot()
         if last <= previous:
             # Already stored (a resend after reconnect): acknowledge once durable.
-            self.engine.log.barrier(lambda: self._fill(
-                slot, c.DataAppended(writer_id, last, previous, request_id, seg.length)))
+            self.engine.log.barrier(
+                lambda: self._fill(slot, c.DataAppended(writer_id, last, previous, request_id, seg.length))
+            )
             return
         if first <= previous:
-            self._fill(slot, c.InvalidEventNumber(writer_id, request_id, "block overlaps stored events", last),
-                       close=True)
+            self._fill(
+                slot, c.InvalidEventNumber(writer_id, request_id, "block overlaps stored events", last), close=True
+            )
             return
         if seg.deleted:
             self._fill(slot, c.NoSuchSegment(request_id, seg.name, "", -1))
             return
         try:
             previous, length = self.engine.append(
-                seg, writer_id, last, data,
+                seg,
+                writer_id,
+                last,
+                data,
                 lambda: self._fill(slot, c.DataAppended(writer_id, last, previous, request_id, length)),
                 expected_offset,
             )
@@ -354,7 +376,7 @@ def _reassemble(block: Any, whole: int, tail: Any) -> bytes | None:
     rest = block[whole:]
     while len(rest) >= _EMBEDDED_HEADER.size:
         code, length = _EMBEDDED_HEADER.unpack_from(rest)
-        body = rest[_EMBEDDED_HEADER.size:]
+        body = rest[_EMBEDDED_HEADER.size :]
         if length < 0 or length > len(body) or code not in (_PADDING, _PARTIAL_EVENT):
             return None
         if code == _PARTIAL_EVENT:
@@ -376,6 +398,10 @@ async def start_tcp(store: SegmentStore, host: str, port: int) -> tuple[asyncio.
     connections: set[WireConnection] = set()
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: WireConnection(store, connections), host, port, reuse_address=True, backlog=1024,
+        lambda: WireConnection(store, connections),
+        host,
+        port,
+        reuse_address=True,
+        backlog=1024,
     )
     return server, connections

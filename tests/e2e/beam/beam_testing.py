@@ -1,6 +1,7 @@
 """Helpers of the Beam connector tests: runner options, output collection, a chunked
 source, and fault hooks. DoFns and hooks here are pickled by reference, so they must
 live in an importable module (not in a test function or conftest)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,15 +9,15 @@ import json
 import threading
 import uuid
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.transforms.core import RestrictionProvider
-
 from pravega import naming
 from pravega.aio import Client
 
@@ -95,8 +96,9 @@ class _ChunkRange(RestrictionProvider):
 class _Chunks(beam.DoFn):
     """(chunks, per_chunk) -> the ints [0, chunks * per_chunk), one chunk per bundle."""
 
-    def process(self, element: tuple[int, int], tracker: Any = beam.DoFn.RestrictionParam(_ChunkRange())
-                ) -> Iterator[int]:
+    def process(
+        self, element: tuple[int, int], tracker: Any = beam.DoFn.RestrictionParam(_ChunkRange())
+    ) -> Iterator[int]:
         chunk = tracker.current_restriction().start
         if not tracker.try_claim(chunk):
             return
@@ -106,9 +108,12 @@ class _Chunks(beam.DoFn):
 
 
 def chunked_ints(pbegin: Any, chunks: int, per_chunk: int, label: str = "Chunks") -> beam.PCollection:
-    return (pbegin | f"{label}Impulse" >> beam.Impulse()
-            | f"{label}Spec" >> beam.Map(lambda _: (chunks, per_chunk))
-            | label >> beam.ParDo(_Chunks()))
+    return (
+        pbegin
+        | f"{label}Impulse" >> beam.Impulse()
+        | f"{label}Spec" >> beam.Map(lambda _: (chunks, per_chunk))
+        | label >> beam.ParDo(_Chunks())
+    )
 
 
 # -- fault hooks (WriteToPravega(_fault_hook=...)) ----------------------------------------
@@ -215,4 +220,3 @@ def run_async(fn: Callable[[Client], Any], controller_uri: str) -> Any:
 
 def new_scope() -> str:
     return "beam" + uuid.uuid4().hex[:8]
-

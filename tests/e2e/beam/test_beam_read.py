@@ -1,15 +1,16 @@
 """ReadFromPravega against a real server, on the DirectRunner and the embedded portable runner."""
+
 from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import apache_beam as beam
+import pravega
 import pytest
 from apache_beam.transforms import window
-
-import pravega
 from beam_testing import Collector, counter, gauges, new_scope, options
 from pravega_beam import PravegaEvent, ReadFromPravega
 
@@ -61,7 +62,7 @@ def test_unbounded_read_until_sealed_reads_each_event_once(server: Any, runner: 
 
         thread, failures = _in_background(feed, lambda: client.seal_stream(scope, "in"))
         p = beam.Pipeline(options=options(runner, streaming=True))
-        _ = (p | ReadFromPravega(uri, f"{scope}/in", deserializer=bytes.decode) | collector.sink())
+        _ = p | ReadFromPravega(uri, f"{scope}/in", deserializer=bytes.decode) | collector.sink()
         result = p.run()
         result.wait_until_finish()
         thread.join(30)
@@ -104,8 +105,7 @@ def test_read_across_scaling_keeps_each_key_in_order(server: Any, runner: str) -
 
     collector = Collector()
     p = beam.Pipeline(options=options(runner, streaming=True))
-    _ = (p | ReadFromPravega(uri, f"{scope}/in", deserializer=bytes.decode, with_metadata=True)
-         | collector.sink())
+    _ = p | ReadFromPravega(uri, f"{scope}/in", deserializer=bytes.decode, with_metadata=True) | collector.sink()
     p.run().wait_until_finish()
 
     records: list[PravegaEvent] = collector.items
@@ -142,8 +142,11 @@ def test_bounded_read_between_stream_cuts(server: Any, runner: str) -> None:
 
     collector = Collector()
     p = beam.Pipeline(options=options(runner))
-    _ = (p | ReadFromPravega(uri, f"{scope}/in", start=start, end=end.to_text(), deserializer=bytes.decode)
-         | collector.sink())
+    _ = (
+        p
+        | ReadFromPravega(uri, f"{scope}/in", start=start, end=end.to_text(), deserializer=bytes.decode)
+        | collector.sink()
+    )
     result = p.run()
     result.wait_until_finish()
     assert sorted(collector.items) == sorted(between)
@@ -190,14 +193,17 @@ def test_event_time_windows_from_timestamp_fn(server: Any, runner: str) -> None:
 
     collector = Collector()
     p = beam.Pipeline(options=options(runner, streaming=True))
-    _ = (p
-         | ReadFromPravega(uri, f"{scope}/in", deserializer=bytes.decode,
-                           timestamp_fn=lambda e: int(e.split(":")[0]), idle_timeout=1.0)
-         | beam.Map(lambda e: e.split(":")[1])
-         | beam.WindowInto(window.FixedWindows(10))
-         | beam.combiners.Count.PerElement()
-         | beam.ParDo(_WindowCounts())
-         | collector.sink())
+    _ = (
+        p
+        | ReadFromPravega(
+            uri, f"{scope}/in", deserializer=bytes.decode, timestamp_fn=lambda e: int(e.split(":")[0]), idle_timeout=1.0
+        )
+        | beam.Map(lambda e: e.split(":")[1])
+        | beam.WindowInto(window.FixedWindows(10))
+        | beam.combiners.Count.PerElement()
+        | beam.ParDo(_WindowCounts())
+        | collector.sink()
+    )
     p.run().wait_until_finish()
 
     expected: dict[tuple[int, str], int] = defaultdict(int)

@@ -5,6 +5,7 @@ therefore played the way a runner would do it: the write stage by running the sa
 pipeline again on the same input, the commit stage by committing the same (stable,
 post-Reshuffle) transaction ids again until it succeeds.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -12,12 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
+import pravega
 import pytest
 from apache_beam.transforms.display import DisplayData
-
-import pravega
 from beam_testing import (
-    Collector, FaultHook, VisibilityProbe, chunked_ints, counter, new_scope, options, read_all,
+    Collector,
+    FaultHook,
+    VisibilityProbe,
+    chunked_ints,
+    counter,
+    new_scope,
+    options,
+    read_all,
     run_async,
 )
 from pravega_beam import WriteToPravega
@@ -45,12 +52,13 @@ def _setup(uri: str, segments: int = 3) -> str:
     return scope
 
 
-def _write_pipeline(runner: str, uri: str, scope: str, hook: Any = None, exactly_once: bool = True,
-                    ids: Collector | None = None) -> beam.Pipeline:
+def _write_pipeline(
+    runner: str, uri: str, scope: str, hook: Any = None, exactly_once: bool = True, ids: Collector | None = None
+) -> beam.Pipeline:
     p = beam.Pipeline(options=options(runner))
-    written = (chunked_ints(p, CHUNKS, PER_CHUNK)
-               | WriteToPravega(uri, f"{scope}/out", serializer=_encode, routing_key_fn=_key,
-                                exactly_once=exactly_once, _fault_hook=hook))
+    written = chunked_ints(p, CHUNKS, PER_CHUNK) | WriteToPravega(
+        uri, f"{scope}/out", serializer=_encode, routing_key_fn=_key, exactly_once=exactly_once, _fault_hook=hook
+    )
     if ids is not None:
         _ = written | ids.sink()
     return p
@@ -134,10 +142,9 @@ def test_failure_in_the_commit_stage_then_retry(server: Any, runner: str, tmp_pa
     committed_before_retry = hook.ids("commit")
     assert len(committed_before_retry) == 1  # committed, then the bundle failed
 
-    for attempt in range(CHUNKS + 1):
+    for attempt in range(CHUNKS + 1):  # noqa: B007
         p = beam.Pipeline(options=options(runner))
-        _ = (p | beam.Create(ids)
-             | beam.ParDo(_CommitTransactionsFn(uri, scope, "out", 120_000, hook)))
+        _ = p | beam.Create(ids) | beam.ParDo(_CommitTransactionsFn(uri, scope, "out", 120_000, hook))
         try:
             p.run().wait_until_finish()
             break
@@ -186,5 +193,9 @@ def test_at_least_once_write(server: Any, runner: str) -> None:
 def test_display_data(server: Any, runner: str) -> None:
     write = WriteToPravega(server.controller_uri, "sc/out", transaction_lease_ms=30_000)
     items = {i.key: i.value for i in DisplayData.create_from(write).items}
-    assert items == {"controller_uri": server.controller_uri, "stream": "sc/out", "exactly_once": True,
-                     "transaction_lease_ms": 30_000}
+    assert items == {
+        "controller_uri": server.controller_uri,
+        "stream": "sc/out",
+        "exactly_once": True,
+        "transaction_lease_ms": 30_000,
+    }

@@ -3,6 +3,7 @@
 ``bash scripts/test.sh`` runs ``scripts/docker_setup.sh`` first (installs and starts Docker,
 builds ``pravega-native:dev``); its failure reason is kept in ``build/docker/setup-status``.
 """
+
 from __future__ import annotations
 
 import os
@@ -12,7 +13,7 @@ import pytest
 
 pytest.importorskip("testcontainers", reason="the container tests need testcontainers (the 'testing' extra)")
 
-from pravega.testing.container import DEFAULT_IMAGE, docker_unavailable_reason  # noqa: E402
+from pravega.testing.container import DEFAULT_IMAGE, docker_unavailable_reason
 
 ROOT = Path(__file__).resolve().parents[3]
 STATUS = ROOT / "build" / "docker" / "setup-status"

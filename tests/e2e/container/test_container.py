@@ -1,5 +1,6 @@
 """The pravega-native image under testcontainers: start time, ports, volumes, and both the
 official client and ours writing and reading exactly once against the container."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,11 +11,11 @@ import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
-
 from pravega.aio import Client
 from pravega.protocol import controller_pb2 as pb
 from pravega.serializers import StringSerializer
@@ -55,8 +56,7 @@ def official_write(uri: str, scope: str, stream: str, events: list[str], segment
     writer.flush()
 
 
-def official_read(uri: str, scope: str, stream: str, expected: int, readers: int = 1,
-                  linger: float = 1.5) -> list[str]:
+def official_read(uri: str, scope: str, stream: str, expected: int, readers: int = 1, linger: float = 1.5) -> list[str]:
     """Every event a new reader group returns until ``expected`` arrived (or a timeout),
     plus whatever comes in ``linger`` seconds more (duplicates would)."""
     manager = pravega_client.StreamManager(uri)
@@ -99,8 +99,9 @@ def assert_exactly_once(got: list[str], expected: list[str]) -> None:
 # -- tests ------------------------------------------------------------------------------------
 
 
-def test_start_to_ready_under_five_seconds(pravega_container_factory: Callable[..., PravegaContainer],
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_start_to_ready_under_five_seconds(
+    pravega_container_factory: Callable[..., PravegaContainer], capsys: pytest.CaptureFixture[str]
+) -> None:
     """From start() to both ports answering (container creation included), three times."""
     timings = []
     for _ in range(3):
@@ -116,16 +117,13 @@ def test_start_to_ready_under_five_seconds(pravega_container_factory: Callable[.
     assert max(timings) < 5.0, timings
 
 
-def test_non_default_ports_and_advertised_endpoint(
-        pravega_container_factory: Callable[..., PravegaContainer]) -> None:
+def test_non_default_ports_and_advertised_endpoint(pravega_container_factory: Callable[..., PravegaContainer]) -> None:
     ctrl, store = free_port(), free_port()
     while store == ctrl:
         store = free_port()
-    container = (pravega_container_factory()
-                 .with_controller_port(ctrl)
-                 .with_segment_store_port(store)
-                 .with_in_memory()
-                 .start())
+    container = (
+        pravega_container_factory().with_controller_port(ctrl).with_segment_store_port(store).with_in_memory().start()
+    )
     host = container.get_container_host_ip()
     assert container.get_controller_uri() == f"tcp://{host}:{ctrl}"
     assert container.get_segment_store_endpoint() == f"{host}:{store}"
@@ -134,7 +132,6 @@ def test_non_default_ports_and_advertised_endpoint(
 
     # The segment-store address the controller hands out is the one reachable from here.
     import grpc
-
     from pravega.protocol.controller_pb2_grpc import ControllerServiceStub
 
     with grpc.insecure_channel(f"{host}:{ctrl}", options=[("grpc.enable_http_proxy", 0)]) as channel:
@@ -147,8 +144,9 @@ def test_non_default_ports_and_advertised_endpoint(
     assert_exactly_once(official_read(container.get_controller_uri(), scope, stream, len(events)), events)
 
 
-def test_data_survives_restart_with_volume(pravega_container_factory: Callable[..., PravegaContainer],
-                                           tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_data_survives_restart_with_volume(
+    pravega_container_factory: Callable[..., PravegaContainer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = tmp_path / "pravega-data"
     container = pravega_container_factory().with_data_volume(data).start()
     uri = container.get_controller_uri()
@@ -165,7 +163,9 @@ def test_data_survives_restart_with_volume(pravega_container_factory: Callable[.
     # A new container on the same directory (and new ports) has the same data.
     again = pravega_container_factory().with_data_volume(data).start()
     assert_exactly_once(official_read(again.get_controller_uri(), scope, stream, len(events)), events)
-    report(capsys, f"restart-to-ready {restart_seconds:.2f} s; new container on the volume {again.startup_seconds:.2f} s")
+    report(
+        capsys, f"restart-to-ready {restart_seconds:.2f} s; new container on the volume {again.startup_seconds:.2f} s"
+    )
 
     # The server wrote as the directory's owner, so the files stay the owner's.
     owner = (data.stat().st_uid, data.stat().st_gid)
@@ -233,28 +233,48 @@ def test_example_with_the_fixture_passes() -> None:
     env = dict(os.environ, PRAVEGA_TEST_CONTAINER="1")
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "examples/test_with_container.py"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout and "skipped" not in proc.stdout, proc.stdout[-2000:]
 
 
-@pytest.mark.parametrize("script, args, verdict", [
-    # exactly-once streaming word count (DirectRunner)
-    ("beam_wordcount.py", ["--lines", "1500"], "OK"),
-    # a bounded read between two stream cuts
-    ("beam_batch.py", ["--orders", "2000"], "OK"),
-    # PyFlink, exactly-once sink, with one injected failure of the Python map
-    ("flink_exactly_once.py", ["--events", "4000", "--fail-at", "1500"], "each exactly once, in order per customer"),
-])
-def test_pipelines_exactly_once_against_the_container(pravega_container: PravegaContainer, script: str,
-                                                      args: list[str], verdict: str) -> None:
+@pytest.mark.parametrize(
+    "script, args, verdict",
+    [
+        # exactly-once streaming word count (DirectRunner)
+        ("beam_wordcount.py", ["--lines", "1500"], "OK"),
+        # a bounded read between two stream cuts
+        ("beam_batch.py", ["--orders", "2000"], "OK"),
+        # PyFlink, exactly-once sink, with one injected failure of the Python map
+        (
+            "flink_exactly_once.py",
+            ["--events", "4000", "--fail-at", "1500"],
+            "each exactly once, in order per customer",
+        ),
+    ],
+)
+def test_pipelines_exactly_once_against_the_container(
+    pravega_container: PravegaContainer, script: str, args: list[str], verdict: str
+) -> None:
     """A Beam pipeline and a PyFlink job, run against the containerized server; each
     example checks its own output (every input exactly once, keys in order)."""
     done = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / script), "--controller", pravega_container.get_controller_uri(),
-         *args],
-        capture_output=True, text=True, timeout=600, cwd=ROOT,
+        [
+            sys.executable,
+            str(ROOT / "examples" / script),
+            "--controller",
+            pravega_container.get_controller_uri(),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
     )
     assert done.returncode == 0, f"{script} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     assert verdict in done.stdout, done.stdout[-2000:]

@@ -5,21 +5,21 @@ Temporary files, Flink logs and the JVM's temp dir go to one directory per sessi
 connector jar is built once per source digest into the usual cache (``PRAVEGA_FLINK_CACHE``
 overrides it).
 """
+
 from __future__ import annotations
 
 import os
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 pytest.importorskip("pyflink")
 
-from pravega.testing import ServerProcess  # noqa: E402
-
-from flink_testkit import FlinkRun  # noqa: E402
+from flink_testkit import FlinkRun
+from pravega.testing import ServerProcess
 
 
 @pytest.fixture(scope="session")

@@ -1,16 +1,17 @@
 """Helpers for the PyFlink connector tests (imported by the test modules of this directory)."""
+
 from __future__ import annotations
 
 import asyncio
 import collections
 import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import pravega
 import pravega.aio
-
 import pravega_flink
 
 HOOKS = ("failReaderAfter", "failWriterAfter", "failCommit", "eventLog")
@@ -42,8 +43,13 @@ def parse(text: str) -> tuple[str, int]:
     return key, int(rest.split("|", 1)[0])
 
 
-def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.25,
-             diagnose: Callable[[], str] | None = None) -> Any:
+def wait_for(
+    condition: Callable[[], Any],
+    timeout: float,
+    what: str,
+    interval: float = 0.25,
+    diagnose: Callable[[], str] | None = None,
+) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
@@ -54,7 +60,7 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: 
             if diagnose is not None:
                 try:
                     details = "\n" + diagnose()
-                except Exception as exc:  # noqa: BLE001 - diagnostics only
+                except Exception as exc:
                     details = f"\n(diagnostics failed: {exc!r})"
             raise AssertionError(f"timed out after {timeout} s waiting for {what}{details}")
         time.sleep(interval)
@@ -68,7 +74,7 @@ def cancel(job: Any, timeout: float = 60) -> None:
     while time.monotonic() < deadline:
         try:
             status = str(job.get_job_status().result())
-        except Exception:  # noqa: BLE001 - the mini-cluster is already shut down
+        except Exception:
             return
         if status.rsplit(".", 1)[-1] in ("CANCELED", "FAILED", "FINISHED"):
             return
@@ -79,8 +85,15 @@ def cancel(job: Any, timeout: float = 60) -> None:
 class InputWriter(threading.Thread):
     """Writes ``k<i>:<seq>`` events (routing key ``k<i>``) in the background until stopped."""
 
-    def __init__(self, client: pravega.Client, scope: str, stream: str, keys: int, pause: float,
-                 start_seq: dict[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        client: pravega.Client,
+        scope: str,
+        stream: str,
+        keys: int,
+        pause: float,
+        start_seq: dict[str, int] | None = None,
+    ) -> None:
         super().__init__(daemon=True)
         self.writer = client.create_writer(scope, stream, pravega.StringSerializer())
         self.keys = keys
@@ -102,7 +115,7 @@ class InputWriter(threading.Thread):
                     i += 1
                 time.sleep(self.pause)
             self.writer.flush()
-        except BaseException as exc:  # noqa: BLE001 - reported by stop()
+        except BaseException as exc:
             self.error = exc
 
     def stop(self) -> dict[str, int]:
@@ -110,8 +123,10 @@ class InputWriter(threading.Thread):
         self.stopped.set()
         self.join(60)
         if self.is_alive():
-            raise AssertionError("the Python client's writer of the test input did not flush within 60 s "
-                                 f"({self.written} events written): a client problem, not the connector's")
+            raise AssertionError(
+                "the Python client's writer of the test input did not flush within 60 s "
+                f"({self.written} events written): a client problem, not the connector's"
+            )
         self.writer.close()
         if self.error is not None:
             raise self.error
@@ -184,8 +199,14 @@ class FlinkRun:
 
     # -- flink ---------------------------------------------------------------------------
 
-    def env(self, parallelism: int = 1, checkpoint_ms: int = 500, restore_from: Path | None = None,
-            attempts: int = 10, extra: dict[str, str] | None = None) -> Any:
+    def env(
+        self,
+        parallelism: int = 1,
+        checkpoint_ms: int = 500,
+        restore_from: Path | None = None,
+        attempts: int = 10,
+        extra: dict[str, str] | None = None,
+    ) -> Any:
         from pyflink.common import Configuration
         from pyflink.datastream import StreamExecutionEnvironment
 
@@ -216,10 +237,12 @@ class FlinkRun:
     def source(self, *streams: str, bounded: bool = False) -> Any:
         from pyflink.common import SimpleStringSchema
 
-        b = (pravega_flink.PravegaSource.builder()
-             .set_controller_uri(self.uri)
-             .set_streams(*streams)
-             .set_deserialization_schema(SimpleStringSchema()))
+        b = (
+            pravega_flink.PravegaSource.builder()
+            .set_controller_uri(self.uri)
+            .set_streams(*streams)
+            .set_deserialization_schema(SimpleStringSchema())
+        )
         if bounded:
             b.set_bounded()
         return b
@@ -227,12 +250,14 @@ class FlinkRun:
     def sink(self, stream: str, guarantee: Any) -> Any:
         from pyflink.common import SimpleStringSchema
 
-        return (pravega_flink.PravegaSink.builder()
-                .set_controller_uri(self.uri)
-                .set_stream(stream)
-                .set_serialization_schema(SimpleStringSchema())
-                .set_delivery_guarantee(guarantee)
-                .set_routing_key_extractor(pravega_flink.RoutingKeyExtractor.delimited_prefix(":")))
+        return (
+            pravega_flink.PravegaSink.builder()
+            .set_controller_uri(self.uri)
+            .set_stream(stream)
+            .set_serialization_schema(SimpleStringSchema())
+            .set_delivery_guarantee(guarantee)
+            .set_routing_key_extractor(pravega_flink.RoutingKeyExtractor.delimited_prefix(":"))
+        )
 
     def latest_checkpoint(self) -> Path:
         found = sorted(self.checkpoints.glob("*/chk-*/_metadata"), key=lambda p: int(p.parent.name[4:]))
@@ -253,7 +278,7 @@ class FlinkRun:
         if job is not None:
             try:
                 status = str(job.get_job_status().result())
-            except Exception:  # noqa: BLE001 - the mini-cluster may be gone
+            except Exception:
                 status = "(mini-cluster gone)"
         count = self.count(stream) if stream else "n/a"
         tail = "\n".join(self.event_log.read_text().splitlines()[-20:])
@@ -263,8 +288,9 @@ class FlinkRun:
         return sum(int(ln[3]) for ln in self.log("commit"))
 
 
-def check_exactly_once(events: list[str], expected: dict[str, int], per_segment: dict[int, list[str]] | None = None
-                       ) -> None:
+def check_exactly_once(
+    events: list[str], expected: dict[str, int], per_segment: dict[int, list[str]] | None = None
+) -> None:
     """Each key's sequence numbers are exactly 0..n-1; with ``per_segment``, in order."""
     seqs: dict[str, list[int]] = collections.defaultdict(list)
     sources = per_segment.values() if per_segment is not None else [events]

@@ -1,12 +1,11 @@
 """Builder validation and configuration (no job runs): what ``build()`` rejects, with messages
 that name the setting, and what reaches the Java objects; plus the jar's error paths."""
+
 from __future__ import annotations
 
-import pytest
-
 import pravega
-
 import pravega_flink
+import pytest
 from pravega_flink import PravegaSink, PravegaSource, RoutingKeyExtractor, _jar
 
 
@@ -38,8 +37,13 @@ def test_source_rejects_bad_names_uris_and_cuts(env):
     with pytest.raises(ValueError, match="scope/stream"):
         PravegaSource.builder().add_stream("just-a-stream")
     with pytest.raises(ValueError, match="TLS"):
-        (PravegaSource.builder().set_controller_uri("tls://h:9090").set_stream("a/b")
-         .set_deserialization_schema(_schema()).build())
+        (
+            PravegaSource.builder()
+            .set_controller_uri("tls://h:9090")
+            .set_stream("a/b")
+            .set_deserialization_schema(_schema())
+            .build()
+        )
     with pytest.raises(ValueError, match="stream cut"):
         PravegaSource.builder().set_start_stream_cut("sc1:garbage!")
     with pytest.raises(ValueError, match="stream cut of sc/other given for stream sc/st"):
@@ -51,16 +55,18 @@ def test_source_rejects_bad_names_uris_and_cuts(env):
 def test_source_configuration_reaches_java(env):
     start = pravega.StreamCut("sc", "a", {0: 100, 1: 200})
     end = pravega.StreamCut("sc", "b", {(1 << 32) | 2: 50})
-    source = (PravegaSource.builder()
-              .set_controller_uri("tcp://127.0.0.1:9090")
-              .set_streams("sc/a", "sc/b")
-              .set_start_stream_cut(start)
-              .set_end_stream_cut(str(end))
-              .set_start_at_tail()
-              .set_bounded()
-              .set_read_length(65536)
-              .set_deserialization_schema(_schema())
-              .build())
+    source = (
+        PravegaSource.builder()
+        .set_controller_uri("tcp://127.0.0.1:9090")
+        .set_streams("sc/a", "sc/b")
+        .set_start_stream_cut(start)
+        .set_end_stream_cut(str(end))
+        .set_start_at_tail()
+        .set_bounded()
+        .set_read_length(65536)
+        .set_deserialization_schema(_schema())
+        .build()
+    )
     j = source.get_java_function()
     assert j.getBoundedness().toString() == "BOUNDED"
     config = j.getConfig()
@@ -87,8 +93,13 @@ def test_sink_exactly_once_needs_a_sane_transaction_timeout(env):
     from pyflink.datastream.connectors import DeliveryGuarantee
 
     def builder():
-        return (PravegaSink.builder().set_controller_uri("tcp://127.0.0.1:9090").set_stream("sc/out")
-                .set_serialization_schema(_schema()).set_delivery_guarantee(DeliveryGuarantee.EXACTLY_ONCE))
+        return (
+            PravegaSink.builder()
+            .set_controller_uri("tcp://127.0.0.1:9090")
+            .set_stream("sc/out")
+            .set_serialization_schema(_schema())
+            .set_delivery_guarantee(DeliveryGuarantee.EXACTLY_ONCE)
+        )
 
     with pytest.raises(ValueError, match="transaction timeout of at least 10000 ms"):
         builder().set_transaction_timeout(5_000).build()
@@ -102,8 +113,15 @@ def test_sink_exactly_once_needs_a_sane_transaction_timeout(env):
     assert config.getPingIntervalMillis() == 18_000
     assert config.getDeliveryGuarantee().name() == "EXACTLY_ONCE"
     # The default: AT_LEAST_ONCE with a 10-minute lease.
-    default = (PravegaSink.builder().set_controller_uri("tcp://h:1").set_stream("sc/out")
-               .set_serialization_schema(_schema()).build().get_java_function().getConfig())
+    default = (
+        PravegaSink.builder()
+        .set_controller_uri("tcp://h:1")
+        .set_stream("sc/out")
+        .set_serialization_schema(_schema())
+        .build()
+        .get_java_function()
+        .getConfig()
+    )
     assert default.getDeliveryGuarantee().name() == "AT_LEAST_ONCE"
     assert default.getTransactionTimeoutMillis() == 600_000
 
@@ -122,9 +140,15 @@ def test_sink_routing_key_extractors(env):
     assert key(RoutingKeyExtractor.none(), "x") is None
     with pytest.raises(ValueError, match="delimiter"):
         RoutingKeyExtractor.delimited_prefix("")
-    sink = (PravegaSink.builder().set_controller_uri("tcp://h:1").set_stream("sc/out")
-            .set_serialization_schema(_schema()).set_delivery_guarantee(DeliveryGuarantee.NONE)
-            .set_routing_key_field("user").build())
+    sink = (
+        PravegaSink.builder()
+        .set_controller_uri("tcp://h:1")
+        .set_stream("sc/out")
+        .set_serialization_schema(_schema())
+        .set_delivery_guarantee(DeliveryGuarantee.NONE)
+        .set_routing_key_field("user")
+        .build()
+    )
     assert sink.get_java_function().getRoutingKeyExtractor().toString() == "jsonField(user)"
 
 

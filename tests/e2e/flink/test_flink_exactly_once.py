@@ -7,16 +7,19 @@ Every check reads the whole output stream: each key's sequence numbers must be e
 0..n-1, in order within its segment; and nothing may be visible before its checkpoint's
 transaction was committed.
 """
+
 from __future__ import annotations
 
 import asyncio
 import time
 
-import pytest
-
 import pravega.aio
 from flink_testkit import (
-    InputWriter, cancel, check_exactly_once, set_hook, wait_for,
+    InputWriter,
+    cancel,
+    check_exactly_once,
+    set_hook,
+    wait_for,
 )
 
 
@@ -26,9 +29,14 @@ def _pipeline(run, env, src: str, out: str, fn, bounded: bool = False):
 
     source = run.source(src, bounded=bounded).build()
     sink = run.sink(out, DeliveryGuarantee.EXACTLY_ONCE).build()
-    (env.from_source(source, WatermarkStrategy.no_watermarks(), "pravega-in").uid("pravega-in")
-        .map(fn, output_type=Types.STRING()).uid("python-map")
-        .sink_to(sink).uid("pravega-out"))
+    (
+        env.from_source(source, WatermarkStrategy.no_watermarks(), "pravega-in")
+        .uid("pravega-in")
+        .map(fn, output_type=Types.STRING())
+        .uid("python-map")
+        .sink_to(sink)
+        .uid("pravega-out")
+    )
 
 
 def _txn_states(run, stream: str, hex_ids: set[str]) -> dict[str, str]:
@@ -58,8 +66,9 @@ def _check_transactions_settled(run, out: str) -> None:
     assert set(commits) == committed
     handed_over = {ln[2] for ln in run.log("precommit")}
     open_ = {h for h, s in states.items() if s not in ("COMMITTED", "ABORTED")}
-    assert open_ <= handed_over - committed, \
+    assert open_ <= handed_over - committed, (
         f"transactions never handed to a committer were left open: {sorted(open_ - handed_over)}"
+    )
 
 
 def test_python_failure_and_scale_up_keep_exactly_once_and_order(run):
@@ -73,6 +82,7 @@ def test_python_failure_and_scale_up_keep_exactly_once_and_order(run):
 
     def tag(text: str, marker: str = marker, processed: str = processed) -> str:
         import os
+
         if text == "k5:250" and not os.path.exists(marker):
             open(marker, "w").close()
             raise RuntimeError("injected failure in the Python map")
@@ -87,8 +97,9 @@ def test_python_failure_and_scale_up_keep_exactly_once_and_order(run):
     writer.start()
     observations = []
     try:
-        wait_for(lambda: run.committed_events() >= 1000, 120, "the first commits",
-                 diagnose=lambda: run.diagnose(job, out))
+        wait_for(
+            lambda: run.committed_events() >= 1000, 120, "the first commits", diagnose=lambda: run.diagnose(job, out)
+        )
         ranges = run.client.scale_stream(run.scope, "in", [0], [(0.0, 0.25), (0.25, 0.5)])
         assert len(ranges) == 2
         deadline = time.monotonic() + 6
@@ -99,12 +110,20 @@ def test_python_failure_and_scale_up_keep_exactly_once_and_order(run):
             after = run.committed_events()
             observations.append((before, visible, after, done))
             time.sleep(0.1)
-        wait_for(lambda: run.tmp.joinpath("python-failed").exists(), 60, "the Python failure",
-                 diagnose=lambda: run.diagnose(job, out))
+        wait_for(
+            lambda: run.tmp.joinpath("python-failed").exists(),
+            60,
+            "the Python failure",
+            diagnose=lambda: run.diagnose(job, out),
+        )
         final = writer.stop()
         total = sum(final.values())
-        wait_for(lambda: run.count(out) >= total, 120, f"{total} events in the output",
-                 diagnose=lambda: run.diagnose(job, out))
+        wait_for(
+            lambda: run.count(out) >= total,
+            120,
+            f"{total} events in the output",
+            diagnose=lambda: run.diagnose(job, out),
+        )
     finally:
         if writer.is_alive():
             writer.stop()
@@ -113,8 +132,9 @@ def test_python_failure_and_scale_up_keep_exactly_once_and_order(run):
     # Visibility: what a reader sees is always whole committed transactions, never more.
     for before, visible, after, _ in observations:
         assert before <= visible <= after, (before, visible, after)
-    assert any(visible < done for _, visible, _, done in observations), \
+    assert any(visible < done for _, visible, _, done in observations), (
         "never caught processed-but-uncommitted events: the visibility check proved nothing"
+    )
     # The scaled segment's successors were read (events written after the scale are there).
     assert run.log("commit")
 
@@ -129,6 +149,7 @@ def test_committer_failures_are_retried_and_recommits_are_idempotent(run):
 
     def slow(text: str) -> str:
         import time as t
+
         t.sleep(0.001)
         return text + "|py"
 
@@ -153,6 +174,7 @@ def test_reader_and_writer_failover_keep_exactly_once(run):
 
     def slow(text: str) -> str:
         import time as t
+
         t.sleep(0.0005)
         return text + "|py"
 
@@ -182,8 +204,12 @@ def test_cancel_and_resume_from_retained_checkpoint(run):
     job = env.execute_async("eo-before-cancel")
     writer.start()
     try:
-        wait_for(lambda: run.committed_events() >= 1500, 120, "commits before the cancel",
-                 diagnose=lambda: run.diagnose(job, out))
+        wait_for(
+            lambda: run.committed_events() >= 1500,
+            120,
+            "commits before the cancel",
+            diagnose=lambda: run.diagnose(job, out),
+        )
     finally:
         cancel(job)
     time.sleep(1.0)  # more input while the job is down
@@ -196,8 +222,12 @@ def test_cancel_and_resume_from_retained_checkpoint(run):
     job = env.execute_async("eo-after-resume")
     total = sum(final.values())
     try:
-        wait_for(lambda: run.count(out) >= total, 120, f"{total} events after the resume",
-                 diagnose=lambda: run.diagnose(job, out))
+        wait_for(
+            lambda: run.count(out) >= total,
+            120,
+            f"{total} events after the resume",
+            diagnose=lambda: run.diagnose(job, out),
+        )
     finally:
         cancel(job)
     check_exactly_once([], final, per_segment=run.read_segments(out))

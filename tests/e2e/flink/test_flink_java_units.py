@@ -6,6 +6,7 @@ to successor segments when its stream is scaled under it.
 The checks live in ``connectors/flink/java/src/test/java/org/pravega/flink/SelfTest.java``
 (there is no Maven or JUnit here); this module compiles it against the connector jar.
 """
+
 from __future__ import annotations
 
 import random
@@ -14,12 +15,10 @@ import string
 import subprocess
 from pathlib import Path
 
-import pytest
-
 import pravega
-from pravega.routing import hash_routing_key
-
 import pravega_flink
+import pytest
+from pravega.routing import hash_routing_key
 from pravega_flink import _jar
 
 TEST_SOURCES = _jar.SOURCE_ROOT.parents[1] / "test" / "java"
@@ -36,16 +35,27 @@ def selftest(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     classpath = [str(jar)] + [str(p) for p in _jar.flink_classpath()]
     out = tmp_path_factory.mktemp("selftest")
     sources = [str(p) for p in sorted(TEST_SOURCES.rglob("*.java"))]
-    subprocess.run([_jar.find_javac(), "--release", "11", "-nowarn", "-cp", ":".join(classpath), "-d", str(out),
-                    *sources], check=True, capture_output=True, text=True)
+    subprocess.run(
+        [_jar.find_javac(), "--release", "11", "-nowarn", "-cp", ":".join(classpath), "-d", str(out), *sources],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     log_config = out / "log4j2.properties"
-    log_config.write_text("rootLogger.level = WARN\nrootLogger.appenderRef.c.ref = C\n"
-                          "appender.c.type = Console\nappender.c.name = C\nappender.c.target = SYSTEM_ERR\n"
-                          "appender.c.layout.type = PatternLayout\nappender.c.layout.pattern = %m%n\n")
+    log_config.write_text(
+        "rootLogger.level = WARN\nrootLogger.appenderRef.c.ref = C\n"
+        "appender.c.type = Console\nappender.c.name = C\nappender.c.target = SYSTEM_ERR\n"
+        "appender.c.layout.type = PatternLayout\nappender.c.layout.pattern = %m%n\n"
+    )
     lib = Path(classpath[1]).parent
     logging = [str(p) for p in lib.glob("log4j-*.jar")]
-    return [java, f"-Dlog4j2.configurationFile={log_config}", "-cp",
-            ":".join([str(out), *classpath, *logging]), "org.pravega.flink.SelfTest"]
+    return [
+        java,
+        f"-Dlog4j2.configurationFile={log_config}",
+        "-cp",
+        ":".join([str(out), *classpath, *logging]),
+        "org.pravega.flink.SelfTest",
+    ]
 
 
 def _run(cmd: list[str], *args: str, **kw) -> str:
@@ -61,8 +71,7 @@ def test_codecs_serializers_and_extractors(selftest):
 def test_routing_hash_matches_the_python_client(selftest):
     rng = random.Random(7)
     keys = ["hello", "k0", "user-7", "ü-ñ-😀", "a" * 33] + [
-        "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(rng.randint(1, 40)))
-        for _ in range(50)
+        "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(rng.randint(1, 40))) for _ in range(50)
     ]
     lines = _run(selftest, "hash", *keys).splitlines()
     assert len(lines) == len(keys)
@@ -87,8 +96,13 @@ def test_enumerator_follows_splits_and_merges_and_undoes_failed_finishes(selftes
 
 def test_event_writer_moves_to_successors_when_the_stream_scales(selftest, run):
     run.stream("scaled", 2)
-    proc = subprocess.Popen([*selftest, "writer", run.uri, run.scope, "scaled"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*selftest, "writer", run.uri, run.scope, "scaled"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
     def command(line: str) -> str:
         proc.stdin.write(line + "\n")

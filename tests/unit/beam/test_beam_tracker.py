@@ -1,10 +1,10 @@
 """The Beam reader's restriction tracker and watermark estimator, without a server."""
+
 from __future__ import annotations
 
 import pytest
 from apache_beam.utils.timestamp import MIN_TIMESTAMP, Timestamp
-
-from pravega_beam._sdf import _Restriction, _Restrictions, _ReadSpec, _SegmentEnd, _Tracker, _Watermarks
+from pravega_beam._sdf import _ReadSpec, _Restriction, _Restrictions, _SegmentEnd, _Tracker, _Watermarks
 
 SPEC = _ReadSpec("tcp://127.0.0.1:9090", "sc", "st", "head")
 

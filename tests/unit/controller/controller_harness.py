@@ -1,15 +1,15 @@
 """A controller served over a real grpc.aio server on 127.0.0.1, with a stub client."""
+
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import sys
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator
 
 import grpc
-
 from pravega.protocol import controller_pb2 as pb
 from pravega.protocol.controller_pb2_grpc import ControllerServiceStub
 from pravega_server.controller.grpc_service import add_to_server

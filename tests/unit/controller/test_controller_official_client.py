@@ -3,6 +3,7 @@
 Only controller calls are exercised (no segment store is running). The client's calls
 block while holding the GIL, so the controller runs in a subprocess.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,19 +22,27 @@ ROOT = HERE.parents[2]
 class ControllerProcess:
     def __init__(self, data_dir: Path, page_size: int) -> None:
         self.args = [
-            sys.executable, str(HERE / "controller_harness.py"), "--data-dir", str(data_dir),
-            "--page-size", str(page_size),
+            sys.executable,
+            str(HERE / "controller_harness.py"),
+            "--data-dir",
+            str(data_dir),
+            "--page-size",
+            str(page_size),
         ]
         self.proc: subprocess.Popen | None = None
         self.port = 0
 
-    def __enter__(self) -> "ControllerProcess":
+    def __enter__(self) -> ControllerProcess:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             [str(ROOT / "core"), str(ROOT / "server"), str(HERE)] + ([env["PYTHONPATH"]] if "PYTHONPATH" in env else [])
         )
         self.proc = subprocess.Popen(
-            self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True,
+            self.args,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()

@@ -1,4 +1,5 @@
 """Unexpected failures, concurrent requests and the pure helpers."""
+
 from __future__ import annotations
 
 import asyncio
@@ -6,7 +7,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-
 from controller_harness import append, expect_error, make_stream, read_all, run, running, si
 from pravega.protocol import controller_pb2 as pb
 from pravega_server.controller import model, naming
@@ -15,6 +15,7 @@ from pravega_server.controller import model, naming
 def test_unexpected_errors_become_internal_and_the_server_keeps_serving() -> None:
     async def main():
         async with running(None) as c:
+
             async def broken(*args, **kwargs):
                 raise RuntimeError("disk on fire")
 

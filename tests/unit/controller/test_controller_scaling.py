@@ -1,10 +1,10 @@
 """Manual scaling, successors/predecessors, time-based queries and stream cuts."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import grpc
-
 from controller_harness import FakeClock, expect_error, make_stream, run, running, si
 from pravega.protocol import controller_pb2 as pb
 from pravega_server.controller import naming
@@ -15,7 +15,9 @@ KR = pb.ScaleRequest.KeyRangeEntry
 
 def scale_request(stream: str, sealed: list[int], ranges: list[tuple[float, float]]) -> pb.ScaleRequest:
     return pb.ScaleRequest(
-        streamInfo=si("sc", stream), sealedSegments=sealed, newKeyRanges=[KR(start=a, end=b) for a, b in ranges],
+        streamInfo=si("sc", stream),
+        sealedSegments=sealed,
+        newKeyRanges=[KR(start=a, end=b) for a, b in ranges],
     )
 
 
@@ -115,7 +117,9 @@ def test_partial_scale_keeps_other_segments(data_dir: Path | None) -> None:
             a, b = naming.segment_id(1, 2), naming.segment_id(1, 3)
             current = (await stub.getCurrentSegments(si("sc", "st"))).segmentRanges
             assert [(r.segmentId.segmentId, r.minKey, r.maxKey) for r in current] == [
-                (0, 0.0, 0.5), (a, 0.5, 0.75), (b, 0.75, 1.0),
+                (0, 0.0, 0.5),
+                (a, 0.5, 0.75),
+                (b, 0.75, 1.0),
             ]
             assert await successors(stub, "st", 0) == {}  # still active
             assert await successors(stub, "st", 1) == {a: (0.5, 0.75, [1]), b: (0.75, 1.0, [1])}
@@ -126,7 +130,9 @@ def test_partial_scale_keeps_other_segments(data_dir: Path | None) -> None:
             assert reply.status == SR.STARTED
             m = naming.segment_id(2, 4)
             assert await successors(stub, "st", 0) == {m: (0.0, 0.75, [0, a])}
-            assert (await stub.isStreamCutValid(pb.StreamCut(streamInfo=si("sc", "st"), cut={0: 0, a: 0, b: 0}))).response
+            assert (
+                await stub.isStreamCutValid(pb.StreamCut(streamInfo=si("sc", "st"), cut={0: 0, a: 0, b: 0}))
+            ).response
             assert (await stub.isStreamCutValid(pb.StreamCut(streamInfo=si("sc", "st"), cut={m: 0, b: 0}))).response
             assert (await stub.isStreamCutValid(pb.StreamCut(streamInfo=si("sc", "st"), cut={0: 0, 1: 0}))).response
 

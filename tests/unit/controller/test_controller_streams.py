@@ -1,18 +1,31 @@
 """Scopes, streams and segment queries over a real gRPC server."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import grpc
-
 from controller_harness import (
-    CONTROLLER, SEGMENT_STORE, append, expect_error, fixed_config, make_stream, read_all, run, running, si,
+    CONTROLLER,
+    SEGMENT_STORE,
+    append,
+    expect_error,
+    fixed_config,
+    make_stream,
+    read_all,
+    run,
+    running,
+    si,
 )
 from pravega.protocol import controller_pb2 as pb
 from pravega_server.controller import naming
 
 CS, DS, CSt, US, DSt = (
-    pb.CreateScopeStatus, pb.DeleteScopeStatus, pb.CreateStreamStatus, pb.UpdateStreamStatus, pb.DeleteStreamStatus,
+    pb.CreateScopeStatus,
+    pb.DeleteScopeStatus,
+    pb.CreateStreamStatus,
+    pb.UpdateStreamStatus,
+    pb.DeleteStreamStatus,
 )
 
 
@@ -32,7 +45,9 @@ async def list_all_streams(stub, scope: str, tag: str | None = None) -> list[str
     while True:
         ct = pb.ContinuationToken(token=token)
         if tag is None:
-            reply = await stub.listStreamsInScope(pb.StreamsInScopeRequest(scope=pb.ScopeInfo(scope=scope), continuationToken=ct))
+            reply = await stub.listStreamsInScope(
+                pb.StreamsInScopeRequest(scope=pb.ScopeInfo(scope=scope), continuationToken=ct)
+            )
         else:
             reply = await stub.listStreamsInScopeForTag(
                 pb.StreamsInScopeWithTagRequest(scope=pb.ScopeInfo(scope=scope), tag=tag, continuationToken=ct)
@@ -110,7 +125,7 @@ def test_create_stream_segments_and_config(data_dir: Path | None) -> None:
             await expect_error(stub.getStreamConfiguration(si("sc", "nope")), grpc.StatusCode.NOT_FOUND)
             await expect_error(stub.getCurrentSegments(si("sc", "nope")), grpc.StatusCode.NOT_FOUND)
 
-            epoch0 = (await stub.getEpochSegments(pb.GetEpochSegmentsRequest(streamInfo=si("sc", "st"), epoch=0)))
+            epoch0 = await stub.getEpochSegments(pb.GetEpochSegmentsRequest(streamInfo=si("sc", "st"), epoch=0))
             assert [r.segmentId.segmentId for r in epoch0.segmentRanges] == [0, 1, 2, 3]
             await expect_error(
                 stub.getEpochSegments(pb.GetEpochSegmentsRequest(streamInfo=si("sc", "st"), epoch=1)),
@@ -165,7 +180,11 @@ def test_invalid_stream_names_and_policies(data_dir: Path | None) -> None:
             cfg.scalingPolicy.scaleFactor = 2
             assert (await stub.createStream(cfg)).status == CSt.SUCCESS
             got = await stub.getStreamConfiguration(si("sc", "auto"))
-            assert (got.scalingPolicy.scaleType, got.scalingPolicy.targetRate, got.scalingPolicy.scaleFactor) == (1, 100, 2)
+            assert (got.scalingPolicy.scaleType, got.scalingPolicy.targetRate, got.scalingPolicy.scaleFactor) == (
+                1,
+                100,
+                2,
+            )
             assert c.engine.get("sc/auto/0.#epoch.0").scale_type == 1
 
     run(main())
@@ -229,7 +248,9 @@ def test_seal_and_delete(data_dir: Path | None) -> None:
             assert c.engine.get("sc/st/0.#epoch.0").sealed and c.engine.get("sc/st/1.#epoch.0").sealed
             assert list((await stub.getCurrentSegments(si("sc", "st"))).segmentRanges) == []
             for sid in (0, 1):
-                succ = await stub.getSegmentsImmediatelyFollowing(pb.SegmentId(streamInfo=si("sc", "st"), segmentId=sid))
+                succ = await stub.getSegmentsImmediatelyFollowing(
+                    pb.SegmentId(streamInfo=si("sc", "st"), segmentId=sid)
+                )
                 assert list(succ.segments) == []
             assert not (await stub.isSegmentValid(pb.SegmentId(streamInfo=si("sc", "st"), segmentId=0))).response
             # the head is still readable
@@ -272,18 +293,25 @@ def test_truncation_and_head(data_dir: Path | None) -> None:
                 bad_cut = pb.StreamCut(streamInfo=si("sc", "st"), cut=bad)
                 await expect_error(stub.truncateStream(bad_cut), grpc.StatusCode.INVALID_ARGUMENT)
             assert not (await stub.isStreamCutValid(pb.StreamCut(streamInfo=si("sc", "st"), cut={0: 0}))).response
-            assert (await stub.truncateStream(pb.StreamCut(streamInfo=si("sc", "nope"), cut={0: 0}))).status == US.STREAM_NOT_FOUND
+            assert (
+                await stub.truncateStream(pb.StreamCut(streamInfo=si("sc", "nope"), cut={0: 0}))
+            ).status == US.STREAM_NOT_FOUND
 
             # merge 0 and 1 into 2, then truncate into the new segment: both old ones go
-            scale = await stub.scale(pb.ScaleRequest(
-                streamInfo=si("sc", "st"), sealedSegments=[0, 1],
-                newKeyRanges=[pb.ScaleRequest.KeyRangeEntry(start=0.0, end=1.0)],
-            ))
+            scale = await stub.scale(
+                pb.ScaleRequest(
+                    streamInfo=si("sc", "st"),
+                    sealedSegments=[0, 1],
+                    newKeyRanges=[pb.ScaleRequest.KeyRangeEntry(start=0.0, end=1.0)],
+                )
+            )
             assert scale.status == pb.ScaleResponse.STARTED
             new_id = scale.segments[0].segmentId.segmentId
             new_name = naming.qualified_segment_name("sc", "st", new_id)
             await append(c.engine, new_name, b"xyz")
-            assert (await stub.truncateStream(pb.StreamCut(streamInfo=si("sc", "st"), cut={new_id: 1}))).status == US.SUCCESS
+            assert (
+                await stub.truncateStream(pb.StreamCut(streamInfo=si("sc", "st"), cut={new_id: 1}))
+            ).status == US.SUCCESS
             assert not c.engine.exists("sc/st/0.#epoch.0") and not c.engine.exists("sc/st/1.#epoch.0")
             head = await stub.getSegments(req)
             assert [(s.segmentId.segmentId, s.offset) for s in head.segments] == [(new_id, 1)]
@@ -294,7 +322,9 @@ def test_truncation_and_head(data_dir: Path | None) -> None:
             )
             # truncating a sealed stream is allowed
             assert (await stub.sealStream(si("sc", "st"))).status == US.SUCCESS
-            assert (await stub.truncateStream(pb.StreamCut(streamInfo=si("sc", "st"), cut={new_id: 3}))).status == US.SUCCESS
+            assert (
+                await stub.truncateStream(pb.StreamCut(streamInfo=si("sc", "st"), cut={new_id: 3}))
+            ).status == US.SUCCESS
 
     run(main())
 

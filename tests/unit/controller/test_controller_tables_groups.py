@@ -1,10 +1,10 @@
 """Key-value tables, Java-client reader groups, subscribers and writer marks."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import grpc
-
 from controller_harness import expect_error, make_stream, run, running, si
 from pravega.protocol import controller_pb2 as pb
 from pravega_server.storage.ops import SegmentKind
@@ -12,10 +12,16 @@ from pravega_server.storage.ops import SegmentKind
 KS = pb.CreateKeyValueTableStatus
 
 
-def rg_config(name: str, scope: str = "sc", retention: int = 0, streams=(("sc", "st"),), **kw) -> pb.ReaderGroupConfiguration:
+def rg_config(
+    name: str, scope: str = "sc", retention: int = 0, streams=(("sc", "st"),), **kw
+) -> pb.ReaderGroupConfiguration:
     fields = dict(
-        scope=scope, readerGroupName=name, groupRefreshTimeMillis=3000, automaticCheckpointIntervalMillis=30000,
-        maxOutstandingCheckpointRequest=3, retentionType=retention,
+        scope=scope,
+        readerGroupName=name,
+        groupRefreshTimeMillis=3000,
+        automaticCheckpointIntervalMillis=30000,
+        maxOutstandingCheckpointRequest=3,
+        retentionType=retention,
         startingStreamCuts=[pb.StreamCut(streamInfo=si(s, n), cut={0: 0}) for s, n in streams],
     )
     fields.update(kw)
@@ -27,7 +33,11 @@ def test_key_value_tables(data_dir: Path | None) -> None:
         async with running(data_dir, page_size=2) as c:
             stub = c.stub
             cfg = lambda name, n=3, scope="sc": pb.KeyValueTableConfig(
-                scope=scope, kvtName=name, partitionCount=n, primaryKeyLength=8, secondaryKeyLength=4,
+                scope=scope,
+                kvtName=name,
+                partitionCount=n,
+                primaryKeyLength=8,
+                secondaryKeyLength=4,
             )
             assert (await stub.createKeyValueTable(cfg("kv"))).status == KS.SCOPE_NOT_FOUND
             await stub.createScope(pb.ScopeInfo(scope="sc"))
@@ -40,7 +50,7 @@ def test_key_value_tables(data_dir: Path | None) -> None:
                 seg = c.engine.get(f"sc/kv_kvtable/{n}.#epoch.0")
                 assert seg.kind == SegmentKind.TABLE
 
-            ranges = (await stub.getCurrentSegmentsKeyValueTable(pb.KeyValueTableInfo(scope="sc", kvtName="kv")))
+            ranges = await stub.getCurrentSegmentsKeyValueTable(pb.KeyValueTableInfo(scope="sc", kvtName="kv"))
             rs = ranges.segmentRanges
             assert [r.segmentId.segmentId for r in rs] == [0, 1, 2]
             assert rs[0].minKey == 0.0 and rs[-1].maxKey == 1.0
@@ -59,8 +69,11 @@ def test_key_value_tables(data_dir: Path | None) -> None:
                 assert (await stub.createKeyValueTable(cfg(name, 1))).status == KS.SUCCESS
             names, token = [], ""
             while True:
-                reply = await stub.listKeyValueTablesInScope(pb.KVTablesInScopeRequest(
-                    scope=pb.ScopeInfo(scope="sc"), continuationToken=pb.ContinuationToken(token=token)))
+                reply = await stub.listKeyValueTablesInScope(
+                    pb.KVTablesInScopeRequest(
+                        scope=pb.ScopeInfo(scope="sc"), continuationToken=pb.ContinuationToken(token=token)
+                    )
+                )
                 assert reply.HasField("continuationToken")
                 if not reply.kvtables:
                     break
@@ -68,8 +81,9 @@ def test_key_value_tables(data_dir: Path | None) -> None:
                 names += [t.kvtName for t in reply.kvtables]
                 token = reply.continuationToken.token
             assert names == ["kv", "kv2", "kv3"]
-            reply = await stub.listKeyValueTablesInScope(pb.KVTablesInScopeRequest(
-                scope=pb.ScopeInfo(scope="nope"), continuationToken=pb.ContinuationToken()))
+            reply = await stub.listKeyValueTablesInScope(
+                pb.KVTablesInScopeRequest(scope=pb.ScopeInfo(scope="nope"), continuationToken=pb.ContinuationToken())
+            )
             assert reply.status == pb.KVTablesInScopeResponse.SCOPE_NOT_FOUND
 
             assert (await stub.deleteScope(pb.ScopeInfo(scope="sc"))).status == pb.DeleteScopeStatus.SCOPE_NOT_EMPTY
@@ -88,9 +102,13 @@ def test_reader_groups(data_dir: Path | None) -> None:
     async def main():
         async with running(data_dir) as c:
             stub = c.stub
-            assert (await stub.createReaderGroup(rg_config("rg"))).status == pb.CreateReaderGroupResponse.SCOPE_NOT_FOUND
+            assert (
+                await stub.createReaderGroup(rg_config("rg"))
+            ).status == pb.CreateReaderGroupResponse.SCOPE_NOT_FOUND
             await make_stream(stub, "sc", "st", 1)
-            assert (await stub.createReaderGroup(rg_config("bad/rg"))).status == pb.CreateReaderGroupResponse.INVALID_RG_NAME
+            assert (
+                await stub.createReaderGroup(rg_config("bad/rg"))
+            ).status == pb.CreateReaderGroupResponse.INVALID_RG_NAME
 
             created = await stub.createReaderGroup(rg_config("rg"))
             assert created.status == pb.CreateReaderGroupResponse.SUCCESS
@@ -125,8 +143,9 @@ def test_reader_groups(data_dir: Path | None) -> None:
             # reader groups and their streams keep a scope from being deleted
             assert (await stub.deleteScope(pb.ScopeInfo(scope="sc"))).status == pb.DeleteScopeStatus.SCOPE_NOT_EMPTY
             # the internal stream is not listed
-            listed = await stub.listStreamsInScope(pb.StreamsInScopeRequest(
-                scope=pb.ScopeInfo(scope="sc"), continuationToken=pb.ContinuationToken()))
+            listed = await stub.listStreamsInScope(
+                pb.StreamsInScopeRequest(scope=pb.ScopeInfo(scope="sc"), continuationToken=pb.ContinuationToken())
+            )
             assert [s.stream for s in listed.streams] == ["st"]
 
             wrong_id = pb.ReaderGroupInfo(scope="sc", readerGroup="rg", readerGroupId="other")
@@ -147,7 +166,9 @@ def test_subscribers(data_dir: Path | None) -> None:
             await make_stream(stub, "other", "st2", 1)
             await stub.createReaderGroup(rg_config("none", retention=0))
             manual = (await stub.createReaderGroup(rg_config("manual", retention=1))).config
-            await stub.createReaderGroup(rg_config("auto", scope="other", retention=2, streams=(("sc", "st"), ("other", "st2"))))
+            await stub.createReaderGroup(
+                rg_config("auto", scope="other", retention=2, streams=(("sc", "st"), ("other", "st2")))
+            )
             subs = await stub.listSubscribers(si("sc", "st"))
             assert subs.status == pb.SubscribersResponse.SUCCESS
             assert list(subs.subscribers) == ["other/auto", "sc/manual"]
@@ -156,8 +177,13 @@ def test_subscribers(data_dir: Path | None) -> None:
 
             US = pb.UpdateSubscriberStatus
             update = lambda sub, gen, cut, stream="st", rg_id=manual.readerGroupId: stub.updateSubscriberStreamCut(
-                pb.SubscriberStreamCut(subscriber=sub, generation=gen, readerGroupId=rg_id,
-                                       streamCut=pb.StreamCut(streamInfo=si("sc", stream), cut=cut)))
+                pb.SubscriberStreamCut(
+                    subscriber=sub,
+                    generation=gen,
+                    readerGroupId=rg_id,
+                    streamCut=pb.StreamCut(streamInfo=si("sc", stream), cut=cut),
+                )
+            )
             assert (await update("sc/manual", 0, {0: 10})).status == US.SUCCESS
             assert (await update("sc/manual", 0, {0: 20})).status == US.SUCCESS
             assert (await update("sc/manual", 0, {0: 5})).status == US.STREAM_CUT_NOT_VALID  # backwards
@@ -178,8 +204,11 @@ def test_writer_marks(data_dir: Path | None) -> None:
             stub = c.stub
             await make_stream(stub, "sc", "st", 2)
             TR = pb.TimestampResponse
-            note = lambda writer, ts, cut, stream="st": stub.noteTimestampFromWriter(pb.TimestampFromWriter(
-                writer=writer, timestamp=ts, position=pb.StreamCut(streamInfo=si("sc", stream), cut=cut)))
+            note = lambda writer, ts, cut, stream="st": stub.noteTimestampFromWriter(
+                pb.TimestampFromWriter(
+                    writer=writer, timestamp=ts, position=pb.StreamCut(streamInfo=si("sc", stream), cut=cut)
+                )
+            )
             assert (await note("w1", 100, {0: 10, 1: 0})).result == TR.SUCCESS
             assert (await note("w1", 200, {0: 20, 1: 5})).result == TR.SUCCESS
             assert (await note("w1", 150, {0: 30, 1: 5})).result == TR.INVALID_TIME
@@ -189,7 +218,9 @@ def test_writer_marks(data_dir: Path | None) -> None:
             assert marks["w1"].timestamp == 200 and marks["w1"].position == {0: 20, 1: 5}
 
             RW = pb.RemoveWriterResponse
-            remove = lambda writer, stream="st": stub.removeWriter(pb.RemoveWriterRequest(writer=writer, stream=si("sc", stream)))
+            remove = lambda writer, stream="st": stub.removeWriter(
+                pb.RemoveWriterRequest(writer=writer, stream=si("sc", stream))
+            )
             assert (await remove("w1")).result == RW.SUCCESS
             assert (await remove("w1")).result == RW.UNKNOWN_WRITER
             assert (await remove("w1", "nope")).result == RW.STREAM_DOES_NOT_EXIST

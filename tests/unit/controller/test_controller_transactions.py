@@ -1,4 +1,5 @@
 """Transactions: creation, commit (plain and rolling), abort, leases, persistence."""
+
 from __future__ import annotations
 
 import asyncio
@@ -6,7 +7,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-
 from controller_harness import FakeClock, append, expect_error, make_stream, read_all, run, running, si
 from pravega.protocol import controller_pb2 as pb
 from pravega_server.controller import naming
@@ -120,7 +120,9 @@ def test_leases(data_dir: Path | None) -> None:
             for bad in (0, -5, 120_001):
                 await expect_error(begin(stub, "st", lease=bad), grpc.StatusCode.INVALID_ARGUMENT)
             txn = (await begin(stub, "st", lease=10_000)).txnId
-            ping = lambda lease: stub.pingTransaction(pb.PingTxnRequest(streamInfo=si("sc", "st"), txnId=txn, lease=lease))
+            ping = lambda lease: stub.pingTransaction(
+                pb.PingTxnRequest(streamInfo=si("sc", "st"), txnId=txn, lease=lease)
+            )
             assert (await ping(200_000)).status == PS.LEASE_TOO_LARGE
             clock.advance(8)
             assert (await ping(10_000)).status == PS.OK  # lease now ends 10 s from here
@@ -201,11 +203,16 @@ def test_rolling_transaction(data_dir: Path | None) -> None:
             await append(c.engine, "sc/st/0.#epoch.0", b"old0|")
 
             # the stream scales while the transaction is open: 0 -> 1 + 2
-            scale = await stub.scale(pb.ScaleRequest(
-                streamInfo=si("sc", "st"), sealedSegments=[0],
-                newKeyRanges=[pb.ScaleRequest.KeyRangeEntry(start=0.0, end=0.5),
-                              pb.ScaleRequest.KeyRangeEntry(start=0.5, end=1.0)],
-            ))
+            scale = await stub.scale(
+                pb.ScaleRequest(
+                    streamInfo=si("sc", "st"),
+                    sealedSegments=[0],
+                    newKeyRanges=[
+                        pb.ScaleRequest.KeyRangeEntry(start=0.0, end=0.5),
+                        pb.ScaleRequest.KeyRangeEntry(start=0.5, end=1.0),
+                    ],
+                )
+            )
             assert scale.status == pb.ScaleResponse.STARTED
             s1, s2 = naming.segment_id(1, 1), naming.segment_id(1, 2)
             await append(c.engine, "sc/st/1.#epoch.1", b"new1|")
@@ -223,12 +230,15 @@ def test_rolling_transaction(data_dir: Path | None) -> None:
             assert c.engine.get("sc/st/1.#epoch.1").sealed and c.engine.get("sc/st/2.#epoch.1").sealed
             current = (await stub.getCurrentSegments(si("sc", "st"))).segmentRanges
             assert [(r.segmentId.segmentId, r.minKey, r.maxKey) for r in current] == [(d1, 0.0, 0.5), (d2, 0.5, 1.0)]
-            assert (await stub.checkScale(pb.ScaleStatusRequest(streamInfo=si("sc", "st"), epoch=0))).status == \
-                pb.ScaleStatusResponse.SUCCESS
+            assert (
+                await stub.checkScale(pb.ScaleStatusRequest(streamInfo=si("sc", "st"), epoch=0))
+            ).status == pb.ScaleStatusResponse.SUCCESS
 
             # readers: data before the commit, then the transaction, then new data
             async def follow(sid: int) -> dict[int, list[int]]:
-                reply = await stub.getSegmentsImmediatelyFollowing(pb.SegmentId(streamInfo=si("sc", "st"), segmentId=sid))
+                reply = await stub.getSegmentsImmediatelyFollowing(
+                    pb.SegmentId(streamInfo=si("sc", "st"), segmentId=sid)
+                )
                 return {e.segment.segmentId.segmentId: sorted(e.value) for e in reply.segments}
 
             assert await follow(0) == {s1: [0], s2: [0]}
@@ -258,10 +268,13 @@ def test_rolling_twice_from_old_epoch(data_dir: Path | None) -> None:
             t2 = (await begin(stub, "st")).txnId
             await append(c.engine, txn_segment("st", 1, t1), b"one")
             await append(c.engine, txn_segment("st", 1, t2), b"two")
-            scale = await stub.scale(pb.ScaleRequest(
-                streamInfo=si("sc", "st"), sealedSegments=[0, 1],
-                newKeyRanges=[pb.ScaleRequest.KeyRangeEntry(start=0.0, end=1.0)],
-            ))
+            scale = await stub.scale(
+                pb.ScaleRequest(
+                    streamInfo=si("sc", "st"),
+                    sealedSegments=[0, 1],
+                    newKeyRanges=[pb.ScaleRequest.KeyRangeEntry(start=0.0, end=1.0)],
+                )
+            )
             assert scale.status == pb.ScaleResponse.STARTED
             assert (await stub.commitTransaction(txn_request("st", t1))).status == TS.SUCCESS
             assert (await stub.commitTransaction(txn_request("st", t2))).status == TS.SUCCESS
@@ -293,10 +306,13 @@ def test_state_survives_restart(tmp_path: Path) -> None:
             committed = (await begin(stub, "st")).txnId
             await append(c.engine, txn_segment("st", 0, committed), b"C")
             assert (await stub.commitTransaction(txn_request("st", committed))).status == TS.SUCCESS
-            scale = await stub.scale(pb.ScaleRequest(
-                streamInfo=si("sc", "st"), sealedSegments=[1],
-                newKeyRanges=[pb.ScaleRequest.KeyRangeEntry(start=0.5, end=1.0)],
-            ))
+            scale = await stub.scale(
+                pb.ScaleRequest(
+                    streamInfo=si("sc", "st"),
+                    sealedSegments=[1],
+                    newKeyRanges=[pb.ScaleRequest.KeyRangeEntry(start=0.5, end=1.0)],
+                )
+            )
             assert scale.status == pb.ScaleResponse.STARTED
             assert (await stub.sealStream(si("sc", "other"))).status == 0
             await stub.createKeyValueTable(pb.KeyValueTableConfig(scope="sc", kvtName="kv", partitionCount=2))
@@ -340,10 +356,13 @@ def test_interrupted_rolling_commit_completes_on_restart(tmp_path: Path) -> None
             await make_stream(c.stub, "sc", "st", 1)
             txn = (await begin(c.stub, "st")).txnId
             await append(c.engine, txn_segment("st", 0, txn), b"TXN")
-            await c.stub.scale(pb.ScaleRequest(
-                streamInfo=si("sc", "st"), sealedSegments=[0],
-                newKeyRanges=[pb.ScaleRequest.KeyRangeEntry(start=0.0, end=1.0)],
-            ))
+            await c.stub.scale(
+                pb.ScaleRequest(
+                    streamInfo=si("sc", "st"),
+                    sealedSegments=[0],
+                    newKeyRanges=[pb.ScaleRequest.KeyRangeEntry(start=0.0, end=1.0)],
+                )
+            )
             real = c.engine.execute
             calls = []
 

@@ -6,11 +6,10 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from pravega.protocol import (
     ALL_COMMANDS,
-    COMMAND_TYPES,
     CLOSED,
+    COMMAND_TYPES,
     NEED_DATA,
     Command,
     Connection,

@@ -1,4 +1,5 @@
 """The checked-in controller gRPC stubs match core/pravega/protocol/controller.proto."""
+
 from __future__ import annotations
 
 import importlib.util

@@ -6,7 +6,6 @@ import struct
 from typing import Any
 
 import pytest
-
 from pravega.protocol import (
     ALL_COMMANDS,
     COMMAND_TYPES,

@@ -1,4 +1,5 @@
 """The store on a real data directory: durability, recovery, batches, tables."""
+
 from __future__ import annotations
 
 import asyncio
@@ -6,12 +7,20 @@ import os
 from pathlib import Path
 
 import pytest
-
 from pravega_server.storage import errors
 from pravega_server.storage.engine import Engine
 from pravega_server.storage.ops import (
-    NO_VERSION, NOT_EXISTS, CreateSegment, DeleteSegment, MergeSegments, PutMeta, SealSegment,
-    SegmentKind, TableRemove, TableUpdate, TruncateSegment,
+    NO_VERSION,
+    NOT_EXISTS,
+    CreateSegment,
+    DeleteSegment,
+    MergeSegments,
+    PutMeta,
+    SealSegment,
+    SegmentKind,
+    TableRemove,
+    TableUpdate,
+    TruncateSegment,
 )
 from pravega_server.storage.wal import format as fmt
 
@@ -41,6 +50,7 @@ def test_append_read_and_writer_bookkeeping(tmp_path: Path, in_memory: bool) -> 
         assert engine.read(seg, 3, 4) == b"lo w"
         assert seg.writers[W1] == 3
         engine.close()
+
     run(main())
 
 
@@ -176,6 +186,7 @@ def test_log_rolls_over_files(tmp_path: Path) -> None:
         assert seg.length == 5000
         assert engine.read(seg, 0, 5000) == b"".join(bytes([65 + i % 26]) * 100 for i in range(50))
         engine.close()
+
     run(main())
 
 
@@ -190,6 +201,7 @@ def test_batch_is_all_or_nothing(tmp_path: Path) -> None:
             await engine.execute([SealSegment("a"), SealSegment("zzz")])
         assert not engine.get("a").sealed
         engine.close()
+
     run(main())
 
 
@@ -205,6 +217,7 @@ def test_conditional_append_and_seal(tmp_path: Path) -> None:
             await append(engine, "a", W1, 2, b"def")
         assert engine.get("a").durable_sealed
         engine.close()
+
     run(main())
 
 
@@ -222,6 +235,7 @@ def test_merge_moves_data_without_copy(tmp_path: Path) -> None:
         engine = await Engine.open(tmp_path)
         assert engine.read(engine.get("p"), 0, 100) == b"parent-txn-data"
         engine.close()
+
     run(main())
 
 
@@ -251,6 +265,7 @@ def test_table_conditions_use_pre_batch_state(tmp_path: Path) -> None:
         with pytest.raises(errors.TableNotEmpty):
             await engine.execute([DeleteSegment("t", must_be_empty=True)])
         engine.close()
+
     run(main())
 
 
@@ -272,4 +287,5 @@ def test_table_delta_pages_in_write_order() -> None:
         assert len(keys) == 24 and b"k4" not in keys and keys[-1] == b"k3"
         assert seen[-1] == (b"k3", 25, b"again")
         assert pos == table.next_position == 27
+
     run(main())

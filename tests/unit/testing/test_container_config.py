@@ -2,6 +2,7 @@
 
 The official pravega/pravega image cannot be pulled here, so its support is checked at
 this level: image, command, HOST_IP, fixed ports, memory cap, readiness."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,8 +11,11 @@ import pytest
 
 pytest.importorskip("testcontainers")
 
-from pravega.testing.container import (  # noqa: E402
-    DEFAULT_IMAGE, OFFICIAL_READY_LOG, PravegaContainer, PravegaWaitStrategy,
+from pravega.testing.container import (
+    DEFAULT_IMAGE,
+    OFFICIAL_READY_LOG,
+    PravegaContainer,
+    PravegaWaitStrategy,
 )
 
 # A fixed API version: the docker SDK then does not ask a daemon for one.
@@ -37,8 +41,10 @@ def test_defaults_are_pinned_and_ports_are_chosen_at_start() -> None:
     assert c.segment_store_endpoint == f"127.0.0.1:{store}"
     assert c._kwargs["network_mode"] == "host" and c.ports == {}
     assert c.env == {
-        "PRAVEGA_HOST": "127.0.0.1", "PRAVEGA_CONTROLLER_PORT": str(ctrl),
-        "PRAVEGA_SEGMENT_STORE_PORT": str(store), "PRAVEGA_ADVERTISED_HOST": "127.0.0.1",
+        "PRAVEGA_HOST": "127.0.0.1",
+        "PRAVEGA_CONTROLLER_PORT": str(ctrl),
+        "PRAVEGA_SEGMENT_STORE_PORT": str(store),
+        "PRAVEGA_ADVERTISED_HOST": "127.0.0.1",
     }
     assert isinstance(c._wait_strategy, PravegaWaitStrategy)
     assert (c._wait_strategy.controller_port, c._wait_strategy.segment_store_port) == (ctrl, store)
@@ -101,9 +107,13 @@ def test_official_image_refuses_what_it_cannot_do() -> None:
     with pytest.raises(ValueError, match="pin"):
         PravegaContainer.official("latest", **NO_DAEMON)
     c = PravegaContainer.official(**NO_DAEMON).with_advertised_host("10.1.2.3")
-    for bad in (lambda: c.with_controller_port(19090), lambda: c.with_segment_store_port(22345),
-                lambda: c.with_data_volume("vol"), lambda: c.with_server_args("--x"),
-                lambda: c.with_advertised_host("h", 1)):
+    for bad in (
+        lambda: c.with_controller_port(19090),
+        lambda: c.with_segment_store_port(22345),
+        lambda: c.with_data_volume("vol"),
+        lambda: c.with_server_args("--x"),
+        lambda: c.with_advertised_host("h", 1),
+    ):
         with pytest.raises(ValueError):
             bad()
     assert c.with_controller_port(9090) is c and c.with_in_memory() is c

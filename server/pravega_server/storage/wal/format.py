@@ -15,6 +15,7 @@ or payload is cut short at the end of the last file, or whose checksum does not
 match there, is a torn tail: the writer died in the middle of it, nothing in it was
 acknowledged, and recovery cuts the file back to the record's start.
 """
+
 from __future__ import annotations
 
 import enum

@@ -9,14 +9,15 @@ Policy (the RocksDB "point in time" idea, narrowed to what a crash can cause):
   :class:`CorruptLogError`, unless ``tolerate_corruption`` is set, in which case the
   rest of the log after the damaged record is dropped and reported.
 """
+
 from __future__ import annotations
 
 import mmap
 import os
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 from . import format as fmt
 
@@ -87,9 +88,7 @@ def scan(
     return result
 
 
-def _scan_file(
-    path: Path, base: int, apply: Callable[[Record], None], result: Recovery
-) -> tuple[int, str | None]:
+def _scan_file(path: Path, base: int, apply: Callable[[Record], None], result: Recovery) -> tuple[int, str | None]:
     size = path.stat().st_size
     if size == 0:
         return 0, None

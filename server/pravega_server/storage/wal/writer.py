@@ -16,14 +16,15 @@ A failed write or sync is fatal: after ``fsync`` has reported an error the kerne
 have dropped the dirty pages, so nothing can be acknowledged any more. The writer
 reports it through ``on_fatal`` and refuses further writes.
 """
+
 from __future__ import annotations
 
 import asyncio
 import collections
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from . import format as fmt
 
