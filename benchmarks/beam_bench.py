@@ -32,11 +32,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT / "connectors" / "beam"))
 import apache_beam as beam  # noqa: E402
-import pravega.aio  # noqa: E402
-from _common import Table  # noqa: E402  (also puts core/ and server/ on the path)
 from apache_beam.metrics import Metrics  # noqa: E402
 from apache_beam.metrics.metric import MetricsFilter  # noqa: E402
 from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
+
+import pravega.aio  # noqa: E402
+from _common import Table  # noqa: E402  (also puts core/ and server/ on the path)
 from pravega.testing import ServerProcess  # noqa: E402
 from pravega_beam import ReadFromPravega, WriteToPravega  # noqa: E402
 

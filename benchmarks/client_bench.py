@@ -17,6 +17,7 @@ import time
 import uuid
 
 import pravega_client
+
 from _common import MB, Table
 from pravega.aio import Client, EventBatch
 from pravega.testing import ServerProcess

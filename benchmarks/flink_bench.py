@@ -101,9 +101,10 @@ def python_read(uri: str, scope: str, stream: str) -> tuple[int, float]:
 
 
 def flink_env(work: Path, checkpoint_ms: int | None):
-    import pravega_flink
     from pyflink.common import Configuration
     from pyflink.datastream import StreamExecutionEnvironment
+
+    import pravega_flink
 
     cfg = Configuration()
     if checkpoint_ms:
@@ -122,10 +123,11 @@ def log_lines(path: Path, kind: str) -> list[list[str]]:
 
 
 def flink_source(uri: str, scope: str, stream: str, work: Path, log: Path) -> tuple[int, float]:
-    from pravega_flink import PravegaSource
     from pyflink.common import SimpleStringSchema, WatermarkStrategy
     from pyflink.datastream.connectors import Sink
     from pyflink.java_gateway import get_gateway
+
+    from pravega_flink import PravegaSource
 
     env = flink_env(work, None)
     source = (
@@ -144,12 +146,13 @@ def flink_source(uri: str, scope: str, stream: str, work: Path, log: Path) -> tu
 
 
 def flink_exactly_once_sink(uri: str, scope: str, stream: str, events: int, work: Path, log: Path) -> tuple[int, float]:
-    from pravega_flink import PravegaSink
     from pyflink.common import WatermarkStrategy
     from pyflink.common.serialization import SerializationSchema
     from pyflink.datastream.connectors import DeliveryGuarantee
     from pyflink.datastream.connectors.number_seq import NumberSequenceSource
     from pyflink.java_gateway import get_gateway
+
+    from pravega_flink import PravegaSink
 
     env = flink_env(work, 1000)
     padded = SerializationSchema(get_gateway().jvm.org.pravega.flink.util.BenchmarkSupport.paddedLongs(SIZE))

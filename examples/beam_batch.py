@@ -26,9 +26,10 @@ from collections import defaultdict
 from contextlib import ExitStack
 
 import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+
 import pravega
 import pravega.aio
-from apache_beam.options.pipeline_options import PipelineOptions
 from pravega.testing import ServerProcess
 from pravega_beam import ReadFromPravega, WriteToPravega
 

@@ -27,11 +27,12 @@ from collections import Counter
 from contextlib import ExitStack
 
 import apache_beam as beam
-import pravega
-import pravega.aio
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.transforms import window
 from apache_beam.utils.timestamp import Timestamp
+
+import pravega
+import pravega.aio
 from pravega.testing import ServerProcess
 from pravega_beam import ReadFromPravega, WriteToPravega
 

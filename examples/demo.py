@@ -24,8 +24,9 @@ import time
 from collections import Counter, defaultdict
 
 import apache_beam as beam
-import pravega
 from apache_beam.options.pipeline_options import PipelineOptions
+
+import pravega
 from pravega_beam import ReadFromPravega, WriteToPravega
 from pravega_server.embedded import EmbeddedServer
 

@@ -20,6 +20,7 @@ import asyncio
 import uuid
 
 import pytest
+
 from pravega import Client, StringSerializer
 from pravega.aio import Client as AsyncClient
 

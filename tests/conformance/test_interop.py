@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import pravega
 import pytest
-from pravega import naming
 from test_official_client import new_stream, read_events, read_exactly, unique
+
+import pravega
+from pravega import naming
 
 
 @pytest.fixture(scope="module")

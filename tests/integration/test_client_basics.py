@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-import pravega
 import pytest
+
+import pravega
 from pravega import naming
 from pravega.aio import Client as AsyncClient
 from pravega.client.segment_reader import EventParser, SegmentReader

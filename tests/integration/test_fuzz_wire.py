@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from pravega.protocol import COMMAND_TYPES, MAX_WIRECOMMAND_SIZE, RemoteProtocolError, decode, encode
 from pravega.protocol import commands as wc
 from pravega.protocol.commands import Direction, Kind

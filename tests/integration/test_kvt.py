@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+
 from pravega import errors
 from pravega.aio import Client, Versioned
 from pravega.client.kvt import hash_key_bytes

@@ -21,8 +21,9 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import TypeVar
 
-import pravega
 import pytest
+
+import pravega
 from pravega.aio import (
     Checkpoint,
     CheckpointTimeoutError,

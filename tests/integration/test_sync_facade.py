@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 
-import pravega
 import pytest
+
+import pravega
 from pravega.testing import ServerProcess
 
 

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+
 from pravega import errors, naming
 from pravega.aio import Client
 from pravega.client.segment_reader import EventParser, SegmentReader

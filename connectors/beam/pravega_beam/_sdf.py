@@ -46,6 +46,7 @@ from apache_beam.transforms.core import RestrictionProvider
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP, Timestamp
 from apache_beam.utils.windowed_value import WindowedValue
+
 from pravega import StreamCut, errors, naming
 from pravega.client.segment_reader import EventParser, SegmentReader
 

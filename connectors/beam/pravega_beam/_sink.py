@@ -39,6 +39,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import Timestamp
 from apache_beam.utils.windowed_value import WindowedValue
+
 from pravega import errors
 from pravega.aio import TransactionalWriter
 from pravega.protocol.framing import frame_event

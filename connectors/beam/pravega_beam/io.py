@@ -26,6 +26,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import DirectOptions
 from apache_beam.runners.direct.direct_runner import DirectRunner, SwitchingDirectRunner
 from apache_beam.transforms import window
+
 from pravega import StreamCut, naming
 from pravega.client.controller import parse_controller_uri
 

@@ -17,8 +17,12 @@ __all__ = [
     "MAX_WIRECOMMAND_SIZE",
     "HEADER",
     "HEADER_SIZE",
+    "EVENT_HEADER",
+    "EVENT_HEADER_SIZE",
+    "EVENT_TYPE",
     "encode_header",
     "frame_event",
+    "parse_events",
     "parse_header",
 ]
 
@@ -33,10 +37,47 @@ HEADER = struct.Struct(">ii")
 HEADER_SIZE = HEADER.size
 
 
-def frame_event(payload: bytes | bytearray | memoryview) -> bytes:
-    """An event as clients frame it inside append data and segments store it:
-    ``type 0: i32``, ``length: i32``, then the payload (spec §2.5)."""
-    return HEADER.pack(0, len(payload)) + payload
+#: An event inside append data and segment bytes: ``type: i32`` (always `EVENT_TYPE`),
+#: ``length: i32``, then the payload (spec §2.5). Same layout as a frame header.
+EVENT_HEADER = HEADER
+EVENT_HEADER_SIZE = HEADER_SIZE
+EVENT_TYPE = 0
+
+_Bytes = bytes | bytearray | memoryview
+
+
+def frame_event(payload: _Bytes) -> bytes:
+    """Frame one event payload (the inverse of `parse_events`)."""
+    return EVENT_HEADER.pack(EVENT_TYPE, len(payload)) + payload
+
+
+def parse_events(data: _Bytes, start: int = 0, base: int = 0) -> tuple[list[int], list[_Bytes], int]:
+    """Decode the complete events in ``data[start:]``.
+
+    Returns ``(offsets, payloads, end)``: the offset of each event's header (``base`` + its
+    position in ``data``), its payload as a slice of ``data`` (a ``memoryview`` slices as one), and
+    the position just past the last complete event; ``data[end:]`` is the start of an event
+    whose bytes have not all arrived yet. A header whose type is not `EVENT_TYPE` or whose length
+    is negative raises `RemoteProtocolError` naming its offset: such bytes are not events.
+    """
+    offsets: list[int] = []
+    payloads: list[_Bytes] = []
+    add_offset, add_payload = offsets.append, payloads.append
+    unpack = EVENT_HEADER.unpack_from
+    pos, end = start, len(data)
+    while end - pos >= EVENT_HEADER_SIZE:
+        kind, length = unpack(data, pos)
+        if kind != EVENT_TYPE or length < 0:
+            raise RemoteProtocolError(
+                "corrupt event header", detail=f"type {kind}, length {length} at offset {base + pos}"
+            )
+        stop = pos + EVENT_HEADER_SIZE + length
+        if stop > end:
+            break
+        add_offset(base + pos)
+        add_payload(data[pos + EVENT_HEADER_SIZE : stop])
+        pos = stop
+    return offsets, payloads, pos
 
 
 def encode_header(type_code: int, payload_length: int) -> bytes:

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
+
 from pravega.protocol import controller_pb2 as pb
 from pravega.protocol import controller_pb2_grpc as pb_grpc
 

@@ -6,6 +6,7 @@ import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.transforms.display import DisplayData
+
 from pravega import StreamCut, StringSerializer
 from pravega_beam import ReadFromPravega, WriteToPravega
 

@@ -8,10 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 import apache_beam as beam
-import pravega
 import pytest
 from apache_beam.transforms import window
 from beam_testing import Collector, counter, gauges, new_scope, options
+
+import pravega
 from pravega_beam import PravegaEvent, ReadFromPravega
 
 pytestmark = pytest.mark.parametrize("runner", ["direct", "portable"])

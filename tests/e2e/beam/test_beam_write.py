@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
-import pravega
 import pytest
 from apache_beam.transforms.display import DisplayData
 from beam_testing import (
@@ -27,6 +26,8 @@ from beam_testing import (
     read_all,
     run_async,
 )
+
+import pravega
 from pravega_beam import WriteToPravega
 from pravega_beam._sink import _CommitTransactionsFn
 

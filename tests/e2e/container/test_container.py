@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from pravega.aio import Client
 from pravega.protocol import controller_pb2 as pb
 from pravega.serializers import StringSerializer
@@ -132,6 +133,7 @@ def test_non_default_ports_and_advertised_endpoint(pravega_container_factory: Ca
 
     # The segment-store address the controller hands out is the one reachable from here.
     import grpc
+
     from pravega.protocol.controller_pb2_grpc import ControllerServiceStub
 
     with grpc.insecure_channel(f"{host}:{ctrl}", options=[("grpc.enable_http_proxy", 0)]) as channel:

@@ -19,6 +19,7 @@ import pytest
 pytest.importorskip("pyflink")
 
 from flink_testkit import FlinkRun
+
 from pravega.testing import ServerProcess
 
 

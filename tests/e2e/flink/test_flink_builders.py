@@ -3,9 +3,10 @@ that name the setting, and what reaches the Java objects; plus the jar's error p
 
 from __future__ import annotations
 
+import pytest
+
 import pravega
 import pravega_flink
-import pytest
 from pravega_flink import PravegaSink, PravegaSource, RoutingKeyExtractor, _jar
 
 

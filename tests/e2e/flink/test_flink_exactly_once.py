@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import pravega.aio
 from flink_testkit import (
     InputWriter,
     cancel,
@@ -21,6 +20,8 @@ from flink_testkit import (
     set_hook,
     wait_for,
 )
+
+import pravega.aio
 
 
 def _pipeline(run, env, src: str, out: str, fn, bounded: bool = False):

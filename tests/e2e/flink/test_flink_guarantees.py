@@ -43,9 +43,10 @@ def test_bounded_read_of_two_streams_with_cuts_and_a_scale(run):
     """A bounded source over two streams: one read from its head across a scale up to an end
     cut, the other from a start cut to its tail at job start; NONE sink; no failures, so the
     output is exactly the events between the cuts."""
-    import pravega_flink
     from pyflink.common import Types, WatermarkStrategy
     from pyflink.datastream.connectors import DeliveryGuarantee
+
+    import pravega_flink
 
     s1 = run.stream("one", 2)
     s2 = run.stream("two", 1)

@@ -15,9 +15,10 @@ import string
 import subprocess
 from pathlib import Path
 
+import pytest
+
 import pravega
 import pravega_flink
-import pytest
 from pravega.routing import hash_routing_key
 from pravega_flink import _jar
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from apache_beam.utils.timestamp import MIN_TIMESTAMP, Timestamp
+
 from pravega_beam._sdf import _ReadSpec, _Restriction, _Restrictions, _SegmentEnd, _Tracker, _Watermarks
 
 SPEC = _ReadSpec("tcp://127.0.0.1:9090", "sc", "st", "head")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+
 from pravega.protocol import controller_pb2 as pb
 from pravega.protocol.controller_pb2_grpc import ControllerServiceStub
 from pravega_server.controller.grpc_service import add_to_server

@@ -17,6 +17,7 @@ from controller_harness import (
     running,
     si,
 )
+
 from pravega.protocol import controller_pb2 as pb
 from pravega_server.controller import naming
 

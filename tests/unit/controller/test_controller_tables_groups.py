@@ -6,6 +6,7 @@ from pathlib import Path
 
 import grpc
 from controller_harness import expect_error, make_stream, run, running, si
+
 from pravega.protocol import controller_pb2 as pb
 from pravega_server.storage.ops import SegmentKind
 

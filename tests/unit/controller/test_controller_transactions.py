@@ -8,6 +8,7 @@ from pathlib import Path
 import grpc
 import pytest
 from controller_harness import FakeClock, append, expect_error, make_stream, read_all, run, running, si
+
 from pravega.protocol import controller_pb2 as pb
 from pravega_server.controller import naming
 

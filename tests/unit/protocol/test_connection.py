@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterable
 
 import pytest
+
 from pravega.protocol import (
     CLOSED,
     MAX_WIRECOMMAND_SIZE,

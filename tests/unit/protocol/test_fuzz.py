@@ -6,6 +6,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from pravega.protocol import (
     ALL_COMMANDS,
     CLOSED,

@@ -6,6 +6,7 @@ import struct
 from typing import Any
 
 import pytest
+
 from pravega.protocol import (
     ALL_COMMANDS,
     COMMAND_TYPES,

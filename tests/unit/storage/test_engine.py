@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from pravega_server.storage import errors
 from pravega_server.storage.engine import Engine
 from pravega_server.storage.ops import (
