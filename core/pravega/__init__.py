@@ -20,6 +20,7 @@ _LAZY = {
     "StreamCut": ".model",
     "StreamConfiguration": ".model",
     "ScalingPolicy": ".model",
+    "ScalingEvent": ".model",
     "RetentionPolicy": ".model",
     "ScaleType": ".model",
     "RetentionType": ".model",

@@ -108,6 +108,18 @@ class SegmentRange:
 
 
 @dataclass(frozen=True)
+class ScalingEvent:
+    """One change of a stream's segments (``Client.scaling_events``): at ``timestamp_ms``
+    epoch ``epoch`` began, ``sealed`` were replaced by ``created``. Epoch 0 is the
+    stream's creation (nothing sealed)."""
+
+    epoch: int
+    timestamp_ms: int
+    sealed: tuple[SegmentRange, ...]
+    created: tuple[SegmentRange, ...]
+
+
+@dataclass(frozen=True)
 class StreamCut:
     """A position in a stream: an offset in each segment of a consistent set of segments.
 

@@ -26,7 +26,7 @@ from .client.client import Client as AsyncClient
 from .client.client import StreamInfo
 from .client.context import ClientConfig
 from .client.writer import EventWriter as AsyncEventWriter
-from .model import RetentionPolicy, ScalingPolicy, StreamConfiguration, StreamCut
+from .model import RetentionPolicy, ScalingEvent, ScalingPolicy, StreamConfiguration, StreamCut
 from .serializers import Serializer
 
 T = TypeVar("T")
@@ -286,6 +286,9 @@ class Client:
 
     def stream_info(self, scope: str, stream: str) -> StreamInfo:
         return self._call(lambda: self._client.stream_info(scope, stream))
+
+    def scaling_events(self, scope: str, stream: str, from_ms: int = 0, to_ms: int | None = None) -> list[ScalingEvent]:
+        return self._call(lambda: self._client.scaling_events(scope, stream, from_ms, to_ms))
 
     # -- factories -------------------------------------------------------------------
 

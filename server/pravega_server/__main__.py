@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 
 from .app import PravegaServer, ServerConfig
+from .controller.autoscale import AutoScaleConfig
 from .service.segment_store import StoreConfig
+from .storage.rates import DEFAULT_WINDOWS
 
 READY_PREFIX = "pravega-server ready:"
 
@@ -67,6 +69,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="seconds a read at the tail of a segment waits for data (default 2)",
     )
     p.add_argument("--max-txn-lease-ms", type=int, default=600_000, help="largest transaction lease (default 600000)")
+    scaling = p.add_argument_group("auto-scaling (streams with a by_event_rate / by_data_rate policy)")
+    scaling.add_argument("--no-autoscale", action="store_true", help="never scale streams automatically")
+    scaling.add_argument(
+        "--autoscale-windows",
+        type=_windows,
+        default=DEFAULT_WINDOWS,
+        metavar="S,S,S,S",
+        help="lengths in seconds of the rate windows Pravega calls 2, 5, 10 and 20 minutes (default 120,300,600,1200)",
+    )
+    scaling.add_argument(
+        "--autoscale-cooldown",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="seconds a stream is not scaled again after a scale (default 600)",
+    )
+    scaling.add_argument(
+        "--autoscale-mute",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="seconds a new segment is not scaled (default 600)",
+    )
+    scaling.add_argument(
+        "--autoscale-interval",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds between two rate checks (default 10)",
+    )
     p.add_argument(
         "--log-level",
         default=os.environ.get("PRAVEGA_LOG_LEVEL", "WARNING"),
@@ -78,7 +110,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--tail-read-wait must be between 0 and 30 seconds (clients time out after 30 s)")
     if args.max_txn_lease_ms <= 0:
         p.error("--max-txn-lease-ms must be positive")
+    problem = autoscale_config(args).validate()
+    if problem:
+        p.error(f"auto-scaling: {problem}")
     return args
+
+
+def _windows(text: str) -> tuple[float, float, float, float]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not four numbers separated by commas: {text!r}") from None
+    if len(values) != 4 or any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"four positive window lengths are needed, got {text!r}")
+    return values  # type: ignore[return-value]
+
+
+def autoscale_config(args: argparse.Namespace) -> AutoScaleConfig:
+    return AutoScaleConfig(
+        enabled=not args.no_autoscale,
+        windows=args.autoscale_windows,
+        cooldown=args.autoscale_cooldown,
+        mute=args.autoscale_mute,
+        interval=args.autoscale_interval,
+    )
 
 
 def _port(text: str) -> int:
@@ -107,6 +162,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         fsync=not args.no_fsync,
         store=StoreConfig(tail_read_wait=args.tail_read_wait),
         max_txn_lease_ms=args.max_txn_lease_ms,
+        autoscale=autoscale_config(args),
     )
 
 

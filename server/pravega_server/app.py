@@ -14,6 +14,7 @@ from pathlib import Path
 
 import grpc
 
+from .controller.autoscale import AutoScaleConfig
 from .controller.grpc_service import add_to_server
 from .controller.service import ControllerService
 from .service.segment_store import SegmentStore, StoreConfig
@@ -35,6 +36,7 @@ class ServerConfig:
     fsync: bool = True
     store: StoreConfig = field(default_factory=StoreConfig)
     max_txn_lease_ms: int = 600_000
+    autoscale: AutoScaleConfig = field(default_factory=AutoScaleConfig)
 
 
 class PravegaServer:
@@ -63,6 +65,7 @@ class PravegaServer:
             ),
             controller_endpoint=lambda: (cfg.advertised_host or cfg.host, self.controller_port),
             max_lease_ms=cfg.max_txn_lease_ms,
+            autoscale=cfg.autoscale,
         )
         await self.controller.start()
         self._grpc = grpc.aio.server(

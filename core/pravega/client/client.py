@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import errors, naming
-from ..model import RetentionPolicy, ScalingPolicy, StreamConfiguration, StreamCut
+from ..model import RetentionPolicy, ScalingEvent, ScalingPolicy, StreamConfiguration, StreamCut
 from ..serializers import Serializer
 
 # >>> transactions, byte streams, batch reads, synchronizers, key-value tables (imports)
@@ -164,6 +164,13 @@ class Client:
         )
         tail = StreamCut(scope, stream, {sid: info.length for sid, info in zip(tail_ids, infos)})
         return StreamInfo(scope, stream, config, StreamCut(scope, stream, head), tail, sealed)
+
+    async def scaling_events(
+        self, scope: str, stream: str, from_ms: int = 0, to_ms: int | None = None
+    ) -> list[ScalingEvent]:
+        """The stream's scaling history, oldest first: its creation (epoch 0), then every
+        manual or automatic scale (see the README's auto-scaling section)."""
+        return await self.ctx.controller.get_scaling_events(scope, stream, from_ms, to_ms)
 
     async def _last_segments(self, scope: str, stream: str, start: list[int]) -> list[int]:
         seen, last, todo = set(), set(), list(start)

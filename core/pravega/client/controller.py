@@ -21,6 +21,7 @@ from ..model import (
     RetentionPolicy,
     RetentionType,
     ScaleType,
+    ScalingEvent,
     ScalingPolicy,
     SegmentRange,
     StreamConfiguration,
@@ -288,6 +289,24 @@ class ControllerClient:
             if status.status != pb.ScaleStatusResponse.IN_PROGRESS:
                 raise errors.ServerError(f"scale of {scope}/{stream} failed: {status.status}")
             await asyncio.sleep(poll_interval)
+
+    async def get_scaling_events(
+        self, scope: str, stream: str, from_ms: int = 0, to_ms: int | None = None
+    ) -> list[ScalingEvent]:
+        """The stream's scaling history (an extension RPC of this project's server)."""
+        request = pb.ScalingEventsRequest(
+            streamInfo=_info(scope, stream), fromTimestamp=from_ms, toTimestamp=to_ms or 0
+        )
+        reply = await self._call("getScalingEvents", request)
+        return [
+            ScalingEvent(
+                e.epoch,
+                e.timestamp,
+                tuple(_range(r) for r in e.sealedSegments),
+                tuple(_range(r) for r in e.newSegments),
+            )
+            for e in reply.events
+        ]
 
     # -- transactions -----------------------------------------------------------
 

@@ -943,3 +943,31 @@ class BucketIds(_message.Message):
     ID_FIELD_NUMBER: _ClassVar[int]
     id: _containers.RepeatedScalarFieldContainer[int]
     def __init__(self, id: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class ScalingEventsRequest(_message.Message):
+    __slots__ = ("streamInfo", "fromTimestamp", "toTimestamp")
+    STREAMINFO_FIELD_NUMBER: _ClassVar[int]
+    FROMTIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    TOTIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    streamInfo: StreamInfo
+    fromTimestamp: int
+    toTimestamp: int
+    def __init__(self, streamInfo: _Optional[_Union[StreamInfo, _Mapping]] = ..., fromTimestamp: _Optional[int] = ..., toTimestamp: _Optional[int] = ...) -> None: ...
+
+class ScalingEvent(_message.Message):
+    __slots__ = ("epoch", "timestamp", "sealedSegments", "newSegments")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    SEALEDSEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    NEWSEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    timestamp: int
+    sealedSegments: _containers.RepeatedCompositeFieldContainer[SegmentRange]
+    newSegments: _containers.RepeatedCompositeFieldContainer[SegmentRange]
+    def __init__(self, epoch: _Optional[int] = ..., timestamp: _Optional[int] = ..., sealedSegments: _Optional[_Iterable[_Union[SegmentRange, _Mapping]]] = ..., newSegments: _Optional[_Iterable[_Union[SegmentRange, _Mapping]]] = ...) -> None: ...
+
+class ScalingEventsResponse(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[ScalingEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[ScalingEvent, _Mapping]]] = ...) -> None: ...

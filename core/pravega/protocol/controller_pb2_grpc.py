@@ -274,6 +274,11 @@ class ControllerServiceStub(object):
                 request_serializer=pravega_dot_protocol_dot_controller__pb2.ControllerToBucketMappingRequest.SerializeToString,
                 response_deserializer=pravega_dot_protocol_dot_controller__pb2.ControllerToBucketMappingResponse.FromString,
                 _registered_method=True)
+        self.getScalingEvents = channel.unary_unary(
+                '/io.pravega.controller.stream.api.grpc.v1.ControllerService/getScalingEvents',
+                request_serializer=pravega_dot_protocol_dot_controller__pb2.ScalingEventsRequest.SerializeToString,
+                response_deserializer=pravega_dot_protocol_dot_controller__pb2.ScalingEventsResponse.FromString,
+                _registered_method=True)
 
 
 class ControllerServiceServicer(object):
@@ -561,6 +566,14 @@ class ControllerServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def getScalingEvents(self, request, context):
+        """Extension of this project, not in Pravega's gRPC API (Pravega serves scaling history
+        over REST only): a stream's scale events, oldest first. Other clients never call it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControllerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -798,6 +811,11 @@ def add_ControllerServiceServicer_to_server(servicer, server):
                     servicer.getControllerToBucketMapping,
                     request_deserializer=pravega_dot_protocol_dot_controller__pb2.ControllerToBucketMappingRequest.FromString,
                     response_serializer=pravega_dot_protocol_dot_controller__pb2.ControllerToBucketMappingResponse.SerializeToString,
+            ),
+            'getScalingEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.getScalingEvents,
+                    request_deserializer=pravega_dot_protocol_dot_controller__pb2.ScalingEventsRequest.FromString,
+                    response_serializer=pravega_dot_protocol_dot_controller__pb2.ScalingEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -2069,6 +2087,33 @@ class ControllerService(object):
             '/io.pravega.controller.stream.api.grpc.v1.ControllerService/getControllerToBucketMapping',
             pravega_dot_protocol_dot_controller__pb2.ControllerToBucketMappingRequest.SerializeToString,
             pravega_dot_protocol_dot_controller__pb2.ControllerToBucketMappingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def getScalingEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/io.pravega.controller.stream.api.grpc.v1.ControllerService/getScalingEvents',
+            pravega_dot_protocol_dot_controller__pb2.ScalingEventsRequest.SerializeToString,
+            pravega_dot_protocol_dot_controller__pb2.ScalingEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

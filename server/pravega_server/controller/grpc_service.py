@@ -184,6 +184,24 @@ class ControllerServicer(pb_grpc.ControllerServiceServicer):
         return pb.ControllerToBucketMappingResponse(mapping={k: pb.BucketIds(id=v) for k, v in mapping.items()})
 
     @_rpc
+    async def getScalingEvents(self, request: pb.ScalingEventsRequest, context: Any) -> pb.ScalingEventsResponse:
+        info = request.streamInfo
+        events = self.service.scaling_events(
+            info.scope, info.stream, request.fromTimestamp, request.toTimestamp or None
+        )
+        return pb.ScalingEventsResponse(
+            events=[
+                pb.ScalingEvent(
+                    epoch=e.epoch,
+                    timestamp=e.timestamp_ms,
+                    sealedSegments=[_segment_range(info.scope, info.stream, s) for s in e.sealed],
+                    newSegments=[_segment_range(info.scope, info.stream, s) for s in e.created],
+                )
+                for e in events
+            ]
+        )
+
+    @_rpc
     async def getDelegationToken(self, request: pb.StreamInfo, context: Any) -> pb.DelegationToken:
         return pb.DelegationToken(delegationToken=self.service.delegation_token(request.scope, request.stream))
 

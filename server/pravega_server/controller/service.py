@@ -40,7 +40,8 @@ from ..storage.ops import (
     SegmentKind,
     TruncateSegment,
 )
-from . import model, naming
+from . import model, naming, scaling_history
+from .autoscale import AutoScaleConfig, AutoScaler
 from .model import (
     KeyValueTable,
     ReaderGroup,
@@ -52,6 +53,7 @@ from .model import (
     Transaction,
     WriterMark,
 )
+from .scaling_history import ScaleEvent
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +130,7 @@ class ControllerService:
         page_size: int = 1000,
         reaper_interval: float = 0.5,
         restart_grace_ms: int = 120_000,
+        autoscale: AutoScaleConfig | None = None,
     ) -> None:
         self.engine = engine
         self.restart_grace_ms = restart_grace_ms
@@ -151,6 +154,7 @@ class ControllerService:
         self._done_heap: list[tuple[int, str, str, int, int]] = []
         self._locks: dict[str, asyncio.Lock] = {}
         self._reaper: asyncio.Task | None = None
+        self.autoscaler = AutoScaler(self, autoscale or AutoScaleConfig())
 
     # == life cycle ===============================================================
 
@@ -161,8 +165,10 @@ class ControllerService:
         self._load()
         if self._reaper is None:
             self._reaper = asyncio.get_running_loop().create_task(self._reap_forever())
+        self.autoscaler.start()
 
     async def stop(self) -> None:
+        await self.autoscaler.stop()
         if self._reaper is not None:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -379,6 +385,12 @@ class ControllerService:
 
     def get_stream_config(self, scope: str, name: str) -> StreamConfig:
         return self._require_stream(scope, name).config
+
+    def scaling_events(self, scope: str, name: str, from_ms: int = 0, to_ms: int | None = None) -> list[ScaleEvent]:
+        return scaling_history.scaling_events(self._require_stream(scope, name), from_ms, to_ms)
+
+    def all_streams(self) -> list[Stream]:
+        return [stream for streams in self._streams.values() for stream in streams.values()]
 
     def get_stream(self, scope: str, name: str) -> Stream | None:
         """The stream's current record (read only)."""

@@ -202,8 +202,10 @@ class Engine:
         data: bytes | memoryview,
         on_durable: Callable[[], None],
         expected_offset: int | None = None,
+        events: int = 1,
     ) -> tuple[int, int]:
-        """Append ``data`` for one writer; returns (previous event number, new length).
+        """Append ``data`` (``events`` events) for one writer; returns (previous event
+        number, new length).
 
         ``on_durable`` runs once the data and the writer's event number are synced.
         """
@@ -222,6 +224,8 @@ class Engine:
         else:
             extent = (base, where + APPEND_HEADER.size, size)
         self._apply_append(seg, writer_id, last_event_number, extent)
+        seg.appended_events += events
+        seg.appended_bytes += size
         new_length = seg.length
 
         def durable() -> None:
@@ -345,6 +349,8 @@ class Engine:
             source.deleted = True
             for _, extent in source.extents_from(source.start_offset):
                 target.add_extent(extent)
+            target.appended_events += source.appended_events
+            target.appended_bytes += source.appended_bytes
             return target.length
         if isinstance(op, UpdateAttribute):
             seg = self.segments[op.name]

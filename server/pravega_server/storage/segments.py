@@ -106,6 +106,8 @@ class Segment:
         "table",
         "waiters",
         "created",
+        "appended_events",
+        "appended_bytes",
     )
 
     def __init__(self, name: str, seg_id: int, kind: SegmentKind, scale_type: int = 0, target_rate: int = 0) -> None:
@@ -125,6 +127,9 @@ class Segment:
         self.writers: dict[int, int] = {}
         self.attributes: dict[int, int] = {}
         self.created = self.last_modified = now_ms()
+        # Totals since the process started (not durable), for the rate tracker (rates.py).
+        self.appended_events = 0
+        self.appended_bytes = 0
         self.table: Table | None = Table() if kind == SegmentKind.TABLE else None
         self.waiters: list[Callable[[], None]] = []
 

@@ -344,6 +344,7 @@ class WireConnection(asyncio.Protocol):
                 data,
                 lambda: self._fill(slot, c.DataAppended(writer_id, last, previous, request_id, length)),
                 expected_offset,
+                events=last - first + 1,
             )
         except errors.BadOffset:
             # Not fatal for the connection: the writer decides what to do.
