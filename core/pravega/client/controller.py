@@ -28,7 +28,7 @@ from ..model import (
     StreamCut,
 )
 from ..protocol import controller_pb2 as pb
-from ..protocol.controller_pb2_grpc import ControllerServiceStub
+from ..protocol.controller_pb2_grpc import ControllerExtensionsStub, ControllerServiceStub
 from .connection import Endpoint
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,7 @@ class ControllerClient:
         else:
             self._channel = grpc.aio.insecure_channel(target, options=options)
         self._stub = ControllerServiceStub(self._channel)
+        self._extensions = ControllerExtensionsStub(self._channel)
         self.attempts = attempts
         self.initial_backoff = initial_backoff
         self.max_backoff = max_backoff
@@ -85,13 +86,13 @@ class ControllerClient:
     async def close(self) -> None:
         await self._channel.close()
 
-    async def _call(self, name: str, request: Any, check: Callable[[Any], T] = lambda r: r) -> T:
+    async def _call(self, name: str, request: Any, check: Callable[[Any], T] = lambda r: r, stub: Any = None) -> T:
         """Call RPC ``name``; ``check`` turns the reply into a result or raises _Retry."""
         delay = self.initial_backoff
         last: BaseException | None = None
         for attempt in range(self.attempts):
             try:
-                reply = await getattr(self._stub, name)(request, timeout=self.timeout)
+                reply = await getattr(stub or self._stub, name)(request, timeout=self.timeout)
                 return check(reply)
             except _Retry as exc:
                 last = exc
@@ -297,7 +298,7 @@ class ControllerClient:
         request = pb.ScalingEventsRequest(
             streamInfo=_info(scope, stream), fromTimestamp=from_ms, toTimestamp=to_ms or 0
         )
-        reply = await self._call("getScalingEvents", request)
+        reply = await self._call("getScalingEvents", request, stub=self._extensions)
         return [
             ScalingEvent(
                 e.epoch,

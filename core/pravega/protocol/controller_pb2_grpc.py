@@ -274,11 +274,6 @@ class ControllerServiceStub(object):
                 request_serializer=pravega_dot_protocol_dot_controller__pb2.ControllerToBucketMappingRequest.SerializeToString,
                 response_deserializer=pravega_dot_protocol_dot_controller__pb2.ControllerToBucketMappingResponse.FromString,
                 _registered_method=True)
-        self.getScalingEvents = channel.unary_unary(
-                '/io.pravega.controller.stream.api.grpc.v1.ControllerService/getScalingEvents',
-                request_serializer=pravega_dot_protocol_dot_controller__pb2.ScalingEventsRequest.SerializeToString,
-                response_deserializer=pravega_dot_protocol_dot_controller__pb2.ScalingEventsResponse.FromString,
-                _registered_method=True)
 
 
 class ControllerServiceServicer(object):
@@ -566,14 +561,6 @@ class ControllerServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def getScalingEvents(self, request, context):
-        """Extension of this project, not in Pravega's gRPC API (Pravega serves scaling history
-        over REST only): a stream's scale events, oldest first. Other clients never call it.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
 
 def add_ControllerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -811,11 +798,6 @@ def add_ControllerServiceServicer_to_server(servicer, server):
                     servicer.getControllerToBucketMapping,
                     request_deserializer=pravega_dot_protocol_dot_controller__pb2.ControllerToBucketMappingRequest.FromString,
                     response_serializer=pravega_dot_protocol_dot_controller__pb2.ControllerToBucketMappingResponse.SerializeToString,
-            ),
-            'getScalingEvents': grpc.unary_unary_rpc_method_handler(
-                    servicer.getScalingEvents,
-                    request_deserializer=pravega_dot_protocol_dot_controller__pb2.ScalingEventsRequest.FromString,
-                    response_serializer=pravega_dot_protocol_dot_controller__pb2.ScalingEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -2097,6 +2079,64 @@ class ControllerService(object):
             metadata,
             _registered_method=True)
 
+
+class ControllerExtensionsStub(object):
+    """-- extensions of this project --
+    Not part of Pravega's API, so in a service of their own: ControllerService above stays
+    exactly Pravega's. Other clients never call these.
+
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.getScalingEvents = channel.unary_unary(
+                '/io.pravega.controller.stream.api.grpc.v1.ControllerExtensions/getScalingEvents',
+                request_serializer=pravega_dot_protocol_dot_controller__pb2.ScalingEventsRequest.SerializeToString,
+                response_deserializer=pravega_dot_protocol_dot_controller__pb2.ScalingEventsResponse.FromString,
+                _registered_method=True)
+
+
+class ControllerExtensionsServicer(object):
+    """-- extensions of this project --
+    Not part of Pravega's API, so in a service of their own: ControllerService above stays
+    exactly Pravega's. Other clients never call these.
+
+    """
+
+    def getScalingEvents(self, request, context):
+        """A stream's scale events, oldest first (Pravega serves scaling history over REST only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_ControllerExtensionsServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'getScalingEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.getScalingEvents,
+                    request_deserializer=pravega_dot_protocol_dot_controller__pb2.ScalingEventsRequest.FromString,
+                    response_serializer=pravega_dot_protocol_dot_controller__pb2.ScalingEventsResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'io.pravega.controller.stream.api.grpc.v1.ControllerExtensions', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('io.pravega.controller.stream.api.grpc.v1.ControllerExtensions', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class ControllerExtensions(object):
+    """-- extensions of this project --
+    Not part of Pravega's API, so in a service of their own: ControllerService above stays
+    exactly Pravega's. Other clients never call these.
+
+    """
+
     @staticmethod
     def getScalingEvents(request,
             target,
@@ -2111,7 +2151,7 @@ class ControllerService(object):
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/io.pravega.controller.stream.api.grpc.v1.ControllerService/getScalingEvents',
+            '/io.pravega.controller.stream.api.grpc.v1.ControllerExtensions/getScalingEvents',
             pravega_dot_protocol_dot_controller__pb2.ScalingEventsRequest.SerializeToString,
             pravega_dot_protocol_dot_controller__pb2.ScalingEventsResponse.FromString,
             options,

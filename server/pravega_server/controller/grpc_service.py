@@ -184,24 +184,6 @@ class ControllerServicer(pb_grpc.ControllerServiceServicer):
         return pb.ControllerToBucketMappingResponse(mapping={k: pb.BucketIds(id=v) for k, v in mapping.items()})
 
     @_rpc
-    async def getScalingEvents(self, request: pb.ScalingEventsRequest, context: Any) -> pb.ScalingEventsResponse:
-        info = request.streamInfo
-        events = self.service.scaling_events(
-            info.scope, info.stream, request.fromTimestamp, request.toTimestamp or None
-        )
-        return pb.ScalingEventsResponse(
-            events=[
-                pb.ScalingEvent(
-                    epoch=e.epoch,
-                    timestamp=e.timestamp_ms,
-                    sealedSegments=[_segment_range(info.scope, info.stream, s) for s in e.sealed],
-                    newSegments=[_segment_range(info.scope, info.stream, s) for s in e.created],
-                )
-                for e in events
-            ]
-        )
-
-    @_rpc
     async def getDelegationToken(self, request: pb.StreamInfo, context: Any) -> pb.DelegationToken:
         return pb.DelegationToken(delegationToken=self.service.delegation_token(request.scope, request.stream))
 
@@ -594,6 +576,32 @@ class ControllerServicer(pb_grpc.ControllerServiceServicer):
         return pb.TimestampResponse(result=_enum(pb.TimestampResponse.Status, status))
 
 
+class ExtensionsServicer(pb_grpc.ControllerExtensionsServicer):
+    """This project's additions to the controller API (see controller.proto)."""
+
+    def __init__(self, service: ControllerService) -> None:
+        self.service = service
+
+    @_rpc
+    async def getScalingEvents(self, request: pb.ScalingEventsRequest, context: Any) -> pb.ScalingEventsResponse:
+        info = request.streamInfo
+        events = self.service.scaling_events(
+            info.scope, info.stream, request.fromTimestamp, request.toTimestamp or None
+        )
+        return pb.ScalingEventsResponse(
+            events=[
+                pb.ScalingEvent(
+                    epoch=e.epoch,
+                    timestamp=e.timestamp_ms,
+                    sealedSegments=[_segment_range(info.scope, info.stream, s) for s in e.sealed],
+                    newSegments=[_segment_range(info.scope, info.stream, s) for s in e.created],
+                )
+                for e in events
+            ]
+        )
+
+
 def add_to_server(server: grpc.aio.Server, service: ControllerService) -> None:
     """Register the controller API on ``server`` (a ``grpc.aio`` server)."""
     pb_grpc.add_ControllerServiceServicer_to_server(ControllerServicer(service), server)
+    pb_grpc.add_ControllerExtensionsServicer_to_server(ExtensionsServicer(service), server)
