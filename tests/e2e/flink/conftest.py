@@ -38,7 +38,9 @@ def flink_dirs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def flink_server(flink_dirs: Path) -> Iterator[ServerProcess]:
     """A durable server for all connector tests."""
-    with ServerProcess(flink_dirs / "server-data") as proc:
+    # Auto-scaling on a seconds time scale (only streams with a rate policy scale).
+    autoscale = ["--autoscale-windows", "0.5,1,2,4", "--autoscale-cooldown", "1.5", "--autoscale-mute", "1.5"]
+    with ServerProcess(flink_dirs / "server-data", extra_args=[*autoscale, "--autoscale-interval", "0.2"]) as proc:
         yield proc
 
 
