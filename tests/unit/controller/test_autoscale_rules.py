@@ -148,3 +148,25 @@ def test_successors_inherit_their_share() -> None:
     other = SegmentRates([10.0] * 4, [0.0] * 4, since=0, last_tick=0)
     events, _ = inherited([(parent, 0.0, 0.5), (other, 0.5, 1.0)], 0.0, 1.0)
     assert events == [110.0] * 4
+
+
+def test_appends_and_merged_transactions_count_toward_the_target_segment() -> None:
+    import asyncio
+
+    from pravega_server.storage.engine import Engine
+    from pravega_server.storage.ops import CreateSegment, MergeSegments
+
+    async def main() -> None:
+        engine = await Engine.open(None)
+        await engine.execute([CreateSegment("s/t/0.#epoch.0"), CreateSegment("s/t/0.#epoch.0#transaction.1")])
+        done = asyncio.get_running_loop().create_future()
+        seg, txn = engine.get("s/t/0.#epoch.0"), engine.get("s/t/0.#epoch.0#transaction.1")
+        engine.append(seg, 1, 3, b"x" * 30, lambda: None, events=3)
+        engine.append(txn, 2, 5, b"y" * 50, lambda: done.set_result(None), events=5)
+        await done
+        assert (seg.appended_events, seg.appended_bytes) == (3, 30)
+        await engine.execute([MergeSegments(seg.name, txn.name)])
+        assert (seg.appended_events, seg.appended_bytes) == (8, 80)
+        engine.close()
+
+    asyncio.run(main())
