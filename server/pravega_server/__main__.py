@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .app import PravegaServer, ServerConfig
 from .controller.autoscale import AutoScaleConfig
+from .controller.retention import RetentionConfig
 from .service.segment_store import StoreConfig
 from .storage.rates import DEFAULT_WINDOWS
 
@@ -99,6 +100,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="S",
         help="seconds between two rate checks (default 10)",
     )
+    keep = p.add_argument_group("retention (streams with a by_time / by_size policy)")
+    keep.add_argument("--no-retention", action="store_true", help="never truncate streams by their retention policy")
+    keep.add_argument(
+        "--retention-interval",
+        type=float,
+        default=1800.0,
+        metavar="S",
+        help="seconds between two retention cycles: record a tail cut, truncate (default 1800, as Pravega)",
+    )
     p.add_argument(
         "--log-level",
         default=os.environ.get("PRAVEGA_LOG_LEVEL", "WARNING"),
@@ -110,6 +120,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--tail-read-wait must be between 0 and 30 seconds (clients time out after 30 s)")
     if args.max_txn_lease_ms <= 0:
         p.error("--max-txn-lease-ms must be positive")
+    if args.retention_interval <= 0:
+        p.error("--retention-interval must be positive")
     problem = autoscale_config(args).validate()
     if problem:
         p.error(f"auto-scaling: {problem}")
@@ -163,6 +175,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         store=StoreConfig(tail_read_wait=args.tail_read_wait),
         max_txn_lease_ms=args.max_txn_lease_ms,
         autoscale=autoscale_config(args),
+        retention=RetentionConfig(enabled=not args.no_retention, interval=args.retention_interval),
     )
 
 

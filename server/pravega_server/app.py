@@ -16,6 +16,7 @@ import grpc
 
 from .controller.autoscale import AutoScaleConfig
 from .controller.grpc_service import add_to_server
+from .controller.retention import RetentionConfig
 from .controller.service import ControllerService
 from .service.segment_store import SegmentStore, StoreConfig
 from .storage.engine import Engine
@@ -37,6 +38,7 @@ class ServerConfig:
     store: StoreConfig = field(default_factory=StoreConfig)
     max_txn_lease_ms: int = 600_000
     autoscale: AutoScaleConfig = field(default_factory=AutoScaleConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
 
 
 class PravegaServer:
@@ -66,6 +68,7 @@ class PravegaServer:
             controller_endpoint=lambda: (cfg.advertised_host or cfg.host, self.controller_port),
             max_lease_ms=cfg.max_txn_lease_ms,
             autoscale=cfg.autoscale,
+            retention=cfg.retention,
         )
         await self.controller.start()
         self._grpc = grpc.aio.server(

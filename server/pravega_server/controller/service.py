@@ -53,6 +53,7 @@ from .model import (
     Transaction,
     WriterMark,
 )
+from .retention import RetentionConfig, RetentionManager
 from .scaling_history import ScaleEvent
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,7 @@ class ControllerService:
         reaper_interval: float = 0.5,
         restart_grace_ms: int = 120_000,
         autoscale: AutoScaleConfig | None = None,
+        retention: RetentionConfig | None = None,
     ) -> None:
         self.engine = engine
         self.restart_grace_ms = restart_grace_ms
@@ -155,6 +157,7 @@ class ControllerService:
         self._locks: dict[str, asyncio.Lock] = {}
         self._reaper: asyncio.Task | None = None
         self.autoscaler = AutoScaler(self, autoscale or AutoScaleConfig())
+        self.retention = RetentionManager(self, retention or RetentionConfig())
 
     # == life cycle ===============================================================
 
@@ -166,9 +169,11 @@ class ControllerService:
         if self._reaper is None:
             self._reaper = asyncio.get_running_loop().create_task(self._reap_forever())
         self.autoscaler.start()
+        self.retention.start()
 
     async def stop(self) -> None:
         await self.autoscaler.stop()
+        await self.retention.stop()
         if self._reaper is not None:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -1054,6 +1059,19 @@ class ControllerService:
             for rg in groups.values()
             if rg.retention_type != 0 and (scope, stream) in rg.streams()
         ]
+
+    def subscriber_cuts(self, scope: str, name: str) -> list[dict[int, int] | None] | None:
+        """The published cut of every subscriber group of the stream (None for a group that
+        has published none), or None when the stream has no subscribers."""
+        stream = self._stream(scope, name)
+        groups = self._subscribers(scope, name)
+        if stream is None or not groups:
+            return None
+        out: list[dict[int, int] | None] = []
+        for rg in groups:
+            sub = stream.subscribers.get(rg.scoped_name)
+            out.append(dict(sub.cut) if sub is not None and sub.generation == rg.generation else None)
+        return out
 
     def list_subscribers(self, scope: str, name: str) -> tuple[Status, list[str]]:
         if self._stream(scope, name) is None:
