@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .. import errors
 from ..protocol import commands as c
+from ..protocol.errors import RemoteProtocolError
+from ..protocol.framing import parse_events
 from .connection import SegmentStoreConnection, next_request_id
 from .context import ClientContext
 
@@ -27,7 +28,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 READ_SIZE = 4 * 1024 * 1024
-_EVENT_HEADER = struct.Struct(">ii")
 
 
 @dataclass
@@ -127,45 +127,20 @@ class EventParser:
 
     def feed(self, data: bytes) -> list[tuple[int, bytes]]:
         """(offset of the event header, payload) for every complete event."""
-        buf = self._buf + data if self._buf else data
-        out = []
-        pos = 0
-        end = len(buf)
-        unpack = _EVENT_HEADER.unpack_from
-        while end - pos >= 8:
-            kind, length = unpack(buf, pos)
-            if kind != 0 or length < 0:
-                raise errors.ServerError(f"corrupt event header at offset {self.offset + pos}")
-            if end - pos - 8 < length:
-                break
-            out.append((self.offset + pos, buf[pos + 8 : pos + 8 + length]))
-            pos += 8 + length
-        self._buf = buf[pos:]
-        self.offset += pos
-        return out
+        offsets, payloads = self.feed_lists(data)
+        return list(zip(offsets, payloads))
 
     def feed_lists(self, data: bytes) -> tuple[list[int], list[bytes]]:
         """Like :meth:`feed`, as two parallel lists (event offsets, payloads): the
         cheapest form for readers that hand out events in batches."""
         buf = self._buf + data if self._buf else data
-        offsets: list[int] = []
-        payloads: list[bytes] = []
-        add_offset, add_payload = offsets.append, payloads.append
-        pos, end, base = 0, len(buf), self.offset
-        unpack = _EVENT_HEADER.unpack_from
-        while end - pos >= 8:
-            kind, length = unpack(buf, pos)
-            if kind != 0 or length < 0:
-                raise errors.ServerError(f"corrupt event header at offset {base + pos}")
-            stop = pos + 8 + length
-            if stop > end:
-                break
-            add_offset(base + pos)
-            add_payload(buf[pos + 8 : stop])
-            pos = stop
+        try:
+            offsets, payloads, pos = parse_events(buf, 0, self.offset)
+        except RemoteProtocolError as exc:
+            raise errors.ServerError(str(exc)) from None
         self._buf = buf[pos:]
-        self.offset = base + pos
-        return offsets, payloads
+        self.offset += pos
+        return offsets, payloads  # type: ignore[return-value]  # slices of bytes are bytes
 
     @property
     def pending(self) -> int:

@@ -26,11 +26,11 @@ empty stream writes the initial state as a snapshot at offset 0.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
 from .. import errors, naming
+from ..protocol.framing import frame_event
 from ..serializers import JsonSerializer, Serializer
 from .conditional import MAX_APPEND_SIZE, ConditionalAppender
 from .context import ClientContext
@@ -41,11 +41,11 @@ U = TypeVar("U")  # an update
 
 UPDATE = 0x01
 SNAPSHOT = 0x02
-_HEADER = struct.Struct(">ii")
 
 
 def _record(kind: int, payload: bytes) -> bytes:
-    return _HEADER.pack(0, len(payload) + 1) + bytes((kind,)) + payload
+    """One event of the synchronizer's segment: a kind byte, then the payload."""
+    return frame_event(bytes((kind,)) + payload)
 
 
 class StateSynchronizer(Generic[S, U]):
