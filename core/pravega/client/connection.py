@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from ..errors import ConnectionLostError
 from ..protocol import commands as c
-from ..protocol.connection import CLOSED, NEED_DATA, Connection, Role, versions_compatible
+from ..protocol.connection import Connection, Role, Sentinel, versions_compatible
 from ..protocol.errors import ProtocolError
 from ..protocol.framing import OLDEST_COMPATIBLE_VERSION, WIRE_VERSION
 
@@ -108,7 +108,7 @@ class SegmentStoreConnection(asyncio.Protocol):
             codec.receive_data(data)
             while True:
                 reply = codec.next_event()
-                if reply is NEED_DATA or reply is CLOSED:
+                if isinstance(reply, Sentinel):  # NEED_DATA or CLOSED
                     break
                 self._dispatch(reply)
         except ProtocolError as exc:

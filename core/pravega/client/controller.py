@@ -11,7 +11,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast, overload
 from urllib.parse import urlparse
 
 import grpc
@@ -84,8 +84,14 @@ class ControllerClient:
     async def close(self) -> None:
         await self._channel.close()
 
-    async def _call(self, name: str, request: Any, check: Callable[[Any], T] = lambda r: r) -> T:
-        """Call RPC ``name``; ``check`` turns the reply into a result or raises _Retry."""
+    @overload
+    async def _call(self, name: str, request: Any) -> Any: ...
+    @overload
+    async def _call(self, name: str, request: Any, check: Callable[[Any], T]) -> T: ...
+
+    async def _call(self, name: str, request: Any, check: Callable[[Any], Any] = lambda r: r) -> Any:
+        """Call RPC ``name``; ``check`` turns the reply into a result or raises _Retry
+        (without one, the reply as it came)."""
         delay = self.initial_backoff
         last: BaseException | None = None
         for attempt in range(self.attempts):
@@ -422,13 +428,15 @@ def _config_pb(scope: str, stream: str, config: StreamConfiguration) -> Any:
     msg = pb.StreamConfig(
         streamInfo=_info(scope, stream),
         scalingPolicy=pb.ScalingPolicy(
-            scaleType=int(s.scale_type),
+            scaleType=cast(pb.ScalingPolicy.ScalingPolicyType, int(s.scale_type)),
             targetRate=s.target_rate,
             scaleFactor=s.scale_factor,
             minNumSegments=s.min_num_segments,
         ),
         retentionPolicy=pb.RetentionPolicy(
-            retentionType=int(r.retention_type), retentionParam=r.retention_param, retentionMax=r.retention_max
+            retentionType=cast(pb.RetentionPolicy.RetentionPolicyType, int(r.retention_type)),
+            retentionParam=r.retention_param,
+            retentionMax=r.retention_max,
         ),
         timestampAggregationTimeout=config.timestamp_aggregation_timeout_ms,
         rolloverSizeBytes=config.rollover_size_bytes,

@@ -19,7 +19,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from .. import errors, naming
 from ..model import SegmentRange
@@ -135,7 +135,7 @@ class EventReader(Generic[T]):
     def __init__(self, group: ReaderGroup, reader_id: str, serializer: Serializer[T] | None, generation: int) -> None:
         self.group = group
         self.reader_id = reader_id
-        self.serializer = serializer or BytesSerializer()
+        self.serializer: Serializer[T] = serializer or cast(Serializer[T], BytesSerializer())
         self.refresh_time = group.config.group_refresh_time
         self.poll_interval = min(0.1, self.refresh_time)
         #: (segment, offset, new head) for every jump over truncated data.
@@ -274,7 +274,8 @@ class EventReader(Generic[T]):
         if stop == len(chunk.payloads):
             self._consumed(o, chunk)
         deserialize = self.serializer.deserialize
-        events = payloads if isinstance(self.serializer, BytesSerializer) else [deserialize(p) for p in payloads]
+        bytes_as_they_are = isinstance(self.serializer, BytesSerializer)
+        events = cast(list[T], payloads) if bytes_as_they_are else [deserialize(p) for p in payloads]
         return EventBatch(o.name, events, offsets, (o.name, o.offset))
 
     async def _fetch(self, o: _Owned) -> None:

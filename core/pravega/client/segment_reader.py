@@ -96,15 +96,15 @@ class SegmentReader:
         return result
 
     def _result(self, reply: c.Command) -> ReadResult:
-        kind = type(reply)
-        if kind is c.SegmentRead:
+        if isinstance(reply, c.SegmentRead):
             if reply.offset != self.offset:
                 raise errors.ServerError(f"{self.segment}: read at {self.offset} answered for {reply.offset}")
             return ReadResult(reply.offset, bytes(reply.data), reply.at_tail, reply.end_of_segment)
-        if kind is c.SegmentIsTruncated:
+        if isinstance(reply, c.SegmentIsTruncated):
             raise errors.SegmentTruncatedError(
                 f"{self.segment}: offset {self.offset} is truncated (head at {reply.start_offset})", reply.start_offset
             )
+        kind = type(reply)
         if kind is c.NoSuchSegment:
             raise errors.NoSuchSegmentError(f"no segment {self.segment}")
         if kind is c.SegmentIsSealed:
@@ -226,7 +226,7 @@ class SegmentClient:
 
     async def update_table(self, segment: str, entries: list[tuple[bytes, int, bytes]]) -> list[int]:
         """Conditional update: (key, expected version, value); returns the new versions."""
-        table_entries = [c.TableEntry(k, v, val) for k, v, val in entries]
+        table_entries = tuple(c.TableEntry(k, v, val) for k, v, val in entries)
 
         def handle(r: c.Command) -> list[int]:
             if type(r) is c.TableEntriesUpdated:
@@ -236,7 +236,7 @@ class SegmentClient:
         return await self.call(segment, lambda rid: c.UpdateTableEntries(rid, segment, "", table_entries, -1), handle)
 
     async def remove_table_keys(self, segment: str, keys: list[tuple[bytes, int]]) -> None:
-        table_keys = [c.TableKey(k, v) for k, v in keys]
+        table_keys = tuple(c.TableKey(k, v) for k, v in keys)
 
         def handle(r: c.Command) -> None:
             if type(r) is not c.TableKeysRemoved:
@@ -246,7 +246,7 @@ class SegmentClient:
 
     async def read_table(self, segment: str, keys: list[bytes]) -> list[tuple[int, bytes] | None]:
         """(version, value) per key, None where the key is absent."""
-        table_keys = [c.TableKey(k, c.TableKey.NO_VERSION) for k in keys]
+        table_keys = tuple(c.TableKey(k, c.TableKey.NO_VERSION) for k in keys)
 
         def handle(r: c.Command) -> list[tuple[int, bytes] | None]:
             if type(r) is not c.TableRead:

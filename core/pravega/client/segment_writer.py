@@ -178,13 +178,14 @@ class SegmentWriter:
     # -- acknowledgements -----------------------------------------------------------
 
     def _on_reply(self, reply: c.Command) -> None:
-        kind = type(reply)
-        if kind is c.DataAppended:
+        if type(reply) is c.DataAppended:  # the hot path: narrowed for the type checker, as fast as before
             if reply.writer_id == self.writer_id:
                 self.acked_offset = max(self.acked_offset, reply.current_segment_write_offset)
                 self._ack(reply.event_number)
                 self._send()
-        elif kind in (c.SegmentIsSealed, c.NoSuchSegment):
+            return
+        kind = type(reply)
+        if kind in (c.SegmentIsSealed, c.NoSuchSegment):
             self._seal()
         elif kind is c.WrongHost:
             self._drop_connection()

@@ -71,7 +71,7 @@ class StateSynchronizer(Generic[S, U]):
         self.ctx = ctx
         self.scope = scope
         self.stream = stream
-        self.serializer: Serializer[S] = serializer or JsonSerializer()  # type: ignore[assignment]
+        self.serializer: Serializer[S] = serializer or JsonSerializer()
         self.update_serializer: Serializer[U] = update_serializer or self.serializer  # type: ignore[assignment]
         self.apply: Callable[[S, U], S] = apply or (lambda state, update: update)  # type: ignore[assignment,return-value]
         self._initial = initial_state
