@@ -76,21 +76,23 @@ class _ServerSide:
             if isinstance(cmd, Sentinel):  # NEED_DATA or CLOSED
                 return
             self.store.received.append(cmd)
-            lose = self.store.lose_connection_on
-            if lose is not None and lose(cmd):
-                self.store.lose_connection_on = None
-                self.store.lost += 1
-                self.close(ConnectionResetError("connection reset by the test"))
+            if self._lost_at(cmd, "lose_connection_on"):
                 return
             reply = self.store.handle(cmd, self)
-            lose = self.store.lose_reply_to
-            if lose is not None and lose(cmd):
-                self.store.lose_reply_to = None
-                self.store.lost += 1
-                self.close(ConnectionResetError("connection reset by the test"))
+            if self._lost_at(cmd, "lose_reply_to"):
                 return
             if reply is not None:
                 self.send(reply)
+
+    def _lost_at(self, cmd: c.Command, hook: str) -> bool:
+        """Close the connection if the store's one-shot ``hook`` accepts ``cmd``."""
+        lose = getattr(self.store, hook)
+        if lose is None or not lose(cmd):
+            return False
+        setattr(self.store, hook, None)
+        self.store.lost += 1
+        self.close(ConnectionResetError("connection reset by the test"))
+        return True
 
     def send(self, reply: c.Command) -> None:
         if not self.closed:
