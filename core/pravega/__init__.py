@@ -9,10 +9,27 @@ The names below are imported on first use (PEP 562), so that ``pravega.protocol`
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import *  # noqa: F403 - the exception classes (cheap)
-from .errors import __all__ as _error_names  # type: ignore[attr-defined]
+from .errors import __all__ as _error_names
+
+# The lazy names below, for type checkers and editors (a test keeps this in step with _LAZY);
+# ``X as X`` marks them as re-exported, also for users type-checking with --no-implicit-reexport.
+if TYPE_CHECKING:
+    from .model import RetentionPolicy as RetentionPolicy
+    from .model import RetentionType as RetentionType
+    from .model import ScaleType as ScaleType
+    from .model import ScalingPolicy as ScalingPolicy
+    from .model import SegmentRange as SegmentRange
+    from .model import StreamConfiguration as StreamConfiguration
+    from .model import StreamCut as StreamCut
+    from .serializers import BytesSerializer as BytesSerializer
+    from .serializers import JsonSerializer as JsonSerializer
+    from .serializers import Serializer as Serializer
+    from .serializers import StringSerializer as StringSerializer
+    from .sync import Client as Client
+    from .sync import EventWriter as EventWriter
 
 _LAZY = {
     "Client": ".sync",

@@ -198,7 +198,13 @@ class Client:
         # A client never closed is closed at exit, before the interpreter tears down
         # the modules grpc needs to shut its channels.
         self_ref = weakref.ref(self)
-        self._atexit = lambda: (c := self_ref()) is not None and c.close()
+
+        def close_at_exit() -> None:
+            client = self_ref()
+            if client is not None:
+                client.close()
+
+        self._atexit = close_at_exit
         atexit.register(self._atexit)
 
     @property

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import asyncio
 
-from .. import errors, naming
+from .. import errors
 from .conditional import MAX_APPEND_SIZE, ConditionalAppender
 from .context import ClientContext
 from .segment_reader import SegmentClient, SegmentReader
+from .single_segment import close_segment_io, open_single_segment
 
 #: Bytes asked for per read request (the Rust byte reader's size).
 READ_SIZE = 512 * 1024
@@ -64,16 +65,12 @@ class ByteStream:
         self._closed = False
 
     async def _open(self) -> ByteStream:
-        head = await self.ctx.controller.get_segments_at(self.scope, self.stream, 0)
-        if len(head) != 1:
-            raise errors.InterfaceError(
-                f"a byte stream needs a stream with exactly one segment; {self.scope}/{self.stream} has {len(head)}"
-            )
-        ((self.segment_id, head_offset),) = head.items()
+        self.segment, self.segment_id, head_offset = await open_single_segment(
+            self.ctx, self.scope, self.stream, "a byte stream"
+        )
         current = await self.ctx.controller.get_current_segments(self.scope, self.stream)
         if current and [r.segment_id for r in current] != [self.segment_id]:
             raise errors.InterfaceError(f"{self.scope}/{self.stream} was scaled; a byte stream needs one segment")
-        self.segment = naming.qualified_segment_name(self.scope, self.stream, self.segment_id)
         info = await self._segments.info(self.segment)
         self._pos = max(head_offset, info.start_offset)
         self._write_offset = info.length
@@ -239,11 +236,8 @@ class ByteStream:
             pass
         finally:
             self._closed = True
-            if self._reader is not None:
-                self._reader.close()
-                self._reader = None
-            if self._appender is not None:
-                await self._appender.close()
+            reader, self._reader = self._reader, None
+            await close_segment_io(reader, self._appender)
 
     def _check_open(self) -> None:
         if self._closed:

@@ -22,6 +22,7 @@ from ..serializers import Serializer
 # >>> transactions, byte streams, batch reads, synchronizers, key-value tables (imports)
 from .batch import BatchClient
 from .byte_stream import ByteStream
+from .connection import ConnectionFactory
 from .context import ClientConfig, ClientContext
 from .kvt import KeyValueTable
 from .segment_reader import SegmentClient
@@ -51,12 +52,21 @@ class StreamInfo:
 
 
 class Client:
+    """``connection_factory`` opens the connections to segment stores (default: TCP; see
+    :data:`pravega.client.connection.ConnectionFactory`); ``options`` are
+    :class:`ClientConfig` fields."""
+
     def __init__(
-        self, controller_uri: str = "tcp://127.0.0.1:9090", config: ClientConfig | None = None, **options: Any
+        self,
+        controller_uri: str = "tcp://127.0.0.1:9090",
+        config: ClientConfig | None = None,
+        *,
+        connection_factory: ConnectionFactory | None = None,
+        **options: Any,
     ) -> None:
         cfg = config or ClientConfig()
         cfg = replace(cfg, controller_uri=controller_uri, **options)
-        self.ctx = ClientContext(cfg)
+        self.ctx = ClientContext(cfg, connection_factory)
         self.segments = SegmentClient(self.ctx)
         # Objects to close with the client. Weak: a writer made per bundle and closed by
         # its user must not be kept alive by the client.

@@ -76,9 +76,9 @@ class ConditionalAppender:
                         return expected_offset + len(data)
                     conn = self._conn  # type: ignore[assignment]
                     continue
-                kind = type(reply)
-                if kind is c.DataAppended:
+                if isinstance(reply, c.DataAppended):
                     return reply.current_segment_write_offset
+                kind = type(reply)
                 if kind is c.ConditionalCheckFailed:
                     raise errors.ConditionalCheckFailedError(
                         f"{self.segment}: the segment is not {expected_offset} bytes long"

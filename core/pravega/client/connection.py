@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from ..errors import ConnectionLostError
 from ..protocol import commands as c
-from ..protocol.connection import CLOSED, NEED_DATA, Connection, Role, versions_compatible
+from ..protocol.connection import Connection, Role, Sentinel, versions_compatible
 from ..protocol.errors import ProtocolError
 from ..protocol.framing import OLDEST_COMPATIBLE_VERSION, WIRE_VERSION
 
@@ -33,6 +33,10 @@ def next_request_id() -> int:
 
 
 Endpoint = tuple[str, int]
+
+#: Opens a handshaken connection to a segment store: ``(endpoint, timeout) -> connection``.
+#: The default is :meth:`SegmentStoreConnection.open` (TCP); tests plug in other transports.
+ConnectionFactory = Callable[[Endpoint, float], Awaitable["SegmentStoreConnection"]]
 
 
 class SegmentStoreConnection(asyncio.Protocol):
@@ -53,16 +57,19 @@ class SegmentStoreConnection(asyncio.Protocol):
 
     @classmethod
     async def open(cls, endpoint: Endpoint, timeout: float = 10.0) -> SegmentStoreConnection:
+        """Connect over TCP and exchange Hellos."""
         loop = asyncio.get_running_loop()
         host, port = endpoint
         try:
             _, conn = await asyncio.wait_for(loop.create_connection(lambda: cls(endpoint), host, port), timeout)
         except (TimeoutError, OSError) as exc:
             raise ConnectionLostError(f"cannot connect to segment store {host}:{port}: {exc}") from exc
-        await conn._handshake(timeout)
+        await conn.handshake(timeout)
         return conn
 
-    async def _handshake(self, timeout: float) -> None:
+    async def handshake(self, timeout: float) -> None:
+        """Exchange Hellos once a transport is attached (:meth:`connection_made`); closes
+        the connection and raises ConnectionLostError if the store is silent or too old."""
         loop = asyncio.get_running_loop()
         self._hello = loop.create_future()
         self.send(c.Hello(WIRE_VERSION, OLDEST_COMPATIBLE_VERSION))
@@ -101,7 +108,7 @@ class SegmentStoreConnection(asyncio.Protocol):
             codec.receive_data(data)
             while True:
                 reply = codec.next_event()
-                if reply is NEED_DATA or reply is CLOSED:
+                if isinstance(reply, Sentinel):  # NEED_DATA or CLOSED
                     break
                 self._dispatch(reply)
         except ProtocolError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import naming
-from .connection import Endpoint
+from .connection import ConnectionFactory, Endpoint
 from .controller import ControllerClient
 from .pool import ConnectionPool
 
@@ -29,10 +29,12 @@ class ClientConfig:
 
 
 class ClientContext:
-    def __init__(self, config: ClientConfig) -> None:
+    """``connection_factory`` opens the segment-store connections (default: TCP)."""
+
+    def __init__(self, config: ClientConfig, connection_factory: ConnectionFactory | None = None) -> None:
         self.config = config
         self.controller = ControllerClient(config.controller_uri)
-        self.pool = ConnectionPool(config.shared_connections_per_endpoint, config.connect_timeout)
+        self.pool = ConnectionPool(config.shared_connections_per_endpoint, config.connect_timeout, connection_factory)
         self._endpoints: dict[tuple[str, str, int], Endpoint] = {}
 
     async def endpoint_of(self, segment: str) -> Endpoint:

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast, overload
 from urllib.parse import urlparse
 
 import grpc
@@ -86,8 +86,16 @@ class ControllerClient:
     async def close(self) -> None:
         await self._channel.close()
 
-    async def _call(self, name: str, request: Any, check: Callable[[Any], T] = lambda r: r, stub: Any = None) -> T:
-        """Call RPC ``name``; ``check`` turns the reply into a result or raises _Retry."""
+    @overload
+    async def _call(self, name: str, request: Any, *, stub: Any = None) -> Any: ...
+    @overload
+    async def _call(self, name: str, request: Any, check: Callable[[Any], T], *, stub: Any = None) -> T: ...
+
+    async def _call(
+        self, name: str, request: Any, check: Callable[[Any], Any] = lambda r: r, *, stub: Any = None
+    ) -> Any:
+        """Call RPC ``name`` (on ``stub``, by default the ControllerService one); ``check``
+        turns the reply into a result or raises _Retry (without one, the reply as it came)."""
         delay = self.initial_backoff
         last: BaseException | None = None
         for attempt in range(self.attempts):
@@ -442,13 +450,15 @@ def _config_pb(scope: str, stream: str, config: StreamConfiguration) -> Any:
     msg = pb.StreamConfig(
         streamInfo=_info(scope, stream),
         scalingPolicy=pb.ScalingPolicy(
-            scaleType=int(s.scale_type),
+            scaleType=cast(pb.ScalingPolicy.ScalingPolicyType, int(s.scale_type)),
             targetRate=s.target_rate,
             scaleFactor=s.scale_factor,
             minNumSegments=s.min_num_segments,
         ),
         retentionPolicy=pb.RetentionPolicy(
-            retentionType=int(r.retention_type), retentionParam=r.retention_param, retentionMax=r.retention_max
+            retentionType=cast(pb.RetentionPolicy.RetentionPolicyType, int(r.retention_type)),
+            retentionParam=r.retention_param,
+            retentionMax=r.retention_max,
         ),
         timestampAggregationTimeout=config.timestamp_aggregation_timeout_ms,
         rolloverSizeBytes=config.rollover_size_bytes,

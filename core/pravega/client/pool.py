@@ -13,13 +13,18 @@ import asyncio
 import itertools
 
 from ..protocol import commands as c
-from .connection import DEFAULT_TIMEOUT, Endpoint, SegmentStoreConnection
+from .connection import DEFAULT_TIMEOUT, ConnectionFactory, Endpoint, SegmentStoreConnection
 
 
 class ConnectionPool:
-    def __init__(self, shared_per_endpoint: int = 2, connect_timeout: float = 10.0) -> None:
+    """``connect`` opens every connection (default: TCP, :meth:`SegmentStoreConnection.open`)."""
+
+    def __init__(
+        self, shared_per_endpoint: int = 2, connect_timeout: float = 10.0, connect: ConnectionFactory | None = None
+    ) -> None:
         self.shared_per_endpoint = shared_per_endpoint
         self.connect_timeout = connect_timeout
+        self.connect: ConnectionFactory = connect or SegmentStoreConnection.open
         self._shared: dict[Endpoint, list[SegmentStoreConnection]] = {}
         self._opening: dict[Endpoint, asyncio.Future] = {}
         self._turn = itertools.count()
@@ -33,7 +38,7 @@ class ConnectionPool:
             return conns[next(self._turn) % len(conns)]
         opening = self._opening.get(endpoint)
         if opening is None:
-            opening = asyncio.ensure_future(SegmentStoreConnection.open(endpoint, self.connect_timeout))
+            opening = asyncio.ensure_future(self.connect(endpoint, self.connect_timeout))
             self._opening[endpoint] = opening
             try:
                 conn = await opening
@@ -50,7 +55,7 @@ class ConnectionPool:
         return await conn.request(cmd, timeout)
 
     async def dedicated(self, endpoint: Endpoint) -> SegmentStoreConnection:
-        conn = await SegmentStoreConnection.open(endpoint, self.connect_timeout)
+        conn = await self.connect(endpoint, self.connect_timeout)
         self._dedicated = {d for d in self._dedicated if not d.closed}
         self._dedicated.add(conn)
         return conn

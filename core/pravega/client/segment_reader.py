@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .. import errors
 from ..protocol import commands as c
+from ..protocol.errors import RemoteProtocolError
+from ..protocol.framing import parse_events
 from .connection import SegmentStoreConnection, next_request_id
 from .context import ClientContext
 
@@ -27,7 +28,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 READ_SIZE = 4 * 1024 * 1024
-_EVENT_HEADER = struct.Struct(">ii")
 
 
 @dataclass
@@ -96,15 +96,15 @@ class SegmentReader:
         return result
 
     def _result(self, reply: c.Command) -> ReadResult:
-        kind = type(reply)
-        if kind is c.SegmentRead:
+        if isinstance(reply, c.SegmentRead):
             if reply.offset != self.offset:
                 raise errors.ServerError(f"{self.segment}: read at {self.offset} answered for {reply.offset}")
             return ReadResult(reply.offset, bytes(reply.data), reply.at_tail, reply.end_of_segment)
-        if kind is c.SegmentIsTruncated:
+        if isinstance(reply, c.SegmentIsTruncated):
             raise errors.SegmentTruncatedError(
                 f"{self.segment}: offset {self.offset} is truncated (head at {reply.start_offset})", reply.start_offset
             )
+        kind = type(reply)
         if kind is c.NoSuchSegment:
             raise errors.NoSuchSegmentError(f"no segment {self.segment}")
         if kind is c.SegmentIsSealed:
@@ -127,45 +127,20 @@ class EventParser:
 
     def feed(self, data: bytes) -> list[tuple[int, bytes]]:
         """(offset of the event header, payload) for every complete event."""
-        buf = self._buf + data if self._buf else data
-        out = []
-        pos = 0
-        end = len(buf)
-        unpack = _EVENT_HEADER.unpack_from
-        while end - pos >= 8:
-            kind, length = unpack(buf, pos)
-            if kind != 0 or length < 0:
-                raise errors.ServerError(f"corrupt event header at offset {self.offset + pos}")
-            if end - pos - 8 < length:
-                break
-            out.append((self.offset + pos, buf[pos + 8 : pos + 8 + length]))
-            pos += 8 + length
-        self._buf = buf[pos:]
-        self.offset += pos
-        return out
+        offsets, payloads = self.feed_lists(data)
+        return list(zip(offsets, payloads))
 
     def feed_lists(self, data: bytes) -> tuple[list[int], list[bytes]]:
         """Like :meth:`feed`, as two parallel lists (event offsets, payloads): the
         cheapest form for readers that hand out events in batches."""
         buf = self._buf + data if self._buf else data
-        offsets: list[int] = []
-        payloads: list[bytes] = []
-        add_offset, add_payload = offsets.append, payloads.append
-        pos, end, base = 0, len(buf), self.offset
-        unpack = _EVENT_HEADER.unpack_from
-        while end - pos >= 8:
-            kind, length = unpack(buf, pos)
-            if kind != 0 or length < 0:
-                raise errors.ServerError(f"corrupt event header at offset {base + pos}")
-            stop = pos + 8 + length
-            if stop > end:
-                break
-            add_offset(base + pos)
-            add_payload(buf[pos + 8 : stop])
-            pos = stop
+        try:
+            offsets, payloads, pos = parse_events(buf, 0, self.offset)
+        except RemoteProtocolError as exc:
+            raise errors.ServerError(str(exc)) from None
         self._buf = buf[pos:]
-        self.offset = base + pos
-        return offsets, payloads
+        self.offset += pos
+        return offsets, payloads  # type: ignore[return-value]  # slices of bytes are bytes
 
     @property
     def pending(self) -> int:
@@ -251,7 +226,7 @@ class SegmentClient:
 
     async def update_table(self, segment: str, entries: list[tuple[bytes, int, bytes]]) -> list[int]:
         """Conditional update: (key, expected version, value); returns the new versions."""
-        table_entries = [c.TableEntry(k, v, val) for k, v, val in entries]
+        table_entries = tuple(c.TableEntry(k, v, val) for k, v, val in entries)
 
         def handle(r: c.Command) -> list[int]:
             if type(r) is c.TableEntriesUpdated:
@@ -261,7 +236,7 @@ class SegmentClient:
         return await self.call(segment, lambda rid: c.UpdateTableEntries(rid, segment, "", table_entries, -1), handle)
 
     async def remove_table_keys(self, segment: str, keys: list[tuple[bytes, int]]) -> None:
-        table_keys = [c.TableKey(k, v) for k, v in keys]
+        table_keys = tuple(c.TableKey(k, v) for k, v in keys)
 
         def handle(r: c.Command) -> None:
             if type(r) is not c.TableKeysRemoved:
@@ -271,7 +246,7 @@ class SegmentClient:
 
     async def read_table(self, segment: str, keys: list[bytes]) -> list[tuple[int, bytes] | None]:
         """(version, value) per key, None where the key is absent."""
-        table_keys = [c.TableKey(k, c.TableKey.NO_VERSION) for k in keys]
+        table_keys = tuple(c.TableKey(k, c.TableKey.NO_VERSION) for k in keys)
 
         def handle(r: c.Command) -> list[tuple[int, bytes] | None]:
             if type(r) is not c.TableRead:

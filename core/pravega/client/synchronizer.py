@@ -26,26 +26,27 @@ empty stream writes the initial state as a snapshot at offset 0.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
-from .. import errors, naming
+from .. import errors
+from ..protocol.framing import frame_event
 from ..serializers import JsonSerializer, Serializer
 from .conditional import MAX_APPEND_SIZE, ConditionalAppender
 from .context import ClientContext
 from .segment_reader import EventParser, SegmentClient, SegmentReader
+from .single_segment import close_segment_io, open_single_segment
 
 S = TypeVar("S")  # the state
 U = TypeVar("U")  # an update
 
 UPDATE = 0x01
 SNAPSHOT = 0x02
-_HEADER = struct.Struct(">ii")
 
 
 def _record(kind: int, payload: bytes) -> bytes:
-    return _HEADER.pack(0, len(payload) + 1) + bytes((kind,)) + payload
+    """One event of the synchronizer's segment: a kind byte, then the payload."""
+    return frame_event(bytes((kind,)) + payload)
 
 
 class StateSynchronizer(Generic[S, U]):
@@ -70,7 +71,7 @@ class StateSynchronizer(Generic[S, U]):
         self.ctx = ctx
         self.scope = scope
         self.stream = stream
-        self.serializer: Serializer[S] = serializer or JsonSerializer()  # type: ignore[assignment]
+        self.serializer: Serializer[S] = serializer or JsonSerializer()
         self.update_serializer: Serializer[U] = update_serializer or self.serializer  # type: ignore[assignment]
         self.apply: Callable[[S, U], S] = apply or (lambda state, update: update)  # type: ignore[assignment,return-value]
         self._initial = initial_state
@@ -83,13 +84,7 @@ class StateSynchronizer(Generic[S, U]):
         self._closed = False
 
     async def _start(self) -> StateSynchronizer[S, U]:
-        head = await self.ctx.controller.get_segments_at(self.scope, self.stream, 0)
-        if len(head) != 1:
-            raise errors.InterfaceError(
-                f"a synchronizer needs a stream with one segment; {self.scope}/{self.stream} has {len(head)}"
-            )
-        ((sid, _),) = head.items()
-        self.segment = naming.qualified_segment_name(self.scope, self.stream, sid)
+        self.segment, _, _ = await open_single_segment(self.ctx, self.scope, self.stream, "a synchronizer")
         self._appender = ConditionalAppender(self.ctx, self.segment)
         info = await self._segments.info(self.segment)
         if info.length == 0:
@@ -220,11 +215,8 @@ class StateSynchronizer(Generic[S, U]):
         if self._closed:
             return
         self._closed = True
-        if self._reader is not None:
-            self._reader.close()
-            self._reader = None
-        if self._appender is not None:
-            await self._appender.close()
+        reader, self._reader = self._reader, None
+        await close_segment_io(reader, self._appender)
 
     async def __aenter__(self) -> StateSynchronizer[S, U]:
         return self

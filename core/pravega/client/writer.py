@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 import uuid
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from .. import errors, naming
 from ..model import StreamCut
@@ -47,7 +47,7 @@ class EventWriter(Generic[T]):
         self.ctx = ctx
         self.scope = scope
         self.stream = stream
-        self.serializer = serializer or BytesSerializer()
+        self.serializer: Serializer[T] = serializer or cast(Serializer[T], BytesSerializer())
         self.writer_id = writer_id or uuid.uuid4().hex
         self._ranges: KeyRanges[SegmentWriter] = KeyRanges()
         self._writers: dict[int, SegmentWriter] = {}

@@ -31,6 +31,7 @@ segment store and a gRPC call to the controller), never a sleep.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import socket
@@ -386,7 +387,8 @@ class PravegaContainer(DockerContainer):
                 self._kwargs["user"] = self._volume_user
         if self._wait_strategy is None or isinstance(self._wait_strategy, PravegaWaitStrategy):
             strategy = PravegaWaitStrategy(ctrl, store, OFFICIAL_READY_LOG if self._official else None)
-            self.waiting_for(strategy.with_startup_timeout(self._startup_timeout))
+            # Declared int | timedelta, but it keeps float(timeout); a timedelta would drop the fraction.
+            self.waiting_for(strategy.with_startup_timeout(self._startup_timeout))  # type: ignore[arg-type]
 
     # -- where it is ---------------------------------------------------------------------
 
@@ -440,8 +442,8 @@ class PravegaContainer(DockerContainer):
 def docker_unavailable_reason(image: str | None = DEFAULT_IMAGE) -> str | None:
     """``None`` if a Docker daemon answers (and ``image``, if given, is present), else
     why not, for a skip message."""
-    try:
-        import docker
+    try:  # by name: the repository's docker/ folder would shadow the SDK for a type checker
+        docker: Any = importlib.import_module("docker")
     except ImportError:
         return "the docker SDK is not installed (pip install 'pravega-native[testing]')"
     try:
