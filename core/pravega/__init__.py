@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .model import RetentionPolicy as RetentionPolicy
     from .model import RetentionType as RetentionType
     from .model import ScaleType as ScaleType
+    from .model import ScalingEvent as ScalingEvent
     from .model import ScalingPolicy as ScalingPolicy
     from .model import SegmentRange as SegmentRange
     from .model import StreamConfiguration as StreamConfiguration

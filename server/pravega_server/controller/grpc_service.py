@@ -306,7 +306,7 @@ class ControllerServicer(pb_grpc.ControllerServiceServicer):
 
     async def _successors(self, request: pb.SegmentId) -> pb.SuccessorResponse:
         info = request.streamInfo
-        found = self.service.successors(info.scope, info.stream, request.segmentId)
+        found = await self.service.settled_successors(info.scope, info.stream, request.segmentId)
         return pb.SuccessorResponse(
             segments=[
                 pb.SuccessorResponse.SegmentEntry(segment=_segment_range(info.scope, info.stream, seg), value=preds)

@@ -559,6 +559,14 @@ class ControllerService:
                 return self._head(stream)
         return [(s.id, self._start_offset(stream, s.id)) for s in segments]
 
+    async def settled_successors(self, scope: str, name: str, sid: int) -> list[tuple[SegmentRecord, list[int]]]:
+        """:meth:`successors` once a scale of the stream in progress is done. A scale seals
+        segments in the store before the new epoch is durable and in the model, and a writer
+        or reader told "sealed" in between asks at once; under the stream lock it sees the
+        new epoch instead of "no successors" (which means: the stream is sealed)."""
+        async with self._locked(streams=[(scope, name)]):
+            return self.successors(scope, name, sid)
+
     def successors(self, scope: str, name: str, sid: int) -> list[tuple[SegmentRecord, list[int]]]:
         stream = self._require_stream(scope, name)
         if stream.segment(sid) is None:
