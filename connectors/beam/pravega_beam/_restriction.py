@@ -36,6 +36,9 @@ class _Restriction:
     finished: tuple[tuple[int, tuple[int, ...]], ...] = ()
     #: On a primary after a checkpoint: the work ends where ``stop`` begins.
     stop: _Restriction | None = None
+    #: Where successor segments start (resuming a sink's progress): (segment id,
+    #: offset); a successor not listed starts at 0.
+    resume: tuple[tuple[int, int], ...] = ()
 
     @property
     def bounded(self) -> bool:
@@ -67,6 +70,7 @@ class _Tracker(RestrictionTracker):
         self._pos = dict(restriction.positions)
         self._ends = dict(restriction.ends) if restriction.ends is not None else None
         self._finished = {sid: set(waiting) for sid, waiting in restriction.finished}
+        self._resume = dict(restriction.resume)
         self._split: tuple[_Restriction, _Restriction] | None = None
         self._claimed = 0
 
@@ -114,7 +118,7 @@ class _Tracker(RestrictionTracker):
             if succ in self._pos:
                 continue
             if all(p in self._finished for p in preds):
-                self._pos[succ] = 0
+                self._pos[succ] = self._resume.get(succ, 0)
                 added.append(succ)
             else:
                 waiting.add(succ)
@@ -136,6 +140,7 @@ class _Tracker(RestrictionTracker):
             tuple(sorted(self._pos.items())),
             ends,
             tuple(sorted((sid, tuple(sorted(w))) for sid, w in self._finished.items())),
+            resume=self._restriction.resume,
         )
         primary = replace(self._restriction, stop=residual)
         self._split = (primary, residual)

@@ -35,6 +35,7 @@ from pravega.client.segment_reader import SegmentReader
 from pravega.protocol.errors import RemoteProtocolError
 from pravega.protocol.framing import EVENT_HEADER_SIZE, parse_events
 
+from ._progress import committed_offsets
 from ._restriction import _Restriction, _SegmentEnd, _Tracker
 from ._runtime import _Session, acquire, release, run_once
 
@@ -66,6 +67,7 @@ class _ReadSpec:
     stream: str
     start: str  # "head", "tail" or a stream cut's text
     end: str | None = None  # a stream cut's text: bounded; None: unbounded
+    resume: str | None = None  # a sink's progress table: start where its committed output ends
 
     @property
     def name(self) -> str:
@@ -129,11 +131,23 @@ async def _initial(client: Any, spec: _ReadSpec) -> _Restriction:
         if behind:
             raise ValueError(f"{spec.name}: the end stream cut is before the start in segments {sorted(behind)}")
         slices = await client.batch_client().list_segments(spec.scope, spec.stream, start, end)
+        done = await _committed(client, spec)
         return _Restriction(
-            tuple((s.segment_id, s.start_offset) for s in slices),
+            tuple((s.segment_id, min(max(s.start_offset, done.get(s.segment_id, -1)), s.end_offset)) for s in slices),
             tuple((s.segment_id, s.end_offset) for s in slices),
         )
-    return _Restriction(tuple(sorted(start.positions.items())))
+    done = await _committed(client, spec)
+    positions = tuple(sorted((sid, max(off, done.get(sid, -1))) for sid, off in start.positions.items()))
+    return _Restriction(positions, resume=tuple(sorted(done.items())))
+
+
+async def _committed(client: Any, spec: _ReadSpec) -> dict[int, int]:
+    """{segment id: offset of its last input event whose output a sink committed}. A
+    read resumes there: that event is read again and the sink drops it (the offset
+    where the next event starts is not recorded)."""
+    if spec.resume is None:
+        return {}
+    return await committed_offsets(client, spec.resume, spec.name)
 
 
 async def _backlog(client: Any, spec: _ReadSpec, positions: dict[int, int]) -> int:
@@ -504,8 +518,9 @@ class _ReadFn(beam.DoFn):
             return False
         del cursors[sid]
         session.call(lambda: _close_all([cur]))
+        resume = dict(tracker.current_restriction().resume)
         for succ in claim.added:
-            cursors[succ] = _Cursor(session.client.ctx, spec.scope, spec.stream, succ, 0, None)
+            cursors[succ] = _Cursor(session.client.ctx, spec.scope, spec.stream, succ, resume.get(succ, 0), None)
         return True
 
     def _advance_watermark(

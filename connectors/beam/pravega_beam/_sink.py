@@ -46,6 +46,7 @@ from pravega.client.transaction import Transaction
 from pravega.protocol.framing import EVENT_HEADER_SIZE, frame_event
 from pravega.routing import key_position
 
+from . import _progress
 from ._runtime import _Session, acquire, release
 from ._sdf import METRICS_NAMESPACE
 
@@ -308,6 +309,99 @@ class _WriteTransactionsFn(_BatchingDoFn):
                 await writer.close()
 
         self._session.call(go)
+
+
+class _WriteTrackedFn(_WriteTransactionsFn):
+    """Exactly-once with a sink id (see ``_progress``): each bundle's transaction is
+    committed at the end of the bundle together with the record of the input it holds;
+    input already covered by the record is dropped. Emits the committed ids (hex).
+
+    Elements are :class:`~pravega_beam.PravegaEvent` (the input position and the value
+    to write). The bundles of one input segment commit one after the other in input
+    order, because the read hands a segment's events to one bundle at a time and this
+    DoFn commits before its bundle ends (it is fused with the read: only element-wise
+    steps in between)."""
+
+    def __init__(
+        self,
+        controller_uri: str,
+        scope: str,
+        stream: str,
+        serialize: Callable[[Any], bytes],
+        routing_key_fn: Callable[[Any], str | None] | None,
+        lease_ms: int,
+        sink_id: str,
+        run_id: str,
+    ) -> None:
+        super().__init__(controller_uri, scope, stream, serialize, routing_key_fn, lease_ms)
+        self._sink_id = sink_id
+        self._run_id = run_id
+        self._committed = Metrics.counter(METRICS_NAMESPACE, "transactions_committed")
+        self._skipped = Metrics.counter(METRICS_NAMESPACE, "events_skipped")
+
+    def display_data(self) -> dict[str, Any]:
+        return {**super().display_data(), "sink_id": self._sink_id}
+
+    def setup(self) -> None:
+        super().setup()
+        self._writer_id = f"{self._sink_id}-{uuid.uuid4().hex[:8]}"
+        self._progress = _progress.hold(
+            self._session, self._scope, self._stream, self._sink_id, self._run_id, self._lease_ms
+        )
+
+    def _close(self) -> None:
+        try:
+            super()._close()
+        finally:
+            _progress.unhold(self._session, self._progress)
+
+    def start_bundle(self) -> None:
+        super().start_bundle()
+        self._records: dict[bytes, _progress.InputRecord] = {}
+        self._lasts: dict[bytes, int] = {}
+        self._dropped = 0
+
+    def process(self, element: Any) -> tuple[()]:
+        try:
+            stream, segment_id, offset, value = element.stream, element.segment_id, element.offset, element.event
+        except AttributeError:
+            raise TypeError(
+                "WriteToPravega(sink_id=...) writes PravegaEvent elements (ReadFromPravega(with_metadata=True)), "
+                f"got {type(element).__name__}; keep the position: beam.Map(lambda e: e._replace(event=f(e.event)))"
+            ) from None
+        key = _progress.input_key(stream, segment_id)
+        record = self._records.get(key)
+        if record is None:
+            progress = self._progress
+            record = self._records[key] = self._session.call(lambda: progress.load([key]))[0]
+        if offset <= record.last:
+            self._dropped += 1  # its output is committed already
+            return ()
+        if offset < self._lasts.get(key, -1):
+            raise ValueError(
+                f"WriteToPravega(sink_id={self._sink_id!r}): input of {stream} segment {segment_id} arrived out of "
+                f"order (offset {offset} after {self._lasts[key]}); the steps between ReadFromPravega and "
+                "WriteToPravega must be element-wise (no GroupByKey, Reshuffle or other shuffle)"
+            )
+        self._lasts[key] = offset
+        self._add(value)
+        return ()
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        self._skipped.inc(self._dropped)
+        if self._txn is None and not self._batch:
+            return
+        self._send(flush=True)
+        txn, writer = self._txn, self._txn_writer
+        assert txn is not None and writer is not None
+        records = [self._records[k] for k in self._lasts]
+        lasts, progress = dict(self._lasts), self._progress
+        self._session.call(lambda: progress.commit(txn, records, lasts))
+        self._txn = self._txn_writer = None
+        self._session.call(writer.close)
+        self._committed.inc()
+        self._count_written()
+        yield WindowedValue(_txn_text(txn.txn_id), Timestamp.now(), (GlobalWindow(),))
 
 
 class _CommitTransactionsFn(_StreamDoFn):
