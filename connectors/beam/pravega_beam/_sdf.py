@@ -46,6 +46,8 @@ _CURSOR_IDLE_SECONDS = 60.0
 #: Events claimed at once: the claim covers a run of whole events, emitted after it.
 _CLAIM_RUN = 256
 METRICS_NAMESPACE = "pravega"
+#: ``PravegaEvent(...)`` without its Python-level ``__new__`` (per event, it counts).
+_new_tuple = tuple.__new__
 #: The read's element (a _ReadSpec from Impulse) is in the global window; so are its events.
 _GLOBAL = (GlobalWindow(),)
 
@@ -472,7 +474,7 @@ class _ReadFn(beam.DoFn):
                                 else:
                                     ts = read_time
                                 if with_metadata:
-                                    value = PravegaEvent(name, sid, offset, value)
+                                    value = _new_tuple(PravegaEvent, (name, sid, offset, value))
                                 yield WindowedValue(value, ts, _GLOBAL)
                             size += nxt - first
                             done = upto

@@ -357,33 +357,44 @@ class _WriteTrackedFn(_WriteTransactionsFn):
 
     def start_bundle(self) -> None:
         super().start_bundle()
-        self._records: dict[bytes, _progress.InputRecord] = {}
-        self._lasts: dict[bytes, int] = {}
+        #: (stream, segment id) -> [offset of the last input committed, of the last written (or -1), its record]
+        self._inputs: dict[tuple[str, int], list[Any]] = {}
+        self._last_stream: str | None = None
+        self._last_segment = -1
+        self._last_state: list[Any] = []
         self._dropped = 0
+
+    def _input_state(self, stream: str, segment_id: int) -> list[Any]:
+        state = self._inputs.get((stream, segment_id))
+        if state is None:
+            key, progress = _progress.input_key(stream, segment_id), self._progress
+            record = self._session.call(lambda: progress.load([key]))[0]
+            state = self._inputs[(stream, segment_id)] = [record.last, -1, record]
+        self._last_stream, self._last_segment, self._last_state = stream, segment_id, state
+        return state
 
     def process(self, element: Any) -> tuple[()]:
         try:
-            stream, segment_id, offset, value = element.stream, element.segment_id, element.offset, element.event
-        except AttributeError:
+            stream, segment_id, offset, value = element
+        except (TypeError, ValueError):
             raise TypeError(
                 "WriteToPravega(sink_id=...) writes PravegaEvent elements (ReadFromPravega(with_metadata=True)), "
                 f"got {type(element).__name__}; keep the position: beam.Map(lambda e: e._replace(event=f(e.event)))"
             ) from None
-        key = _progress.input_key(stream, segment_id)
-        record = self._records.get(key)
-        if record is None:
-            progress = self._progress
-            record = self._records[key] = self._session.call(lambda: progress.load([key]))[0]
-        if offset <= record.last:
+        if segment_id == self._last_segment and stream == self._last_stream:
+            state = self._last_state  # the common case: the segment of the element before
+        else:
+            state = self._input_state(stream, segment_id)
+        if offset <= state[0]:
             self._dropped += 1  # its output is committed already
             return ()
-        if offset < self._lasts.get(key, -1):
+        if offset < state[1]:
             raise ValueError(
                 f"WriteToPravega(sink_id={self._sink_id!r}): input of {stream} segment {segment_id} arrived out of "
-                f"order (offset {offset} after {self._lasts[key]}); the steps between ReadFromPravega and "
+                f"order (offset {offset} after {state[1]}); the steps between ReadFromPravega and "
                 "WriteToPravega must be element-wise (no GroupByKey, Reshuffle or other shuffle)"
             )
-        self._lasts[key] = offset
+        state[1] = offset
         self._add(value)
         return ()
 
@@ -394,8 +405,10 @@ class _WriteTrackedFn(_WriteTransactionsFn):
         self._send(flush=True)
         txn, writer = self._txn, self._txn_writer
         assert txn is not None and writer is not None
-        records = [self._records[k] for k in self._lasts]
-        lasts, progress = dict(self._lasts), self._progress
+        written = [state for state in self._inputs.values() if state[1] >= 0]
+        records = [record for _, _, record in written]
+        lasts = {record.key: last for _, last, record in written}
+        progress = self._progress
         self._session.call(lambda: progress.commit(txn, records, lasts))
         self._txn = self._txn_writer = None
         self._session.call(writer.close)

@@ -10,6 +10,15 @@ Writing (exactly-once by default: a transaction per bundle, committed after a
 
     words | WriteToPravega(uri, "scope/out", serializer=StringSerializer(), routing_key_fn=lambda w: w)
 
+Exactly once across a failed run and its re-run, and resuming where the committed
+output ends: give the sink a durable ``sink_id`` and carry the input positions::
+
+    (p | ReadFromPravega(uri, "scope/in", with_metadata=True, resume_from_sink="job")
+       | beam.Map(lambda e: e._replace(event=f(e.event)))
+       | WriteToPravega(uri, "scope/out", sink_id="job"))
+
+(see ``WriteToPravega``'s ``sink_id`` and ``_progress`` for how it works).
+
 Configuration errors raise ``ValueError`` when the transform is built.
 
 Run on the DirectRunner with ``--direct_num_workers=1`` (more workers lose SDF
