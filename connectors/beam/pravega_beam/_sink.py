@@ -18,6 +18,12 @@ sink (which Python 2.61 lacks):
 Between the stages the first stage's DoFn instance keeps the emitted transactions'
 leases alive (:class:`_LeaseKeeper`) until they are committed.
 
+This is exactly-once within one run. With a ``sink_id``, :class:`_WriteTrackedFn`
+replaces both stages: it drops input whose output a previous attempt or run committed,
+and commits each bundle's transaction at the end of the bundle together with the
+record of the input it holds (``_progress``); that makes a re-run after a failed run
+exactly-once too, and keeps input order per segment.
+
 At-least-once (:class:`_WriteEventsFn`) uses the idempotent event writer and flushes in
 ``finish_bundle``; a retried bundle writes its events again.
 

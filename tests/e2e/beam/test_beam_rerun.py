@@ -21,10 +21,13 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+import apache_beam as beam
 import pytest
-from beam_testing import new_scope, read_all
+from beam_testing import counter, new_scope, options, read_all
+from eo_pipeline import _Transform
 
 import pravega
+from pravega_beam import ReadFromPravega, WriteToPravega
 
 PIPELINE = str(Path(__file__).resolve().parent / "eo_pipeline.py")
 KEYS = 9
@@ -118,6 +121,17 @@ TOTAL = 900
 @pytest.mark.parametrize("runner", RUNNERS)
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_killed_bounded_pipeline_rerun_writes_each_event_once(server: Any, runner: str, seed: int) -> None:
+    _kill_and_rerun(server, runner, seed)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("runner", RUNNERS)
+@pytest.mark.parametrize("seed", range(4, 10))
+def test_killed_bounded_pipeline_rerun_many_seeds(server: Any, runner: str, seed: int) -> None:
+    _kill_and_rerun(server, runner, seed)
+
+
+def _kill_and_rerun(server: Any, runner: str, seed: int) -> None:
     rng = random.Random(seed)
     uri = server.controller_uri
     scope = _setup(uri)
@@ -247,4 +261,33 @@ def test_second_pipeline_with_the_same_sink_id_fails_at_once(server: Any) -> Non
         _wait_for_output(uri, scope, 180, first)
     finally:
         _kill(first)
+    _assert_exactly_once_in_order(uri, scope, 180)
+
+
+def test_resume_reads_only_past_the_committed_output(server: Any) -> None:
+    """A second bounded run resumes each segment at its last committed event: it reads
+    that one event again (the sink drops it) and then only what is new."""
+    uri = server.controller_uri
+    scope = _setup(uri)
+
+    def run() -> Any:
+        p = beam.Pipeline(options=options("direct"))
+        _ = (
+            p
+            | ReadFromPravega(uri, f"{scope}/in", end=_tail(uri, scope), with_metadata=True, resume_from_sink="job")
+            | beam.ParDo(_Transform(None, 0.0))
+            | WriteToPravega(uri, f"{scope}/out", routing_key_fn=lambda v: v.split(b":")[0].decode(), sink_id="job")
+        )
+        result = p.run()
+        result.wait_until_finish()
+        return result
+
+    _write_input(uri, scope, 0, 90)
+    first = run()
+    assert (counter(first, "events_read"), counter(first, "events_skipped")) == (90, 0)
+    _write_input(uri, scope, 90, 90)
+    second = run()
+    segments = 3  # every input segment holds some of the keys
+    assert counter(second, "events_read") == 90 + segments
+    assert counter(second, "events_skipped") == segments
     _assert_exactly_once_in_order(uri, scope, 180)
