@@ -297,7 +297,7 @@ class WriteToPravega(beam.PTransform):
         Between the read and this sink only element-wise steps are allowed (Map,
         FlatMap, Filter, ParDo): they are fused with the read; a shuffle (GroupByKey,
         Reshuffle) would hand one segment's input to bundles in any order, and is
-        refused when detected. All outputs of one input element must be written in
+        refused when the pipeline is built. All outputs of one input element must be written in
         the bundle that holds it (they are, when fused). Only one running pipeline may
         use a sink id: a second one fails at once with :class:`SinkInUseError`; after a
         run died, a new run takes the sink over once the old heartbeat is
@@ -363,6 +363,7 @@ class WriteToPravega(beam.PTransform):
             # Transaction ids are emitted in the global window (a bundle spans windows).
             pcoll = pcoll | "GlobalWindow" >> beam.WindowInto(window.GlobalWindows())
         if self._sink_id is not None:
+            _check_fed_by_read(pcoll)
             # No Reshuffle: the sink must stay fused with the read (see the docstring).
             return pcoll | "WriteCommitted" >> beam.ParDo(
                 _WriteTrackedFn(
@@ -399,6 +400,31 @@ class WriteToPravega(beam.PTransform):
         if self._sink_id is not None:
             data["sink_id"] = self._sink_id
         return data
+
+
+def _check_fed_by_read(pcoll: beam.PCollection) -> None:
+    """A sink with a sink id must get its input from ReadFromPravega through
+    element-wise steps only (see ``sink_id``): walk the producers back to the read."""
+    todo: list[Any] = [pcoll]
+    seen: set[int] = set()
+    while todo:
+        pc = todo.pop()
+        if id(pc) in seen:
+            continue
+        seen.add(id(pc))
+        applied = pc.producer
+        transform = applied.transform if applied is not None else None
+        if isinstance(transform, beam.ParDo) and isinstance(transform.fn, _ReadFn):
+            continue  # the read
+        if applied is None or not isinstance(transform, (beam.ParDo, beam.Flatten)):
+            name = applied.full_label if applied is not None else "?"
+            raise ValueError(
+                f"WriteToPravega(sink_id=...) needs its input from ReadFromPravega(with_metadata=True) through "
+                f"element-wise steps only (Map, FlatMap, Filter, ParDo, Flatten), which run fused with the read; "
+                f"found {type(transform).__name__} at {name!r}. A shuffle (GroupByKey, Reshuffle) loses the input "
+                "order the sink records its progress by."
+            )
+        todo.extend(applied.main_inputs.values())
 
 
 def _bytes_only(value: Any) -> bytes:

@@ -104,3 +104,12 @@ def test_the_direct_runner_must_have_one_worker() -> None:
     p = beam.Pipeline(options=PipelineOptions(["--direct_num_workers=2"]))
     with pytest.raises(ValueError, match="--direct_num_workers=1"):
         _ = p | ReadFromPravega(URI, "sc/st")
+
+
+def test_sink_id_display_data() -> None:
+    read = ReadFromPravega(URI, "sc/st", with_metadata=True, resume_from_sink="job")
+    write = WriteToPravega(URI, "sc/out", sink_id="job")
+    assert {i.key: i.value for i in DisplayData.create_from(read).items}["resume_from_sink"] == "sc/job"
+    assert {i.key: i.value for i in DisplayData.create_from(write).items}["sink_id"] == "job"
+    other_scope = ReadFromPravega(URI, "sc/st", resume_from_sink="elsewhere/job")
+    assert {i.key: i.value for i in DisplayData.create_from(other_scope).items}["resume_from_sink"] == "elsewhere/job"

@@ -291,3 +291,21 @@ def test_resume_reads_only_past_the_committed_output(server: Any) -> None:
     assert counter(second, "events_read") == 90 + segments
     assert counter(second, "events_skipped") == segments
     _assert_exactly_once_in_order(uri, scope, 180)
+
+
+def test_a_shuffle_between_read_and_sink_is_refused() -> None:
+    """After a shuffle the sink could see a segment's input out of order: it could not
+    keep the order nor know what a re-run must skip. Refused when the pipeline is built."""
+    uri = "tcp://127.0.0.1:9090"
+    p = beam.Pipeline(options=options("direct"))
+    events = p | ReadFromPravega(uri, "sc/in", with_metadata=True)
+    _ = events | "Direct" >> WriteToPravega(uri, "sc/out", sink_id="job")  # element-wise: fine
+    _ = (
+        (events, events | beam.Map(lambda e: e))
+        | beam.Flatten()
+        | "Merged" >> WriteToPravega(uri, "sc/out", sink_id="j")
+    )
+    with pytest.raises(ValueError, match=r"found GroupByKey at 'Reshuffle/.*A shuffle"):
+        _ = events | beam.Reshuffle() | "Shuffled" >> WriteToPravega(uri, "sc/out", sink_id="job")
+    with pytest.raises(ValueError, match=r"needs its input from ReadFromPravega.*found Impulse"):
+        _ = p | beam.Create([b"x"]) | "Created" >> WriteToPravega(uri, "sc/out", sink_id="job")
