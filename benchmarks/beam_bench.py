@@ -11,7 +11,11 @@ Measures, and prints beside the targets (no assertions):
 (b) ``ReadFromPravega`` on the DirectRunner (``--direct_num_workers=1 --streaming``):
     an unbounded read of the same sealed stream from its head, to its end;
 (c) ``WriteToPravega`` exactly-once (transaction per bundle, Reshuffle, commit) and
-    at-least-once, fed by an in-pipeline generator of the same events.
+    at-least-once, fed by an in-pipeline generator of the same events;
+(d) read -> write, exactly-once, bounded: ``ReadFromPravega(end=tail)`` of the same
+    stream into ``WriteToPravega`` without a sink id (two-stage commit) and with one
+    (``sink_id``: the progress record in a table segment, commit per bundle), and
+    their ratio.
 
 Pipeline rates are given two ways: over the whole ``run()`` (startup included, about
 0.5 s on the DirectRunner, 2 s on the portable runner) and "steady", from the first
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import sys
 import tempfile
 import time
@@ -36,6 +41,7 @@ from apache_beam.metrics import Metrics  # noqa: E402
 from apache_beam.metrics.metric import MetricsFilter  # noqa: E402
 from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
 
+import pravega  # noqa: E402
 import pravega.aio  # noqa: E402
 from _common import Table  # noqa: E402  (also puts core/ and server/ on the path)
 from pravega.testing import ServerProcess  # noqa: E402
@@ -160,12 +166,40 @@ def pipeline_write(uri: str, scope: str, stream: str, n: int, runner: str, exact
     table.add(f"WriteToPravega {mode} ({runner}), steady", rate(n, steady), TARGETS["write"] if exactly_once else "")
 
 
+def pipeline_copy(uri: str, scope: str, n: int, runner: str, sink_id: str | None, table: Table | None) -> float:
+    """Read the raw stream (bounded) and write it exactly once to another stream (a new
+    one per run); returns the steady rate."""
+    out = f"copy-{sink_id or 'plain'}-{time.time_ns()}"
+    with pravega.Client(uri) as client:
+        client.create_stream(scope, out, 2)
+        end = client.stream_info(scope, "raw").tail
+    p = beam.Pipeline(options=PipelineOptions(RUNNERS[runner]))
+    read = ReadFromPravega(uri, f"{scope}/raw", end=end, with_metadata=sink_id is not None)
+    # With a sink id the elements are PravegaEvents; routing_key_fn sees their .event.
+    write = WriteToPravega(uri, f"{scope}/{out}", routing_key_fn=lambda e: e[8:10].decode(), sink_id=sink_id)
+    _ = p | read | beam.ParDo(_Clock()) | write
+    started = time.perf_counter()
+    result = p.run()
+    result.wait_until_finish()
+    wall = time.perf_counter() - started
+    seen, steady = _steady(result, end_ms=time.time() * 1000)
+    assert seen == n == _connector_counter(result, "events_written"), (seen, n)
+    if table is None:
+        return n / steady
+    mode = "with sink_id (progress record)" if sink_id else "two-stage, no sink_id"
+    table.add(f"read -> WriteToPravega exactly-once, {mode} ({runner}), whole run", rate(n, wall))
+    table.add(f"read -> WriteToPravega exactly-once, {mode} ({runner}), steady", rate(n, steady))
+    return n / steady
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--runner", choices=sorted(RUNNERS), default="direct")
+    parser.add_argument("--quick", action="store_true", help="20,000 events")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each read -> write pipeline (d)")
     args = parser.parse_args()
-    n = args.events
+    n = 20_000 if args.quick else args.events
     table = Table(f"Beam connector, {n:,} events of {PAYLOAD} B, runner: {args.runner}")
     with tempfile.TemporaryDirectory(prefix="beam-bench-") as data, ServerProcess(f"{data}/data") as server:
         uri, scope = server.controller_uri, "bench"
@@ -183,6 +217,13 @@ def main() -> int:
         pipeline_read(uri, scope, 2 * n, args.runner, table)
         pipeline_write(uri, scope, "eo", n, args.runner, True, table)
         pipeline_write(uri, scope, "alo", n, args.runner, False, table)
+        plain = [pipeline_copy(uri, scope, 2 * n, args.runner, None, table)]
+        tracked = [pipeline_copy(uri, scope, 2 * n, args.runner, "bench", table)]
+        for i in range(args.repeat - 1):  # alternating, against the noise of a shared machine
+            plain.append(pipeline_copy(uri, scope, 2 * n, args.runner, None, None))
+            tracked.append(pipeline_copy(uri, scope, 2 * n, args.runner, f"bench{i}", None))
+        ratio = statistics.median(tracked) / statistics.median(plain)
+        table.add(f"exactly-once with sink_id / without, steady (median of {args.repeat})", f"{ratio:.2f}x", ">= 0.8x")
     print()
     print(table.render())
     return 0

@@ -1,5 +1,5 @@
 """Apache Beam IO for Pravega streams: ``ReadFromPravega`` and ``WriteToPravega``."""
 
-from .io import PravegaEvent, ReadFromPravega, WriteToPravega
+from .io import PravegaEvent, ReadFromPravega, SinkConflictError, SinkInUseError, WriteToPravega
 
-__all__ = ["ReadFromPravega", "WriteToPravega", "PravegaEvent"]
+__all__ = ["ReadFromPravega", "WriteToPravega", "PravegaEvent", "SinkInUseError", "SinkConflictError"]

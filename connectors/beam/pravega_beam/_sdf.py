@@ -1,32 +1,15 @@
 """The reading side of the Beam connector: a Splittable DoFn over Pravega segments (private).
 
-The element is a :class:`_ReadSpec` (one per stream). Its restriction is a reader
-position, :class:`_Restriction`:
-
-* ``positions``: the segments being read and the offset of the next event in each;
-* ``ends``: ``None`` for an unbounded read, which follows the stream through scaling;
-  otherwise the offset where each segment's read stops (a bounded read follows nothing);
-* ``finished``: segments read to their end whose successors still wait for another
-  predecessor (kept so that a successor starts only once *all* its predecessors are
-  read, which keeps each routing key in order).
-
-The tracker's claims are event positions ``(segment id, offset, next offset)``: a run
-of whole events (up to ``_CLAIM_RUN``, claimed together to keep the per-event cost
-low, and emitted only after the claim) that must start where the previous claim of
-its segment ended; and :class:`_SegmentEnd` claims, which retire a segment and admit
-those successors whose predecessors are all finished. A checkpoint (``try_split(0)``)
-hands the unread remainder over as the residual; other split fractions are refused,
-because an unbounded read must stay in one piece to keep key order across scaling and
-a segment can only be cut at event boundaries that are not known ahead. A bounded read
-is cut into one restriction per segment slice up front (``split``), which is where its
-parallelism comes from.
+The element is a :class:`_ReadSpec` (one per stream); its restriction and tracker are
+in ``_restriction``. The tracker's claims are runs of up to ``_CLAIM_RUN`` whole
+events, emitted after the claim.
 
 ``process`` reads from all active segments at once (one read in flight per segment,
 on the process's shared client loop, see ``_runtime``), waits at most ``max_poll_ms`` when it has nothing to
 emit, and defers the remainder when caught up — the FnApiRunner ignores resume
 delays, so the wait is the poll interval. It also checkpoints after
 ``_BUNDLE_SECONDS`` of reading so that bundles finish and output moves on. Segment
-cursors (reader, parser, read in flight) survive the checkpoint in the DoFn instance
+cursors (reader, partial event, read in flight) survive the checkpoint in the DoFn instance
 and are reused when the residual comes back at the same offsets.
 """
 
@@ -35,11 +18,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any, NamedTuple, cast
 
 import apache_beam as beam
-from apache_beam.io.iobase import RestrictionProgress, RestrictionTracker, WatermarkEstimator
+from apache_beam.io.iobase import WatermarkEstimator
 from apache_beam.io.watermark_estimators import WatermarkEstimatorProvider
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.core import RestrictionProvider
@@ -48,8 +31,12 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP, Timestamp
 from apache_beam.utils.windowed_value import WindowedValue
 
 from pravega import StreamCut, errors, naming
-from pravega.client.segment_reader import EventParser, SegmentReader
+from pravega.client.segment_reader import SegmentReader
+from pravega.protocol.errors import RemoteProtocolError
+from pravega.protocol.framing import EVENT_HEADER_SIZE, parse_events
 
+from ._progress import committed_offsets
+from ._restriction import _Restriction, _SegmentEnd, _Tracker
 from ._runtime import _Session, acquire, release, run_once
 
 #: A bundle of an SDF reads at most this long before it checkpoints.
@@ -59,6 +46,8 @@ _CURSOR_IDLE_SECONDS = 60.0
 #: Events claimed at once: the claim covers a run of whole events, emitted after it.
 _CLAIM_RUN = 256
 METRICS_NAMESPACE = "pravega"
+#: ``PravegaEvent(...)`` without its Python-level ``__new__`` (per event, it counts).
+_new_tuple = tuple.__new__
 #: The read's element (a _ReadSpec from Impulse) is in the global window; so are its events.
 _GLOBAL = (GlobalWindow(),)
 
@@ -80,144 +69,11 @@ class _ReadSpec:
     stream: str
     start: str  # "head", "tail" or a stream cut's text
     end: str | None = None  # a stream cut's text: bounded; None: unbounded
+    resume: str | None = None  # a sink's progress table: start where its committed output ends
 
     @property
     def name(self) -> str:
         return f"{self.scope}/{self.stream}"
-
-
-@dataclass(frozen=True)
-class _Restriction:
-    positions: tuple[tuple[int, int], ...]
-    ends: tuple[tuple[int, int], ...] | None = None
-    finished: tuple[tuple[int, tuple[int, ...]], ...] = ()
-    #: On a primary after a checkpoint: the work ends where ``stop`` begins.
-    stop: _Restriction | None = None
-
-    @property
-    def bounded(self) -> bool:
-        return self.ends is not None
-
-    def remaining_bytes(self) -> int:
-        """Bytes left in a bounded restriction."""
-        if self.ends is None:
-            raise ValueError("an unbounded read has no fixed size")
-        ends = dict(self.ends)
-        return sum(max(0, ends[sid] - off) for sid, off in self.positions)
-
-
-@dataclass
-class _SegmentEnd:
-    """Claim: ``segment_id`` is read to its end at ``offset``. ``successors`` are
-    (successor id, its predecessor ids); the tracker sets ``added`` to the successors
-    that may now be read."""
-
-    segment_id: int
-    offset: int
-    successors: tuple[tuple[int, tuple[int, ...]], ...] = ()
-    added: tuple[int, ...] = field(default=())
-
-
-class _Tracker(RestrictionTracker):
-    def __init__(self, restriction: _Restriction) -> None:
-        self._restriction = restriction
-        self._pos = dict(restriction.positions)
-        self._ends = dict(restriction.ends) if restriction.ends is not None else None
-        self._finished = {sid: set(waiting) for sid, waiting in restriction.finished}
-        self._split: tuple[_Restriction, _Restriction] | None = None
-        self._claimed = 0
-
-    def current_restriction(self) -> _Restriction:
-        return self._split[0] if self._split is not None else self._restriction
-
-    def current_progress(self) -> RestrictionProgress:
-        remaining = 0
-        if self._ends is not None:
-            remaining = sum(max(0, self._ends[sid] - off) for sid, off in self._pos.items())
-        return RestrictionProgress(completed=self._claimed, remaining=remaining)
-
-    def try_claim(self, position: Any) -> bool:
-        if self._split is not None:
-            return False
-        if type(position) is tuple:  # an event: (segment id, offset, next offset)
-            sid, offset, nxt = position
-            current = self._pos.get(sid)
-            if current != offset:
-                raise ValueError(f"claim of segment {sid} at offset {offset}, but its read stands at {current}")
-            if self._ends is not None and nxt > self._ends[sid]:
-                return False
-            self._pos[sid] = nxt
-            self._claimed += nxt - offset
-            return True
-        if isinstance(position, _SegmentEnd):
-            return self._claim_end(position)
-        raise ValueError(f"not a claim of this reader: {position!r}")
-
-    def _claim_end(self, claim: _SegmentEnd) -> bool:
-        sid = claim.segment_id
-        if self._pos.get(sid) != claim.offset:
-            raise ValueError(
-                f"end of segment {sid} claimed at {claim.offset}, but its read stands at {self._pos.get(sid)}"
-            )
-        del self._pos[sid]
-        if self._ends is not None:
-            if claim.offset != self._ends[sid]:
-                raise ValueError(f"segment {sid} ended at {claim.offset} before its bound {self._ends[sid]}")
-            del self._ends[sid]
-            return True
-        waiting = self._finished.setdefault(sid, set())
-        added = []
-        for succ, preds in claim.successors:
-            if succ in self._pos:
-                continue
-            if all(p in self._finished for p in preds):
-                self._pos[succ] = 0
-                added.append(succ)
-            else:
-                waiting.add(succ)
-        for succ in added:
-            for pending in self._finished.values():
-                pending.discard(succ)
-        self._finished = {s: w for s, w in self._finished.items() if w}
-        claim.added = tuple(added)
-        return True
-
-    def try_split(self, fraction_of_remainder: float) -> tuple[_Restriction, _Restriction] | None:
-        # Only checkpoints: see the module docstring.
-        if self._split is not None or fraction_of_remainder != 0 or not self._pos:
-            return None
-        ends = None
-        if self._ends is not None:
-            ends = tuple(sorted(self._ends.items()))
-        residual = _Restriction(
-            tuple(sorted(self._pos.items())),
-            ends,
-            tuple(sorted((sid, tuple(sorted(w))) for sid, w in self._finished.items())),
-        )
-        primary = replace(self._restriction, stop=residual)
-        self._split = (primary, residual)
-        return self._split
-
-    def check_done(self) -> bool:
-        if self._split is not None:
-            return True
-        if self._pos:
-            raise ValueError(f"segments {sorted(self._pos)} were not read to the end of the restriction")
-        if self._finished:
-            waiting = sorted({s for w in self._finished.values() for s in w})
-            raise ValueError(
-                f"successor segments {waiting} wait for predecessors this read does not hold "
-                "(was the start stream cut inconsistent?)"
-            )
-        return True
-
-    def is_bounded(self) -> bool:
-        return self._ends is not None
-
-    # Used by the DoFn (through the claim protocol only) and by tests.
-    @property
-    def positions(self) -> dict[int, int]:
-        return dict(self._pos)
 
 
 def _parse_cut(text: str, spec: _ReadSpec) -> StreamCut:
@@ -277,11 +133,23 @@ async def _initial(client: Any, spec: _ReadSpec) -> _Restriction:
         if behind:
             raise ValueError(f"{spec.name}: the end stream cut is before the start in segments {sorted(behind)}")
         slices = await client.batch_client().list_segments(spec.scope, spec.stream, start, end)
+        done = await _committed(client, spec)
         return _Restriction(
-            tuple((s.segment_id, s.start_offset) for s in slices),
+            tuple((s.segment_id, min(max(s.start_offset, done.get(s.segment_id, -1)), s.end_offset)) for s in slices),
             tuple((s.segment_id, s.end_offset) for s in slices),
         )
-    return _Restriction(tuple(sorted(start.positions.items())))
+    done = await _committed(client, spec)
+    positions = tuple(sorted((sid, max(off, done.get(sid, -1))) for sid, off in start.positions.items()))
+    return _Restriction(positions, resume=tuple(sorted(done.items())))
+
+
+async def _committed(client: Any, spec: _ReadSpec) -> dict[int, int]:
+    """{segment id: offset of its last input event whose output a sink committed}. A
+    read resumes there: that event is read again and the sink drops it (the offset
+    where the next event starts is not recorded)."""
+    if spec.resume is None:
+        return {}
+    return await committed_offsets(client, spec.resume, spec.name)
 
 
 async def _backlog(client: Any, spec: _ReadSpec, positions: dict[int, int]) -> int:
@@ -364,13 +232,15 @@ _WATERMARKS = _WatermarkProvider()
 
 
 class _Cursor:
-    """Reading one segment: a reader with a read in flight, a parser, and parsed events
-    not yet emitted. ``position`` is the offset of the first event not yet emitted."""
+    """Reading one segment: a reader with a read in flight, the bytes of a partly
+    arrived event, and parsed events not yet emitted. ``position`` is the offset of
+    the first event not yet emitted; ``parsed`` the offset just past the last parsed."""
 
     def __init__(self, ctx: Any, scope: str, stream: str, segment_id: int, offset: int, end: int | None) -> None:
         self.segment_id = segment_id
         self.reader = SegmentReader(ctx, naming.qualified_segment_name(scope, stream, segment_id), offset)
-        self.parser = EventParser(offset)
+        self.parsed = offset
+        self._partial = b""
         self.end = end
         self.events: list[tuple[int, bytes]] = []
         self.task: asyncio.Future | None = None
@@ -380,26 +250,38 @@ class _Cursor:
 
     @property
     def position(self) -> int:
-        return self.events[0][0] if self.events else self.parser.offset
+        return self.events[0][0] if self.events else self.parsed
 
     def absorb(self, result: Any) -> None:
         data = result.data
         if self.end is not None and result.offset + len(data) > self.end:
             data = data[: self.end - result.offset]
         if data:
-            parsed = self.parser.feed(data)
-            if self.events:
-                self.events.extend(parsed)
-            else:
-                self.events = parsed
-        reached_bound = self.end is not None and self.parser.offset + self.parser.pending >= self.end
+            self._parse(data)
+        pending = len(self._partial)
+        reached_bound = self.end is not None and self.parsed + pending >= self.end
         if reached_bound or result.end_of_segment:
-            if self.parser.pending:
+            if pending:
                 raise errors.ServerError(
                     f"{self.reader.segment}: the segment ends inside an event "
-                    f"(at offset {self.parser.offset}, {self.parser.pending} bytes left)"
+                    f"(at offset {self.parsed}, {pending} bytes left)"
                 )
             self.ended = True
+
+    def _parse(self, data: bytes) -> None:
+        buf = self._partial + data if self._partial else data
+        try:
+            offsets, payloads, end = parse_events(buf, 0, self.parsed)
+        except RemoteProtocolError as exc:
+            raise errors.ServerError(f"{self.reader.segment}: {exc}") from exc
+        self._partial = buf[end:]
+        self.parsed += end
+        # ``buf`` is bytes, so its slices are too.
+        parsed = cast("list[tuple[int, bytes]]", list(zip(offsets, payloads)))
+        if self.events:
+            self.events.extend(parsed)
+        else:
+            self.events = parsed
 
     def close(self) -> asyncio.Future | None:
         """Stop reading; returns the cancelled read, if one was in flight."""
@@ -430,6 +312,21 @@ async def _fetch(cursors: list[_Cursor], timeout: float) -> None:
         if cur.task is not None and cur.task.done():
             task, cur.task = cur.task, None
             cur.absorb(task.result())
+
+
+def _process_method() -> Callable[..., Iterator[Any]]:
+    """A new ``process`` for a read DoFn class. Each class needs its own function
+    object: ``unbounded_per_element`` marks the function it decorates."""
+
+    def process(
+        self: _ReadFn,
+        spec: _ReadSpec,
+        tracker: Any = beam.DoFn.RestrictionParam(_RESTRICTIONS),
+        watermark: Any = beam.DoFn.WatermarkEstimatorParam(_WATERMARKS),
+    ) -> Iterator[Any]:
+        return self._read(spec, tracker, watermark)
+
+    return process
 
 
 # -- the DoFn ---------------------------------------------------------------------------
@@ -478,13 +375,7 @@ class _ReadFn(beam.DoFn):
             finally:
                 release(session)
 
-    def process(
-        self,
-        spec: _ReadSpec,
-        tracker: Any = beam.DoFn.RestrictionParam(_RESTRICTIONS),
-        watermark: Any = beam.DoFn.WatermarkEstimatorParam(_WATERMARKS),
-    ) -> Iterator[Any]:
-        return self._read(spec, tracker, watermark)
+    process = _process_method()
 
     # -- reading ------------------------------------------------------------------------
 
@@ -570,7 +461,7 @@ class _ReadFn(beam.DoFn):
                             upto = min(done + _CLAIM_RUN, total)
                             last_offset, last_payload = events[upto - 1]
                             first = events[done][0]
-                            nxt = last_offset + 8 + len(last_payload)
+                            nxt = last_offset + EVENT_HEADER_SIZE + len(last_payload)
                             if not tracker.try_claim((sid, first, nxt)):
                                 return
                             for k in range(done, upto):
@@ -583,7 +474,7 @@ class _ReadFn(beam.DoFn):
                                 else:
                                     ts = read_time
                                 if with_metadata:
-                                    value = PravegaEvent(name, sid, offset, value)
+                                    value = _new_tuple(PravegaEvent, (name, sid, offset, value))
                                 yield WindowedValue(value, ts, _GLOBAL)
                             size += nxt - first
                             done = upto
@@ -629,8 +520,9 @@ class _ReadFn(beam.DoFn):
             return False
         del cursors[sid]
         session.call(lambda: _close_all([cur]))
+        resume = dict(tracker.current_restriction().resume)
         for succ in claim.added:
-            cursors[succ] = _Cursor(session.client.ctx, spec.scope, spec.stream, succ, 0, None)
+            cursors[succ] = _Cursor(session.client.ctx, spec.scope, spec.stream, succ, resume.get(succ, 0), None)
         return True
 
     def _advance_watermark(
@@ -649,14 +541,7 @@ class _ReadFn(beam.DoFn):
 class _UnboundedReadFn(_ReadFn):
     """The same DoFn, declaring an unbounded output (reads without an end)."""
 
-    @beam.DoFn.unbounded_per_element()
-    def process(
-        self,
-        spec: _ReadSpec,
-        tracker: Any = beam.DoFn.RestrictionParam(_RESTRICTIONS),
-        watermark: Any = beam.DoFn.WatermarkEstimatorParam(_WATERMARKS),
-    ) -> Iterator[Any]:
-        return self._read(spec, tracker, watermark)
+    process = beam.DoFn.unbounded_per_element()(_process_method())
 
 
 async def _close_all(cursors: list[_Cursor]) -> None:

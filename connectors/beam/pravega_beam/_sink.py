@@ -18,6 +18,12 @@ sink (which Python 2.61 lacks):
 Between the stages the first stage's DoFn instance keeps the emitted transactions'
 leases alive (:class:`_LeaseKeeper`) until they are committed.
 
+This is exactly-once within one run. With a ``sink_id``, :class:`_WriteTrackedFn`
+replaces both stages: it drops input whose output a previous attempt or run committed,
+and commits each bundle's transaction at the end of the bundle together with the
+record of the input it holds (``_progress``); that makes a re-run after a failed run
+exactly-once too, and keeps input order per segment.
+
 At-least-once (:class:`_WriteEventsFn`) uses the idempotent event writer and flushes in
 ``finish_bundle``; a retried bundle writes its events again.
 
@@ -42,9 +48,11 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from pravega import errors
 from pravega.aio import TransactionalWriter
-from pravega.protocol.framing import frame_event
+from pravega.client.transaction import Transaction
+from pravega.protocol.framing import EVENT_HEADER_SIZE, frame_event
 from pravega.routing import key_position
 
+from . import _progress
 from ._runtime import _Session, acquire, release
 from ._sdf import METRICS_NAMESPACE
 
@@ -130,6 +138,10 @@ class _StreamDoFn(beam.DoFn):
     it in ``_close``; the session itself is released here, even if ``_close`` fails.
     """
 
+    _session: _Session
+    #: Closed in teardown (by ``_close``) if a subclass set it.
+    _writer: Any = None
+
     def __init__(self, controller_uri: str, scope: str, stream: str) -> None:
         self._controller_uri = controller_uri
         self._scope = scope
@@ -142,20 +154,76 @@ class _StreamDoFn(beam.DoFn):
         self._session = acquire(self._controller_uri)
 
     def teardown(self) -> None:
-        if getattr(self, "_session", None) is None:
+        session = getattr(self, "_session", None)
+        if session is None:
             return  # setup failed
         try:
             self._close()
         finally:
-            release(self._session)
-            self._session = None
+            release(session)
+            del self._session
 
     def _close(self) -> None:
-        if getattr(self, "_writer", None) is not None:
-            self._session.call(self._writer.close)
+        writer = self._writer
+        if writer is not None:
+            self._session.call(writer.close)
 
 
-class _WriteTransactionsFn(_StreamDoFn):
+class _BatchingDoFn(_StreamDoFn):
+    """A writing DoFn that frames each element's event and hands them to the client's
+    loop ``_BATCH`` at a time (one loop hop per batch, not per event): subclasses
+    write a batch in :meth:`_write_batch` and call :meth:`_send` with ``flush=True``
+    in ``finish_bundle``."""
+
+    def __init__(
+        self,
+        controller_uri: str,
+        scope: str,
+        stream: str,
+        serialize: Callable[[Any], bytes],
+        routing_key_fn: Callable[[Any], str | None] | None,
+    ) -> None:
+        super().__init__(controller_uri, scope, stream)
+        self._serialize = serialize
+        self._routing_key_fn = routing_key_fn
+        self._events = Metrics.counter(METRICS_NAMESPACE, "events_written")
+        self._bytes = Metrics.counter(METRICS_NAMESPACE, "bytes_written")
+
+    def setup(self) -> None:
+        super().setup()
+        self._positions = _KeyPositions(self._routing_key_fn)
+        self._batch: list[tuple[bytes, float]] = []
+        self._count = self._size = 0
+
+    def start_bundle(self) -> None:
+        self._batch = []
+        self._count = self._size = 0
+
+    def process(self, element: Any) -> tuple[()]:
+        self._add(element)
+        return ()  # the bundle's output, if any, comes from finish_bundle
+
+    def _add(self, value: Any) -> None:
+        framed = frame_event(self._serialize(value))
+        self._batch.append((framed, self._positions.of(value)))
+        self._count += 1
+        self._size += len(framed) - EVENT_HEADER_SIZE
+        if len(self._batch) >= _BATCH:
+            self._send(flush=False)
+
+    def _send(self, flush: bool) -> None:
+        batch, self._batch = self._batch, []
+        self._session.call(lambda: self._write_batch(batch, flush))
+
+    def _count_written(self) -> None:
+        self._events.inc(self._count)
+        self._bytes.inc(self._size)
+
+    async def _write_batch(self, batch: list[tuple[bytes, float]], flush: bool) -> None:
+        raise NotImplementedError
+
+
+class _WriteTransactionsFn(_BatchingDoFn):
     """Stage 1: one transaction per bundle; emits its id (hex) when the bundle ends."""
 
     def __init__(
@@ -168,13 +236,9 @@ class _WriteTransactionsFn(_StreamDoFn):
         lease_ms: int,
         fault_hook: Callable[[str, str], None] | None = None,
     ) -> None:
-        super().__init__(controller_uri, scope, stream)
-        self._serialize = serialize
-        self._routing_key_fn = routing_key_fn
+        super().__init__(controller_uri, scope, stream, serialize, routing_key_fn)
         self._lease_ms = lease_ms
         self._fault_hook = fault_hook
-        self._events = Metrics.counter(METRICS_NAMESPACE, "events_written")
-        self._bytes = Metrics.counter(METRICS_NAMESPACE, "bytes_written")
         self._opened = Metrics.counter(METRICS_NAMESPACE, "transactions_opened")
 
     def display_data(self) -> dict[str, Any]:
@@ -184,10 +248,8 @@ class _WriteTransactionsFn(_StreamDoFn):
         super().setup()
         self._keeper = _LeaseKeeper(self._session, self._scope, self._stream, self._lease_ms)
         self._writer_id = uuid.uuid4().hex
-        self._positions = _KeyPositions(self._routing_key_fn)
-        self._txn: Any = None
-        self._writer: TransactionalWriter | None = None
-        self._batch: list[tuple[bytes, float]] = []
+        self._txn: Transaction | None = None
+        self._txn_writer: TransactionalWriter | None = None
 
     def _close(self) -> None:
         try:
@@ -197,70 +259,51 @@ class _WriteTransactionsFn(_StreamDoFn):
 
     def start_bundle(self) -> None:
         self._abandon()
-        self._batch = []
-        self._count = 0
-        self._size = 0
-
-    def process(self, element: Any) -> tuple[()]:
-        framed = frame_event(self._serialize(element))
-        self._batch.append((framed, self._positions.of(element)))
-        self._count += 1
-        self._size += len(framed) - 8
-        if len(self._batch) >= _BATCH:
-            self._send(flush=False)
-        return ()  # the bundle's output comes from finish_bundle
+        super().start_bundle()
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
         if self._txn is None and not self._batch:
             return
         self._send(flush=True)
-        txn, writer = self._txn, self._writer
+        txn, writer = self._txn, self._txn_writer
+        assert txn is not None and writer is not None
         text = _txn_text(txn.txn_id)
         # Stored but invisible; release the connections and keep only the lease alive.
         self._session.call(writer.close)
         if self._fault_hook is not None:
             self._fault_hook("write", text)
         self._keeper.track(txn.txn_id)
-        self._txn = self._writer = None
-        self._events.inc(self._count)
-        self._bytes.inc(self._size)
+        self._txn = self._txn_writer = None
+        self._count_written()
         # Stamped with the time the bundle ended: any time is safe in the global window
         # (nothing in it is ever late), and a time ahead of the watermark is never late.
         yield WindowedValue(text, Timestamp.now(), (GlobalWindow(),))
 
     def _send(self, flush: bool) -> None:
-        batch, self._batch = self._batch, []
         if self._txn is None:
-
-            async def begin() -> Any:
-                self._writer = TransactionalWriter(
-                    self._session.client.ctx,
-                    self._scope,
-                    self._stream,
-                    None,
-                    self._writer_id,
-                    self._lease_ms,
-                    keep_alive=True,
-                )
-                return await self._writer.begin()
-
-            self._txn = self._session.call(begin)
+            self._txn_writer, self._txn = self._session.call(self._begin)
             self._opened.inc()  # metrics belong to the bundle's thread, not the loop's
+        super()._send(flush)
+
+    async def _begin(self) -> tuple[TransactionalWriter, Transaction]:
+        writer: TransactionalWriter = TransactionalWriter(
+            self._session.client.ctx, self._scope, self._stream, None, self._writer_id, self._lease_ms, keep_alive=True
+        )
+        return writer, await writer.begin()
+
+    async def _write_batch(self, batch: list[tuple[bytes, float]], flush: bool) -> None:
         txn = self._txn
-
-        async def go() -> None:
-            for framed, position in batch:
-                await txn.write_framed(framed, position)
-            if flush:
-                await txn.flush()
-
-        self._session.call(go)
+        assert txn is not None
+        for framed, position in batch:
+            await txn.write_framed(framed, position)
+        if flush:
+            await txn.flush()
 
     def _abandon(self) -> None:
         """Abort the transaction of a bundle that failed (its id was never emitted)."""
-        txn, writer = self._txn, self._writer
-        self._txn = self._writer = None
-        if txn is None:
+        txn, writer = self._txn, self._txn_writer
+        self._txn = self._txn_writer = None
+        if txn is None or writer is None:
             return
 
         async def go() -> None:
@@ -272,6 +315,112 @@ class _WriteTransactionsFn(_StreamDoFn):
                 await writer.close()
 
         self._session.call(go)
+
+
+class _WriteTrackedFn(_WriteTransactionsFn):
+    """Exactly-once with a sink id (see ``_progress``): each bundle's transaction is
+    committed at the end of the bundle together with the record of the input it holds;
+    input already covered by the record is dropped. Emits the committed ids (hex).
+
+    Elements are :class:`~pravega_beam.PravegaEvent` (the input position and the value
+    to write). The bundles of one input segment commit one after the other in input
+    order, because the read hands a segment's events to one bundle at a time and this
+    DoFn commits before its bundle ends (it is fused with the read: only element-wise
+    steps in between)."""
+
+    def __init__(
+        self,
+        controller_uri: str,
+        scope: str,
+        stream: str,
+        serialize: Callable[[Any], bytes],
+        routing_key_fn: Callable[[Any], str | None] | None,
+        lease_ms: int,
+        sink_id: str,
+        run_id: str,
+    ) -> None:
+        super().__init__(controller_uri, scope, stream, serialize, routing_key_fn, lease_ms)
+        self._sink_id = sink_id
+        self._run_id = run_id
+        self._committed = Metrics.counter(METRICS_NAMESPACE, "transactions_committed")
+        self._skipped = Metrics.counter(METRICS_NAMESPACE, "events_skipped")
+
+    def display_data(self) -> dict[str, Any]:
+        return {**super().display_data(), "sink_id": self._sink_id}
+
+    def setup(self) -> None:
+        super().setup()
+        self._writer_id = f"{self._sink_id}-{uuid.uuid4().hex[:8]}"
+        self._progress = _progress.hold(
+            self._session, self._scope, self._stream, self._sink_id, self._run_id, self._lease_ms
+        )
+
+    def _close(self) -> None:
+        try:
+            super()._close()
+        finally:
+            _progress.unhold(self._session, self._progress)
+
+    def start_bundle(self) -> None:
+        super().start_bundle()
+        #: (stream, segment id) -> [offset of the last input committed, of the last written (or -1), its record]
+        self._inputs: dict[tuple[str, int], list[Any]] = {}
+        self._last_stream: str | None = None
+        self._last_segment = -1
+        self._last_state: list[Any] = []
+        self._dropped = 0
+
+    def _input_state(self, stream: str, segment_id: int) -> list[Any]:
+        state = self._inputs.get((stream, segment_id))
+        if state is None:
+            key, progress = _progress.input_key(stream, segment_id), self._progress
+            record = self._session.call(lambda: progress.load([key]))[0]
+            state = self._inputs[(stream, segment_id)] = [record.last, -1, record]
+        self._last_stream, self._last_segment, self._last_state = stream, segment_id, state
+        return state
+
+    def process(self, element: Any) -> tuple[()]:
+        try:
+            stream, segment_id, offset, value = element
+        except (TypeError, ValueError):
+            raise TypeError(
+                "WriteToPravega(sink_id=...) writes PravegaEvent elements (ReadFromPravega(with_metadata=True)), "
+                f"got {type(element).__name__}; keep the position: beam.Map(lambda e: e._replace(event=f(e.event)))"
+            ) from None
+        if segment_id == self._last_segment and stream == self._last_stream:
+            state = self._last_state  # the common case: the segment of the element before
+        else:
+            state = self._input_state(stream, segment_id)
+        if offset <= state[0]:
+            self._dropped += 1  # its output is committed already
+            return ()
+        if offset < state[1]:
+            raise ValueError(
+                f"WriteToPravega(sink_id={self._sink_id!r}): input of {stream} segment {segment_id} arrived out of "
+                f"order (offset {offset} after {state[1]}); the steps between ReadFromPravega and "
+                "WriteToPravega must be element-wise (no GroupByKey, Reshuffle or other shuffle)"
+            )
+        state[1] = offset
+        self._add(value)
+        return ()
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        self._skipped.inc(self._dropped)
+        if self._txn is None and not self._batch:
+            return
+        self._send(flush=True)
+        txn, writer = self._txn, self._txn_writer
+        assert txn is not None and writer is not None
+        written = [state for state in self._inputs.values() if state[1] >= 0]
+        records = [record for _, _, record in written]
+        lasts = {record.key: last for _, last, record in written}
+        progress = self._progress
+        self._session.call(lambda: progress.commit(txn, records, lasts))
+        self._txn = self._txn_writer = None
+        self._session.call(writer.close)
+        self._committed.inc()
+        self._count_written()
+        yield WindowedValue(_txn_text(txn.txn_id), Timestamp.now(), (GlobalWindow(),))
 
 
 class _CommitTransactionsFn(_StreamDoFn):
@@ -320,56 +469,20 @@ class _CommitTransactionsFn(_StreamDoFn):
         yield text
 
 
-class _WriteEventsFn(_StreamDoFn):
+class _WriteEventsFn(_BatchingDoFn):
     """At-least-once: the idempotent event writer, flushed at the end of each bundle."""
-
-    def __init__(
-        self,
-        controller_uri: str,
-        scope: str,
-        stream: str,
-        serialize: Callable[[Any], bytes],
-        routing_key_fn: Callable[[Any], str | None] | None,
-    ) -> None:
-        super().__init__(controller_uri, scope, stream)
-        self._serialize = serialize
-        self._routing_key_fn = routing_key_fn
-        self._events = Metrics.counter(METRICS_NAMESPACE, "events_written")
-        self._bytes = Metrics.counter(METRICS_NAMESPACE, "bytes_written")
 
     def setup(self) -> None:
         super().setup()
         self._writer = self._session.call(lambda: self._session.client.create_writer(self._scope, self._stream))
-        self._positions = _KeyPositions(self._routing_key_fn)
-        self._batch: list[tuple[bytes, float]] = []
-
-    def start_bundle(self) -> None:
-        self._batch = []
-        self._count = 0
-        self._size = 0
-
-    def process(self, element: Any) -> tuple[()]:
-        framed = frame_event(self._serialize(element))
-        self._batch.append((framed, self._positions.of(element)))
-        self._count += 1
-        self._size += len(framed) - 8
-        if len(self._batch) >= _BATCH:
-            self._send(flush=False)
-        return ()  # writes only
 
     def finish_bundle(self) -> None:
         self._send(flush=True)
-        self._events.inc(self._count)
-        self._bytes.inc(self._size)
+        self._count_written()
 
-    def _send(self, flush: bool) -> None:
-        batch, self._batch = self._batch, []
+    async def _write_batch(self, batch: list[tuple[bytes, float]], flush: bool) -> None:
         writer = self._writer
-
-        async def go() -> None:
-            for framed, position in batch:
-                await writer.write_framed(framed, position)
-            if flush:
-                await writer.flush()
-
-        self._session.call(go)
+        for framed, position in batch:
+            await writer.write_framed(framed, position)
+        if flush:
+            await writer.flush()

@@ -10,6 +10,15 @@ Writing (exactly-once by default: a transaction per bundle, committed after a
 
     words | WriteToPravega(uri, "scope/out", serializer=StringSerializer(), routing_key_fn=lambda w: w)
 
+Exactly once across a failed run and its re-run, and resuming where the committed
+output ends: give the sink a durable ``sink_id`` and carry the input positions::
+
+    (p | ReadFromPravega(uri, "scope/in", with_metadata=True, resume_from_sink="job")
+       | beam.Map(lambda e: e._replace(event=f(e.event)))
+       | WriteToPravega(uri, "scope/out", sink_id="job"))
+
+(see ``WriteToPravega``'s ``sink_id`` and ``_progress`` for how it works).
+
 Configuration errors raise ``ValueError`` when the transform is built.
 
 Run on the DirectRunner with ``--direct_num_workers=1`` (more workers lose SDF
@@ -30,10 +39,11 @@ from apache_beam.transforms import window
 from pravega import StreamCut, naming
 from pravega.client.controller import parse_controller_uri
 
+from ._progress import SinkConflictError, SinkInUseError, new_run_id, table_segment
 from ._sdf import PravegaEvent, _ReadFn, _ReadSpec, _UnboundedReadFn
-from ._sink import _CommitTransactionsFn, _WriteEventsFn, _WriteTransactionsFn
+from ._sink import _CommitTransactionsFn, _WriteEventsFn, _WriteTrackedFn, _WriteTransactionsFn
 
-__all__ = ["ReadFromPravega", "WriteToPravega", "PravegaEvent"]
+__all__ = ["ReadFromPravega", "WriteToPravega", "PravegaEvent", "SinkInUseError", "SinkConflictError"]
 
 #: The controller's longest transaction lease (ms); longer leases are refused.
 MAX_TRANSACTION_LEASE_MS = 600_000
@@ -71,6 +81,14 @@ def _cut(value: Any, expected: str) -> StreamCut:
     raise ValueError(f"{expected}, got {value!r}")
 
 
+def _sink_id(value: Any) -> str:
+    if not isinstance(value, str) or not naming.is_user_name(value) or len(value) > 200:
+        raise ValueError(
+            f"sink_id must be a name of letters, digits, '.' and '-' (at most 200), like 'orders-enrich', got {value!r}"
+        )
+    return value
+
+
 def _callable_of(obj: Any, method: str, what: str) -> Callable[[Any], Any] | None:
     if obj is None:
         return None
@@ -103,6 +121,12 @@ class ReadFromPravega(beam.PTransform):
         ``now - idle_timeout``. ``None``: only events move the watermark.
       max_poll_ms: how long a read waits for new data before it yields its thread
         (the runner then re-polls).
+      resume_from_sink: ``"sink_id"`` or ``"scope/sink_id"`` (default scope: the read
+        stream's): start each segment where the output committed by
+        ``WriteToPravega(sink_id=...)`` ends, instead of at ``start`` (segments the sink
+        has no record of start at ``start``; a bounded read still ends at ``end``).
+        The last committed event is read again and the sink drops it. Use it with
+        ``with_metadata=True``, as the sink needs the positions.
 
     Each routing key's events come out in order (also across scaling); events of
     different keys and segments interleave. An unbounded read of one stream is one
@@ -121,6 +145,7 @@ class ReadFromPravega(beam.PTransform):
         timestamp_fn: Callable[[Any], Any] | None = None,
         idle_timeout: float | None = 10.0,
         max_poll_ms: int = 200,
+        resume_from_sink: str | None = None,
     ) -> None:
         super().__init__()
         self._controller_uri = _controller(controller_uri)
@@ -160,6 +185,23 @@ class ReadFromPravega(beam.PTransform):
             raise ValueError(f"idle_timeout must be None or seconds > 0, got {idle_timeout!r}")
         if isinstance(max_poll_ms, bool) or not isinstance(max_poll_ms, int) or not 1 <= max_poll_ms <= 60_000:
             raise ValueError(f"max_poll_ms must be an int in [1, 60000], got {max_poll_ms!r}")
+        self._resume: str | None = None
+        if resume_from_sink is not None:
+            if not isinstance(resume_from_sink, str):
+                raise ValueError(f"resume_from_sink must be 'sink_id' or 'scope/sink_id', got {resume_from_sink!r}")
+            scope, _, sink = resume_from_sink.rpartition("/")
+            if not scope:
+                scopes = {s for s, _ in streams}
+                if len(scopes) != 1:
+                    raise ValueError(
+                        f"resume_from_sink={resume_from_sink!r}: the streams are in several scopes, name the "
+                        "sink's scope ('scope/sink_id')"
+                    )
+                scope = scopes.pop()
+            elif not naming.is_valid_scope_name(scope):
+                raise ValueError(f"resume_from_sink must be 'sink_id' or 'scope/sink_id', got {resume_from_sink!r}")
+            self._resume = table_segment(scope, _sink_id(sink))
+            self._resume_name = f"{scope}/{sink}"
         self._streams = streams
         self._start = start_text
         self._end = end_text
@@ -176,7 +218,8 @@ class ReadFromPravega(beam.PTransform):
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
         _check_runner(pbegin.pipeline)
         specs = [
-            _ReadSpec(self._controller_uri, scope, stream, self._start, self._end) for scope, stream in self._streams
+            _ReadSpec(self._controller_uri, scope, stream, self._start, self._end, self._resume)
+            for scope, stream in self._streams
         ]
         fn_class = _ReadFn if self.bounded else _UnboundedReadFn
         fn = fn_class(self._deserialize, self._with_metadata, self._timestamp_fn, self._idle_timeout, self._max_poll_ms)
@@ -198,6 +241,8 @@ class ReadFromPravega(beam.PTransform):
         }
         if self._end is not None:
             data["end"] = self._end
+        if self._resume is not None:
+            data["resume_from_sink"] = self._resume_name
         return data
 
 
@@ -230,10 +275,33 @@ class WriteToPravega(beam.PTransform):
       exactly_once: ``True`` (default): every element is in the stream exactly once, also
         when bundles are retried — each bundle goes into a transaction whose id is
         committed after a ``Reshuffle``; data appears when its transaction commits, and
-        transactions of different bundles commit in no particular order. ``False``: the
-        idempotent event writer, flushed per bundle (a retried bundle writes again).
+        transactions of different bundles commit in no particular order. This holds
+        within one run: a pipeline that fails as a whole and is run again writes again
+        (use ``sink_id`` for that). ``False``: the idempotent event writer, flushed per
+        bundle (a retried bundle writes again).
       transaction_lease_ms: how long a transaction may wait between the two stages
         without its writer (default 120000, at most 600000). Only with exactly_once.
+      sink_id: a durable name of this sink (letters, digits, '.', '-'): exactly once
+        across retried bundles *and* across a failed run followed by a re-run with the
+        same ``sink_id``. Elements must then be :class:`PravegaEvent` (as
+        ``ReadFromPravega(with_metadata=True)`` emits them; change the value with
+        ``beam.Map(lambda e: e._replace(event=f(e.event)))``); ``serializer`` and
+        ``routing_key_fn`` apply to ``e.event``. The sink records in a Pravega table
+        (``<scope>/_BEAMSINK<sink_id>_progress``) which input positions have their
+        output committed, and commits each bundle's transaction at the end of the
+        bundle together with that record; input already covered is dropped. A re-run
+        therefore writes exactly the output of the input not yet covered, and
+        ``ReadFromPravega(..., resume_from_sink=sink_id)`` starts the read there. The
+        bundles of one input segment commit in input order, so each routing key read
+        from one segment keeps its order in the output, across bundles and runs.
+        Between the read and this sink only element-wise steps are allowed (Map,
+        FlatMap, Filter, ParDo): they are fused with the read; a shuffle (GroupByKey,
+        Reshuffle) would hand one segment's input to bundles in any order, and is
+        refused when the pipeline is built. All outputs of one input element must be written in
+        the bundle that holds it (they are, when fused). Only one running pipeline may
+        use a sink id: a second one fails at once with :class:`SinkInUseError`; after a
+        run died, a new run takes the sink over once the old heartbeat is
+        ``STALE_SECONDS`` (3 s) old.
 
     Returns the committed transaction ids (hex) with exactly_once, else an empty
     PCollection.
@@ -247,6 +315,7 @@ class WriteToPravega(beam.PTransform):
         routing_key_fn: Callable[[Any], str | None] | None = None,
         exactly_once: bool = True,
         transaction_lease_ms: int | None = None,
+        sink_id: str | None = None,
         *,
         _fault_hook: Callable[[str, str], None] | None = None,
     ) -> None:
@@ -274,6 +343,11 @@ class WriteToPravega(beam.PTransform):
                     f"transaction_lease_ms must be an int in [1000, {MAX_TRANSACTION_LEASE_MS}], "
                     f"got {transaction_lease_ms!r}"
                 )
+        if sink_id is not None:
+            if not exactly_once:
+                raise ValueError("sink_id applies to exactly_once=True only (it records committed transactions)")
+            sink_id = _sink_id(sink_id)
+        self._sink_id = sink_id
         self._routing_key_fn = routing_key_fn
         self._exactly_once = exactly_once
         self._lease_ms = transaction_lease_ms or DEFAULT_TRANSACTION_LEASE_MS
@@ -288,6 +362,21 @@ class WriteToPravega(beam.PTransform):
         if not isinstance(pcoll.windowing.windowfn, window.GlobalWindows):
             # Transaction ids are emitted in the global window (a bundle spans windows).
             pcoll = pcoll | "GlobalWindow" >> beam.WindowInto(window.GlobalWindows())
+        if self._sink_id is not None:
+            _check_fed_by_read(pcoll)
+            # No Reshuffle: the sink must stay fused with the read (see the docstring).
+            return pcoll | "WriteCommitted" >> beam.ParDo(
+                _WriteTrackedFn(
+                    uri,
+                    scope,
+                    stream,
+                    self._serialize,
+                    self._routing_key_fn,
+                    self._lease_ms,
+                    self._sink_id,
+                    new_run_id(),
+                )
+            )
         ids = pcoll | "WriteTransactions" >> beam.ParDo(
             _WriteTransactionsFn(
                 uri, scope, stream, self._serialize, self._routing_key_fn, self._lease_ms, self._fault_hook
@@ -308,7 +397,34 @@ class WriteToPravega(beam.PTransform):
         }
         if self._exactly_once:
             data["transaction_lease_ms"] = self._lease_ms
+        if self._sink_id is not None:
+            data["sink_id"] = self._sink_id
         return data
+
+
+def _check_fed_by_read(pcoll: beam.PCollection) -> None:
+    """A sink with a sink id must get its input from ReadFromPravega through
+    element-wise steps only (see ``sink_id``): walk the producers back to the read."""
+    todo: list[Any] = [pcoll]
+    seen: set[int] = set()
+    while todo:
+        pc = todo.pop()
+        if id(pc) in seen:
+            continue
+        seen.add(id(pc))
+        applied = pc.producer
+        transform = applied.transform if applied is not None else None
+        if isinstance(transform, beam.ParDo) and isinstance(transform.fn, _ReadFn):
+            continue  # the read
+        if applied is None or not isinstance(transform, (beam.ParDo, beam.Flatten)):
+            name = applied.full_label if applied is not None else "?"
+            raise ValueError(
+                f"WriteToPravega(sink_id=...) needs its input from ReadFromPravega(with_metadata=True) through "
+                f"element-wise steps only (Map, FlatMap, Filter, ParDo, Flatten), which run fused with the read; "
+                f"found {type(transform).__name__} at {name!r}. A shuffle (GroupByKey, Reshuffle) loses the input "
+                "order the sink records its progress by."
+            )
+        todo.extend(applied.main_inputs.values())
 
 
 def _bytes_only(value: Any) -> bytes:

@@ -35,6 +35,10 @@ CUT = StreamCut("sc", "st", {0: 10, 1: 0})
         ({"idle_timeout": 0}, r"idle_timeout must be None or seconds > 0"),
         ({"max_poll_ms": 0}, r"max_poll_ms must be an int in \[1, 60000\]"),
         ({"with_metadata": "yes"}, r"with_metadata must be True or False"),
+        ({"resume_from_sink": "bad id"}, r"sink_id must be a name of letters"),
+        ({"resume_from_sink": "bad scope/job"}, r"'sink_id' or 'scope/sink_id'"),
+        ({"resume_from_sink": 7}, r"'sink_id' or 'scope/sink_id'"),
+        ({"stream": ["sc/st", "other/st"], "resume_from_sink": "job"}, r"several scopes"),
     ],
 )
 def test_read_rejects_bad_configuration(kwargs: dict, message: str) -> None:
@@ -55,6 +59,10 @@ def test_read_rejects_bad_configuration(kwargs: dict, message: str) -> None:
         ({"transaction_lease_ms": 900_000}, r"\[1000, 600000\]"),
         ({"transaction_lease_ms": 10.5}, r"\[1000, 600000\]"),
         ({"exactly_once": "yes"}, r"exactly_once must be True or False"),
+        ({"sink_id": ""}, r"sink_id must be a name of letters, digits"),
+        ({"sink_id": "a/b"}, r"sink_id must be a name of letters, digits"),
+        ({"sink_id": 5}, r"sink_id must be a name of letters, digits"),
+        ({"sink_id": "job", "exactly_once": False}, r"sink_id applies to exactly_once=True only"),
     ],
 )
 def test_write_rejects_bad_configuration(kwargs: dict, message: str) -> None:
@@ -96,3 +104,12 @@ def test_the_direct_runner_must_have_one_worker() -> None:
     p = beam.Pipeline(options=PipelineOptions(["--direct_num_workers=2"]))
     with pytest.raises(ValueError, match="--direct_num_workers=1"):
         _ = p | ReadFromPravega(URI, "sc/st")
+
+
+def test_sink_id_display_data() -> None:
+    read = ReadFromPravega(URI, "sc/st", with_metadata=True, resume_from_sink="job")
+    write = WriteToPravega(URI, "sc/out", sink_id="job")
+    assert {i.key: i.value for i in DisplayData.create_from(read).items}["resume_from_sink"] == "sc/job"
+    assert {i.key: i.value for i in DisplayData.create_from(write).items}["sink_id"] == "job"
+    other_scope = ReadFromPravega(URI, "sc/st", resume_from_sink="elsewhere/job")
+    assert {i.key: i.value for i in DisplayData.create_from(other_scope).items}["resume_from_sink"] == "elsewhere/job"

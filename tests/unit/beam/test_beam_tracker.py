@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from apache_beam.utils.timestamp import MIN_TIMESTAMP, Timestamp
 
-from pravega_beam._sdf import _ReadSpec, _Restriction, _Restrictions, _SegmentEnd, _Tracker, _Watermarks
+from pravega_beam._restriction import _Restriction, _SegmentEnd, _Tracker
+from pravega_beam._sdf import _ReadSpec, _Restrictions, _Watermarks
 
 SPEC = _ReadSpec("tcp://127.0.0.1:9090", "sc", "st", "head")
 
