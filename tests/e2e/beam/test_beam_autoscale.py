@@ -19,7 +19,7 @@ from pravega.testing import ServerProcess
 from pravega_beam import PravegaEvent, ReadFromPravega
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "integration"))
-from test_autoscale import FAST, current_ranges, wait_for, write_for
+from test_autoscaling import FAST, current_ranges, wait_for, write_for
 
 
 @pytest.fixture(scope="module")
