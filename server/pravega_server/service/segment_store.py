@@ -5,9 +5,8 @@ an awaitable (for work that must wait for the log: batches, read barriers, parke
 tail reads). The connection (``transport/tcp.py``) sends replies strictly in request
 order.
 
-Appends are the hot path and are handled per connection (:class:`AppendSession`):
-each append block is written to the log as it arrives and its ``DataAppended`` is sent
-from the log's durability callback, without a task or a future per block.
+Appends are the hot path and are handled per connection (``service/appends.py``).
+Store errors are answered through the one mapping in ``service/replies.py``.
 """
 
 from __future__ import annotations
@@ -34,13 +33,10 @@ from ..storage.ops import (
     UpdateAttribute,
 )
 from ..storage.segments import MIN_EVENT_NUMBER, Segment
+from .replies import ILLEGAL_ARGUMENT, UNSPECIFIED, closes_connection, error_reply
 
 Reply = c.Command | None
 Result = Reply | Awaitable[Reply]
-
-#: ErrorMessage error codes (Java ``ErrorMessage.ErrorCode``).
-UNSPECIFIED = -1
-ILLEGAL_ARGUMENT = 0
 
 
 @dataclass
@@ -92,34 +88,13 @@ class SegmentStore:
 
     # -- errors --------------------------------------------------------------------
 
-    @staticmethod
-    def error_reply(cmd: c.Command, exc: errors.StoreError, offset: int = -1) -> c.Command:
-        """The reply Pravega sends for a store error (``PravegaRequestProcessor``)."""
-        rid = cmd.request_id
-        name = exc.segment
-        if isinstance(exc, errors.NoSuchSegment):
-            return c.NoSuchSegment(rid, name, "", offset)
-        if isinstance(exc, errors.SegmentSealed):
-            return c.SegmentIsSealed(rid, name, "", offset)
-        if isinstance(exc, errors.SegmentExists):
-            return c.SegmentAlreadyExists(rid, name, "")
-        if isinstance(exc, errors.SegmentTruncated):
-            return c.SegmentIsTruncated(rid, name, exc.start_offset, "", offset)
-        if isinstance(exc, errors.BadOffset):
-            return c.SegmentIsTruncated(rid, name, exc.actual, "", exc.expected)
-        if isinstance(exc, errors.TableKeyDoesNotExist):
-            return c.TableKeyDoesNotExist(rid, name, "")
-        if isinstance(exc, errors.TableKeyBadVersion):
-            return c.TableKeyBadVersion(rid, name, "")
-        if isinstance(exc, errors.TableNotEmpty):
-            return c.TableSegmentNotEmpty(rid, name, "")
-        return c.ErrorMessage(rid, name, str(exc), ILLEGAL_ARGUMENT)
-
     async def _execute(self, cmd: c.Command, ops: list, ok: Callable[[list], c.Command]) -> c.Command:
         try:
             results = await self.engine.execute(ops)
         except errors.StoreError as exc:
-            return self.error_reply(cmd, exc)
+            if closes_connection(exc):
+                raise  # answered by the connection, which then closes
+            return error_reply(cmd.request_id, exc)
         return ok(results)
 
     def _segment(self, cmd: c.Command, name: str) -> Segment | c.Command:

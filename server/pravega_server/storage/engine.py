@@ -204,16 +204,35 @@ class Engine:
         expected_offset: int | None = None,
         events: int = 1,
     ) -> tuple[int, int]:
-        """Append ``data`` (``events`` events) for one writer; returns (previous event
-        number, new length).
+        """Append ``data`` (``events`` events ending at ``last_event_number``) for one
+        writer; returns (previous event number, new length).
 
         ``on_durable`` runs once the data and the writer's event number are synced.
+        This method alone decides what an append is:
+
+        * a block whose last event number is at most the writer's recorded one was
+          stored before (a resend after reconnect): nothing is written and
+          ``on_durable`` runs once the recorded state is durable;
+        * a block starting at or below the recorded number but ending above it
+          overlaps stored events: :class:`errors.EventNumberOverlap`;
+        * a deleted segment raises :class:`errors.NoSuchSegment`, a sealed one
+          :class:`errors.SegmentSealed`, a failed log :class:`errors.StorageUnavailable`,
+          a conditional append at another length :class:`errors.BadOffset`.
         """
+        if self.fatal is not None:
+            raise errors.StorageUnavailable(seg.name, f"the log failed: {self.fatal}")
+        previous = seg.writers.get(writer_id, MIN_EVENT_NUMBER)
+        if last_event_number <= previous:
+            self.log.barrier(on_durable)
+            return previous, seg.length
+        if last_event_number - events < previous:
+            raise errors.EventNumberOverlap(seg.name, previous, last_event_number - events + 1)
+        if seg.deleted:
+            raise errors.NoSuchSegment(seg.name, "segment was deleted")
         if seg.sealed:
             raise errors.SegmentSealed(seg.name, "segment is sealed")
         if expected_offset is not None and expected_offset != seg.length:
             raise errors.BadOffset(seg.name, expected_offset, seg.length)
-        previous = seg.writers.get(writer_id, MIN_EVENT_NUMBER)
         head = APPEND_HEADER.pack(seg.id, writer_id >> 64, writer_id & _U64, last_event_number)
         base, where, end = self.log.write(fmt.RecordType.APPEND, [head, data])
         size = len(data)
@@ -248,7 +267,7 @@ class Engine:
     async def execute(self, ops: list[Op]) -> list:
         """Validate, log and apply ``ops`` atomically; returns one result per op once durable."""
         if self.fatal is not None:
-            raise RuntimeError("the store failed and is read-only") from self.fatal
+            raise errors.StorageUnavailable("", f"the log failed: {self.fatal}") from self.fatal
         self._validate(ops)
         _, _, end = self.log.write(fmt.RecordType.BATCH, encode_batch(ops))
         touched = [self._touched(op) for op in ops]

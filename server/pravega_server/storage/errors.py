@@ -50,3 +50,21 @@ class TableKeyBadVersion(StoreError):
 
 class TableNotEmpty(StoreError):
     pass
+
+
+class EventNumberOverlap(StoreError):
+    """An append block whose events partly precede the writer's recorded event number:
+    neither new nor a resend of stored data."""
+
+    def __init__(self, segment: str, recorded: int, first: int) -> None:
+        super().__init__(segment, f"block starting at event {first} overlaps stored events (up to {recorded})")
+        self.recorded = recorded
+        self.first = first
+
+
+class StorageUnavailable(StoreError):
+    """The log failed or cannot take writes (a failed sync, a full disk).
+
+    Not the caller's fault and not a bug: the request is refused and its connection
+    closed, so a client reconnects and resends once the store is back.
+    """

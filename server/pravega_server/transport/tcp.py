@@ -4,8 +4,10 @@ Each connection owns a sans-I/O codec. Incoming frames are decoded and handled i
 arrival order; every request gets a reply slot, and replies leave strictly in
 request order (the Rust client checks reply request ids on pooled connections).
 
-Appends are handled here rather than in ``SegmentStore`` because their state
-(``SetupAppend`` per writer, a pending ``AppendBlock``) belongs to the connection.
+Commands go to the service layer: appends to the connection's
+:class:`~pravega_server.service.appends.AppendProcessor` (their state belongs to the
+connection), everything else to :class:`~pravega_server.service.segment_store.SegmentStore`.
+This module keeps framing, reply slots and flow control.
 
 Any protocol violation (malformed or oversized frame, unknown type, bad UTF-8, a
 reply type sent as a request) takes one path: an ``ErrorMessage`` is sent if the
@@ -17,23 +19,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import struct
 from typing import Any
 
 from pravega.protocol import commands as c
 from pravega.protocol.codec import encode
-from pravega.protocol.connection import CLOSED, NEED_DATA, Connection, Role
+from pravega.protocol.connection import CLOSED, NEED_DATA, Connection, Role, versions_compatible
 from pravega.protocol.errors import ProtocolError
-from pravega.protocol.framing import OLDEST_COMPATIBLE_VERSION, WIRE_VERSION, frame_event
+from pravega.protocol.framing import OLDEST_COMPATIBLE_VERSION, WIRE_VERSION
 
-from ..service.segment_store import ILLEGAL_ARGUMENT, UNSPECIFIED, SegmentStore
+from ..service.appends import APPEND_COMMANDS, AppendProcessor
+from ..service.replies import UNSPECIFIED, closes_connection, error_reply
+from ..service.segment_store import SegmentStore
 from ..storage import errors
-from ..storage.segments import MIN_EVENT_NUMBER, Segment
 
 log = logging.getLogger(__name__)
 
-_EMBEDDED_HEADER = struct.Struct(">ii")
-_PADDING, _PARTIAL_EVENT = -1, -2
 #: Stop reading from a peer that has this many replies outstanding.
 MAX_PENDING_REPLIES = 4096
 
@@ -46,25 +46,14 @@ class _Slot:
         self.close = False
 
 
-class _Writer:
-    """Append state of one writer id on one connection."""
-
-    __slots__ = ("segment", "block")
-
-    def __init__(self, segment: Segment) -> None:
-        self.segment = segment
-        self.block: bytes | memoryview | None = None  # data of a pending AppendBlock
-
-
 class WireConnection(asyncio.Protocol):
     def __init__(self, store: SegmentStore, connections: set[WireConnection]) -> None:
         self.store = store
-        self.engine = store.engine
         self.codec = Connection(Role.SERVER)
         self.transport: asyncio.Transport | None = None
         self.slots: list[_Slot] = []
         self.head = 0  # index of the oldest unsent slot
-        self.writers: dict[int, _Writer] = {}
+        self.appends = AppendProcessor(store.engine, self)
         self.closing = False
         self.paused_writing = False
         self.paused_reading = False
@@ -78,6 +67,7 @@ class WireConnection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
+        self.appends.peer = self.peer
         self._connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -111,14 +101,14 @@ class WireConnection(asyncio.Protocol):
                     break
                 self._dispatch(cmd)
         except ProtocolError as exc:
-            self._protocol_failure(str(exc))
+            self.protocol_failure(str(exc))
         except Exception:  # a bug in a handler must not take the server down
             log.exception("internal error on connection %s", self.peer)
-            self._protocol_failure("internal server error")
+            self.protocol_failure("internal server error")
 
     # -- replies -----------------------------------------------------------------
 
-    def _slot(self) -> _Slot:
+    def slot(self) -> _Slot:
         slot = _Slot()
         self.slots.append(slot)
         if len(self.slots) - self.head > MAX_PENDING_REPLIES:
@@ -127,11 +117,11 @@ class WireConnection(asyncio.Protocol):
 
     def _reply(self, reply: Any) -> None:
         """Queue a reply that is ready now."""
-        slot = self._slot()
+        slot = self.slot()
         slot.reply = reply
         self._flush()
 
-    def _fill(self, slot: _Slot, reply: Any, close: bool = False) -> None:
+    def fill(self, slot: _Slot, reply: Any, close: bool = False) -> None:
         if self.closing:
             return
         slot.reply = reply
@@ -163,8 +153,8 @@ class WireConnection(asyncio.Protocol):
             self._close()
         self._update_reading()
 
-    def _await_reply(self, awaitable: Any) -> None:
-        slot = self._slot()
+    def _await_reply(self, awaitable: Any, request_id: int) -> None:
+        slot = self.slot()
         task = asyncio.ensure_future(awaitable)
         self.tasks.add(task)
 
@@ -173,11 +163,15 @@ class WireConnection(asyncio.Protocol):
             if t.cancelled():
                 return
             exc = t.exception()
+            if isinstance(exc, errors.StoreError):
+                log.warning("request refused on %s: %s", self.peer, exc)
+                self.fill(slot, error_reply(request_id, exc), close=closes_connection(exc))
+                return
             if exc is not None:
                 log.error("request failed on %s: %r", self.peer, exc, exc_info=exc)
-                self._fill(slot, c.ErrorMessage(-1, "", f"internal error: {exc}", UNSPECIFIED), close=True)
+                self.fill(slot, c.ErrorMessage(-1, "", f"internal error: {exc}", UNSPECIFIED), close=True)
                 return
-            self._fill(slot, t.result())
+            self.fill(slot, t.result())
 
         task.add_done_callback(done)
 
@@ -197,7 +191,7 @@ class WireConnection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
-    def _protocol_failure(self, message: str) -> None:
+    def protocol_failure(self, message: str) -> None:
         log.info("closing connection %s: %s", self.peer, message)
         if self.transport is not None and not self.closing:
             try:
@@ -212,12 +206,15 @@ class WireConnection(asyncio.Protocol):
 
     def _dispatch(self, cmd: c.Command) -> None:
         kind = type(cmd)
-        if kind is c.AppendBlockEnd:
-            self._append_block_end(cmd)
+        if kind is c.AppendBlockEnd:  # the hot path first
+            self.appends.append_block_end(cmd)
             return
-        special = _SPECIAL.get(kind)
-        if special is not None:
-            special(self, cmd)
+        append = APPEND_COMMANDS.get(kind)
+        if append is not None:
+            append(self.appends, cmd)
+            return
+        if kind is c.Hello:
+            self._hello(cmd)
             return
         handler = self.store.handler(kind)
         if handler is None:
@@ -227,166 +224,13 @@ class WireConnection(asyncio.Protocol):
         if isinstance(result, c.Command):
             self._reply(result)
         else:
-            self._await_reply(result)
+            self._await_reply(result, getattr(cmd, "request_id", -1))
 
     def _hello(self, cmd: c.Hello) -> None:
-        compatible = cmd.low_version <= WIRE_VERSION and cmd.high_version >= OLDEST_COMPATIBLE_VERSION
-        slot = self._slot()
-        self._fill(slot, c.Hello(WIRE_VERSION, OLDEST_COMPATIBLE_VERSION), close=not compatible)
+        compatible = versions_compatible(cmd.high_version, cmd.low_version)
+        self.fill(self.slot(), c.Hello(WIRE_VERSION, OLDEST_COMPATIBLE_VERSION), close=not compatible)
         if not compatible:
             log.info("%s: incompatible wire versions %d..%d", self.peer, cmd.low_version, cmd.high_version)
-
-    # -- appends ---------------------------------------------------------------
-
-    def _setup_append(self, cmd: c.SetupAppend) -> None:
-        seg = self.engine.segments.get(cmd.segment)
-        if seg is None:
-            self._reply(c.NoSuchSegment(cmd.request_id, cmd.segment, "", -1))
-            return
-        if seg.sealed:
-            self._reply(c.SegmentIsSealed(cmd.request_id, cmd.segment, "", -1))
-            return
-        self.writers[cmd.writer_id] = _Writer(seg)
-        slot = self._slot()
-
-        def reply() -> None:
-            # After the barrier: the number reported is durable.
-            last = seg.writers.get(cmd.writer_id, MIN_EVENT_NUMBER)
-            self._fill(slot, c.AppendSetup(cmd.request_id, cmd.segment, cmd.writer_id, last))
-
-        self.engine.log.barrier(reply)
-
-    def _writer(self, writer_id: int, request_id: int, event_number: int) -> _Writer | None:
-        writer = self.writers.get(writer_id)
-        if writer is None:
-            self._invalid_event_number(writer_id, request_id, event_number, "append without SetupAppend")
-        return writer
-
-    def _invalid_event_number(self, writer_id: int, request_id: int, event_number: int, why: str) -> None:
-        log.info("%s: writer %032x: %s", self.peer, writer_id, why)
-        slot = self._slot()
-        self._fill(slot, c.InvalidEventNumber(writer_id, request_id, why, event_number), close=True)
-
-    def _append_block(self, cmd: c.AppendBlock) -> None:
-        writer = self._writer(cmd.writer_id, -1, -1)
-        if writer is not None:
-            writer.block = cmd.data
-
-    def _append_block_end(self, cmd: c.AppendBlockEnd) -> None:
-        writer = self.writers.get(cmd.writer_id)
-        if writer is None:
-            self._invalid_event_number(
-                cmd.writer_id, cmd.request_id, cmd.last_event_number, "append without SetupAppend"
-            )
-            return
-        data = cmd.data
-        if writer.block is not None:
-            data = _reassemble(writer.block, cmd.size_of_whole_events, data)
-            writer.block = None
-            if data is None:
-                self._protocol_failure("malformed AppendBlock data")
-                return
-        first = cmd.last_event_number - cmd.num_events + 1
-        self._append(writer, cmd.writer_id, cmd.last_event_number, first, data, cmd.request_id, None)
-
-    def _conditional_block_end(self, cmd: c.ConditionalBlockEnd) -> None:
-        writer = self._writer(cmd.writer_id, cmd.request_id, cmd.event_number)
-        if writer is not None:
-            self._append(
-                writer, cmd.writer_id, cmd.event_number, cmd.event_number, cmd.data, cmd.request_id, cmd.expected_offset
-            )
-
-    def _conditional_append(self, cmd: c.ConditionalAppend) -> None:
-        writer = self._writer(cmd.writer_id, cmd.request_id, cmd.event_number)
-        if writer is not None:
-            self._append(
-                writer,
-                cmd.writer_id,
-                cmd.event_number,
-                cmd.event_number,
-                frame_event(bytes(cmd.data)),
-                cmd.request_id,
-                cmd.expected_offset,
-            )
-
-    def _append(
-        self,
-        writer: _Writer,
-        writer_id: int,
-        last: int,
-        first: int,
-        data: Any,
-        request_id: int,
-        expected_offset: int | None,
-    ) -> None:
-        seg = writer.segment
-        previous = seg.writers.get(writer_id, MIN_EVENT_NUMBER)
-        slot = self._slot()
-        if last <= previous:
-            # Already stored (a resend after reconnect): acknowledge once durable.
-            self.engine.log.barrier(
-                lambda: self._fill(slot, c.DataAppended(writer_id, last, previous, request_id, seg.length))
-            )
-            return
-        if first <= previous:
-            self._fill(
-                slot, c.InvalidEventNumber(writer_id, request_id, "block overlaps stored events", last), close=True
-            )
-            return
-        if seg.deleted:
-            self._fill(slot, c.NoSuchSegment(request_id, seg.name, "", -1))
-            return
-        try:
-            previous, length = self.engine.append(
-                seg,
-                writer_id,
-                last,
-                data,
-                lambda: self._fill(slot, c.DataAppended(writer_id, last, previous, request_id, length)),
-                expected_offset,
-                events=last - first + 1,
-            )
-        except errors.BadOffset:
-            # Not fatal for the connection: the writer decides what to do.
-            self._fill(slot, c.ConditionalCheckFailed(writer_id, last, request_id))
-        except errors.SegmentSealed:
-            self._fill(slot, c.SegmentIsSealed(request_id, seg.name, "", seg.length))
-        except errors.StoreError as exc:
-            self._fill(slot, c.ErrorMessage(request_id, seg.name, str(exc), ILLEGAL_ARGUMENT))
-
-
-_SPECIAL = {
-    c.Hello: WireConnection._hello,
-    c.SetupAppend: WireConnection._setup_append,
-    c.AppendBlock: WireConnection._append_block,
-    c.ConditionalBlockEnd: WireConnection._conditional_block_end,
-    c.ConditionalAppend: WireConnection._conditional_append,
-}
-
-
-def _reassemble(block: Any, whole: int, tail: Any) -> bytes | None:
-    """Data of a Java client's AppendBlock + AppendBlockEnd.
-
-    The block holds whole events first, then possibly one embedded PartialEvent (the
-    start of an event finished by ``tail``) or Padding (unused space).
-    """
-    block = memoryview(block)
-    if whole < 0 or whole > len(block):
-        return None
-    pieces = [block[:whole]]
-    rest = block[whole:]
-    while len(rest) >= _EMBEDDED_HEADER.size:
-        code, length = _EMBEDDED_HEADER.unpack_from(rest)
-        body = rest[_EMBEDDED_HEADER.size :]
-        if length < 0 or length > len(body) or code not in (_PADDING, _PARTIAL_EVENT):
-            return None
-        if code == _PARTIAL_EVENT:
-            pieces.append(body[:length])
-        rest = body[length:]
-    if len(rest):
-        return None
-    pieces.append(memoryview(tail))
-    return b"".join(pieces)
 
 
 def _error_frame(message: str) -> bytes:
