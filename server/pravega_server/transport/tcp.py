@@ -239,7 +239,7 @@ def _error_frame(message: str) -> bytes:
     return encode(c.ErrorMessage(-1, "", message[:1000], UNSPECIFIED))
 
 
-async def start_tcp(store: SegmentStore, host: str, port: int) -> tuple[asyncio.AbstractServer, set[WireConnection]]:
+async def start_tcp(store: SegmentStore, host: str, port: int) -> tuple[asyncio.Server, set[WireConnection]]:
     connections: set[WireConnection] = set()
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
