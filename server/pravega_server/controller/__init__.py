@@ -1,6 +1,7 @@
 """The controller: stream metadata over the storage engine, served as Pravega's gRPC
 controller API (``io.pravega.controller.stream.api.grpc.v1.ControllerService``)."""
 
-from .service import ControllerService, Status
+from .service import ControllerService
+from .status import Status
 
 __all__ = ["ControllerService", "Status"]

@@ -25,7 +25,6 @@ a crash leaves either the old epoch or the new one.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import time
@@ -35,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from ..storage.rates import DEFAULT_WINDOWS, RateTracker, SegmentRates, inherited
 from .model import FIXED_NUM_SEGMENTS, SegmentRecord, Stream, StreamConfig, equal_ranges
+from .periodic import Periodic
 
 if TYPE_CHECKING:
     from .service import ControllerService
@@ -177,32 +177,16 @@ class AutoScaler:
         self.config = config
         self.tracker = RateTracker(config.windows)
         self._monotonic = monotonic
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("auto-scaling check", config.interval, lambda: self.check())
         #: Scales this process started, for logs and metrics.
         self.scales = 0
 
     def start(self) -> None:
-        if self.config.enabled and self._task is None:
-            self._task = asyncio.ensure_future(self._run())
+        if self.config.enabled:
+            self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.interval)
-            try:
-                await self.check()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # one bad stream must not stop auto-scaling of the others
-                log.exception("auto-scaling check failed")
+        await self._loop.stop()
 
     def _watched_streams(self) -> list[Stream]:
         return [s for s in self.controller.all_streams() if not s.sealed]

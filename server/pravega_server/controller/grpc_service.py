@@ -20,7 +20,8 @@ from pravega.protocol import controller_pb2_grpc as pb_grpc
 
 from . import model
 from .model import ReaderGroup, SegmentRecord, StreamConfig, StreamCutRecord
-from .service import ControllerError, ControllerService, InvalidArgument, Status
+from .service import ControllerService
+from .status import ControllerError, InvalidArgument, Status
 
 log = logging.getLogger(__name__)
 
@@ -441,7 +442,7 @@ class ControllerServicer(pb_grpc.ControllerServiceServicer):
 
     @_rpc
     async def createKeyValueTable(self, request: pb.KeyValueTableConfig, context: Any) -> pb.CreateKeyValueTableStatus:
-        status = await self.service.create_kvt(
+        status = await self.service.kvts.create(
             request.scope,
             request.kvtName,
             request.partitionCount,
@@ -453,7 +454,7 @@ class ControllerServicer(pb_grpc.ControllerServiceServicer):
 
     @_rpc
     async def getCurrentSegmentsKeyValueTable(self, request: pb.KeyValueTableInfo, context: Any) -> pb.SegmentRanges:
-        return _ranges(request.scope, request.kvtName, self.service.kvt_segments(request.scope, request.kvtName))
+        return _ranges(request.scope, request.kvtName, self.service.kvts.segments(request.scope, request.kvtName))
 
     @_rpc
     async def listKeyValueTablesInScope(
@@ -462,7 +463,7 @@ class ControllerServicer(pb_grpc.ControllerServiceServicer):
         context: Any,
     ) -> pb.KVTablesInScopeResponse:
         scope = request.scope.scope
-        status, names, token = self.service.list_kvts(scope, _token(request))
+        status, names, token = self.service.kvts.list(scope, _token(request))
         return pb.KVTablesInScopeResponse(
             kvtables=[pb.KeyValueTableInfo(scope=scope, kvtName=n) for n in names],
             continuationToken=pb.ContinuationToken(token=token),
@@ -475,7 +476,7 @@ class ControllerServicer(pb_grpc.ControllerServiceServicer):
         request: pb.KeyValueTableInfo,
         context: Any,
     ) -> pb.KeyValueTableConfigResponse:
-        kvt = self.service.get_kvt(request.scope, request.kvtName)
+        kvt = self.service.kvts.get(request.scope, request.kvtName)
         if kvt is None:
             return pb.KeyValueTableConfigResponse(status=pb.KeyValueTableConfigResponse.TABLE_NOT_FOUND)
         return pb.KeyValueTableConfigResponse(
@@ -492,7 +493,7 @@ class ControllerServicer(pb_grpc.ControllerServiceServicer):
 
     @_rpc
     async def deleteKeyValueTable(self, request: pb.KeyValueTableInfo, context: Any) -> pb.DeleteKVTableStatus:
-        status = await self.service.delete_kvt(request.scope, request.kvtName)
+        status = await self.service.kvts.delete(request.scope, request.kvtName)
         return pb.DeleteKVTableStatus(status=_enum(pb.DeleteKVTableStatus.Status, status))
 
     # -- reader groups, subscribers, writers -------------------------------------
@@ -503,7 +504,7 @@ class ControllerServicer(pb_grpc.ControllerServiceServicer):
         request: pb.ReaderGroupConfiguration,
         context: Any,
     ) -> pb.CreateReaderGroupResponse:
-        status, rg = await self.service.create_reader_group(_rg_from_pb(request))
+        status, rg = await self.service.reader_groups.create(_rg_from_pb(request))
         reply = pb.CreateReaderGroupResponse(status=_enum(pb.CreateReaderGroupResponse.Status, status))
         if rg is not None:
             reply.config.CopyFrom(_rg_to_pb(rg))
@@ -511,7 +512,7 @@ class ControllerServicer(pb_grpc.ControllerServiceServicer):
 
     @_rpc
     async def getReaderGroupConfig(self, request: pb.ReaderGroupInfo, context: Any) -> pb.ReaderGroupConfigResponse:
-        rg = self.service.get_reader_group(request.scope, request.readerGroup)
+        rg = self.service.reader_groups.get(request.scope, request.readerGroup)
         if rg is None:
             return pb.ReaderGroupConfigResponse(status=pb.ReaderGroupConfigResponse.RG_NOT_FOUND)
         return pb.ReaderGroupConfigResponse(config=_rg_to_pb(rg), status=pb.ReaderGroupConfigResponse.SUCCESS)
@@ -522,7 +523,7 @@ class ControllerServicer(pb_grpc.ControllerServiceServicer):
         request: pb.ReaderGroupConfiguration,
         context: Any,
     ) -> pb.UpdateReaderGroupResponse:
-        status, generation = await self.service.update_reader_group(_rg_from_pb(request))
+        status, generation = await self.service.reader_groups.update(_rg_from_pb(request))
         return pb.UpdateReaderGroupResponse(
             status=_enum(pb.UpdateReaderGroupResponse.Status, status),
             generation=generation,
@@ -530,12 +531,12 @@ class ControllerServicer(pb_grpc.ControllerServiceServicer):
 
     @_rpc
     async def deleteReaderGroup(self, request: pb.ReaderGroupInfo, context: Any) -> pb.DeleteReaderGroupStatus:
-        status = await self.service.delete_reader_group(request.scope, request.readerGroup, request.readerGroupId)
+        status = await self.service.reader_groups.delete(request.scope, request.readerGroup, request.readerGroupId)
         return pb.DeleteReaderGroupStatus(status=_enum(pb.DeleteReaderGroupStatus.Status, status))
 
     @_rpc
     async def listSubscribers(self, request: pb.StreamInfo, context: Any) -> pb.SubscribersResponse:
-        status, subscribers = self.service.list_subscribers(request.scope, request.stream)
+        status, subscribers = self.service.reader_groups.list_subscribers(request.scope, request.stream)
         return pb.SubscribersResponse(
             subscribers=subscribers,
             status=_enum(pb.SubscribersResponse.Status, status),
@@ -548,7 +549,7 @@ class ControllerServicer(pb_grpc.ControllerServiceServicer):
         context: Any,
     ) -> pb.UpdateSubscriberStatus:
         info = request.streamCut.streamInfo
-        status = await self.service.update_subscriber_cut(
+        status = await self.service.reader_groups.update_subscriber_cut(
             info.scope,
             info.stream,
             request.subscriber,
@@ -560,13 +561,13 @@ class ControllerServicer(pb_grpc.ControllerServiceServicer):
 
     @_rpc
     async def removeWriter(self, request: pb.RemoveWriterRequest, context: Any) -> pb.RemoveWriterResponse:
-        status = await self.service.remove_writer(request.stream.scope, request.stream.stream, request.writer)
+        status = await self.service.writers.remove(request.stream.scope, request.stream.stream, request.writer)
         return pb.RemoveWriterResponse(result=_enum(pb.RemoveWriterResponse.Status, status))
 
     @_rpc
     async def noteTimestampFromWriter(self, request: pb.TimestampFromWriter, context: Any) -> pb.TimestampResponse:
         info = request.position.streamInfo
-        status = await self.service.note_writer_timestamp(
+        status = await self.service.writers.note_timestamp(
             info.scope,
             info.stream,
             request.writer,

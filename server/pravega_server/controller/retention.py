@@ -25,7 +25,6 @@ one atomic batch, after which the store frees the space (see the storage tiers).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from ..storage.ops import PutMeta
 from .model import Stream
+from .periodic import Periodic
 
 if TYPE_CHECKING:
     from .service import ControllerService
@@ -133,7 +133,7 @@ class RetentionManager:
         self.config = config
         self._clock_ms = clock_ms or controller.now_ms
         self._records: dict[tuple[str, str], list[Record]] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("retention cycle", config.interval, lambda: self.cycle())
         #: Truncations done by this process (for logs and metrics).
         self.truncations = 0
 
@@ -144,27 +144,11 @@ class RetentionManager:
 
     def start(self) -> None:
         self.load()
-        if self.config.enabled and self._task is None:
-            self._task = asyncio.ensure_future(self._run())
+        if self.config.enabled:
+            self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.interval)
-            try:
-                await self.cycle()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # one bad stream must not stop retention of the others
-                log.exception("retention cycle failed")
+        await self._loop.stop()
 
     # -- one cycle ----------------------------------------------------------------
 
@@ -219,7 +203,7 @@ class RetentionManager:
             def kept(cut: dict[int, int]) -> int:
                 return self.bytes_after(stream, cut)
 
-        subscribers = self.controller.subscriber_cuts(scope, name)
+        subscribers = self.controller.reader_groups.subscriber_cuts(scope, name)
         cut = choose_cut(records, kept, cfg.retention_param, cfg.retention_max, subscribers, stream.is_before)
         if cut is None or cut == head or not stream.is_before(head, cut) or stream.is_before(cut, head):
             return
