@@ -11,10 +11,22 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from ..storage import errors as store_errors
 from ..storage.engine import Engine
-from ..storage.ops import CreateSegment, DeleteSegment, MergeSegments, Op, PutMeta, SealSegment, SegmentKind
+from ..storage.ops import (
+    CreateSegment,
+    DeleteSegment,
+    MergeSegments,
+    Op,
+    PutMeta,
+    SealSegment,
+    SegmentKind,
+    decode_batch,
+    encode_batch,
+)
 from . import model
 
 log = logging.getLogger(__name__)
@@ -27,7 +39,7 @@ async def execute_two_phase(engine: Engine, intent_key: str, phase1: list[Op], p
     """Run ``phase1`` together with a durable intent holding ``phase2``, then
     ``phase2`` with the intent's removal. Phase 1 may only create segments."""
     undo = [op.name for op in phase1 if isinstance(op, CreateSegment)]
-    intent = model.dumps({"ops": [_encode_op(op) for op in phase2], "undo": undo})
+    intent = model.dumps({"batch": _encode_ops(phase2), "undo": undo})
     await engine.execute(phase1 + [PutMeta(intent_key, intent)])
     try:
         await engine.execute(phase2 + [PutMeta(intent_key, None)])
@@ -42,7 +54,7 @@ async def resolve_intents(engine: Engine) -> None:
     for key, value in list(engine.meta_scan(PREFIX)):
         intent = model.loads(value)
         try:
-            await engine.execute([_decode_op(op) for op in intent["ops"]] + [PutMeta(key, None)])
+            await engine.execute(_decode_ops(intent) + [PutMeta(key, None)])
             log.info("completed interrupted operation %s", key)
         except store_errors.StoreError:
             log.exception("cannot complete interrupted operation %s; undoing it", key)
@@ -53,30 +65,26 @@ def _delete_ops(engine: Engine, names: list[str]) -> list[Op]:
     return [DeleteSegment(name) for name in names if engine.exists(name)]
 
 
-def _encode_op(op: Op) -> list:
-    if isinstance(op, MergeSegments):
-        return ["merge", op.target, op.source]
-    if isinstance(op, SealSegment):
-        return ["seal", op.name]
-    if isinstance(op, DeleteSegment):
-        return ["delete", op.name]
-    if isinstance(op, CreateSegment):
-        return ["create", op.name, int(op.kind), op.scale_type, op.target_rate]
-    if isinstance(op, PutMeta):
-        return ["meta", op.key, None if op.value is None else base64.b64encode(op.value).decode()]
-    raise TypeError(f"cannot record {op!r} in an intent")
+def _encode_ops(ops: list[Op]) -> str:
+    """``ops`` in the storage op codec (as in a BATCH record), base64 for the JSON record."""
+    return base64.b64encode(b"".join(encode_batch(ops))).decode()
 
 
-def _decode_op(d: list) -> Op:
-    kind = d[0]
-    if kind == "merge":
-        return MergeSegments(d[1], d[2])
-    if kind == "seal":
-        return SealSegment(d[1])
-    if kind == "delete":
-        return DeleteSegment(d[1])
+def _decode_ops(intent: dict[str, Any]) -> list[Op]:
+    if "batch" in intent:
+        return decode_batch(memoryview(base64.b64decode(intent["batch"])))
+    return [_decode_legacy(op) for op in intent["ops"]]
+
+
+def _decode_legacy(d: list[Any]) -> Op:
+    """An operation of an intent written before intents used the op codec (a data
+    directory left by an older server that crashed between the two phases)."""
+    kind, args = d[0], d[1:]
     if kind == "create":
-        return CreateSegment(d[1], SegmentKind(d[2]), d[3], d[4])
+        return CreateSegment(args[0], SegmentKind(args[1]), args[2], args[3])
     if kind == "meta":
-        return PutMeta(d[1], None if d[2] is None else base64.b64decode(d[2]))
-    raise ValueError(f"unknown intent operation {kind!r}")
+        return PutMeta(args[0], None if args[1] is None else base64.b64decode(args[1]))
+    legacy: dict[str, Callable[..., Op]] = {"merge": MergeSegments, "seal": SealSegment, "delete": DeleteSegment}
+    if kind not in legacy:
+        raise ValueError(f"unknown intent operation {kind!r}")
+    return legacy[kind](*args)
