@@ -135,7 +135,7 @@ def _windows(text: str) -> tuple[float, float, float, float]:
         raise argparse.ArgumentTypeError(f"not four numbers separated by commas: {text!r}") from None
     if len(values) != 4 or any(v <= 0 for v in values):
         raise argparse.ArgumentTypeError(f"four positive window lengths are needed, got {text!r}")
-    return values  # type: ignore[return-value]
+    return values
 
 
 def autoscale_config(args: argparse.Namespace) -> AutoScaleConfig:
@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        import uvloop  # type: ignore[import-not-found]
+        import uvloop
     except ImportError:
         runner = asyncio.run
     else:

@@ -49,8 +49,13 @@ def _rpc(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]
 # -- conversions --------------------------------------------------------------------
 
 
-def _enum(enum_type: Any, status: Status) -> int:
+def _enum(enum_type: Any, status: Status) -> Any:
     return enum_type.Value(status.value)
+
+
+def _number(value: int) -> Any:
+    """An enum field's number as stored: protobuf takes it as is; its stubs want the enum type."""
+    return value
 
 
 def _stream_info(scope: str, stream: str) -> pb.StreamInfo:
@@ -100,13 +105,13 @@ def _config_to_pb(scope: str, stream: str, cfg: StreamConfig) -> pb.StreamConfig
     return pb.StreamConfig(
         streamInfo=_stream_info(scope, stream),
         scalingPolicy=pb.ScalingPolicy(
-            scaleType=cfg.scale_type,
+            scaleType=_number(cfg.scale_type),
             targetRate=cfg.target_rate,
             scaleFactor=cfg.scale_factor,
             minNumSegments=cfg.min_segments,
         ),
         retentionPolicy=pb.RetentionPolicy(
-            retentionType=cfg.retention_type,
+            retentionType=_number(cfg.retention_type),
             retentionParam=cfg.retention_param,
             retentionMax=cfg.retention_max,
         ),

@@ -15,6 +15,7 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from pravega.protocol import commands as c
 
@@ -32,7 +33,7 @@ from ..storage.ops import (
     TruncateSegment,
     UpdateAttribute,
 )
-from ..storage.segments import MIN_EVENT_NUMBER, Segment
+from ..storage.segments import MIN_EVENT_NUMBER, Segment, Table
 from .replies import ILLEGAL_ARGUMENT, UNSPECIFIED, closes_connection, error_reply
 
 Reply = c.Command | None
@@ -56,7 +57,8 @@ class SegmentStore:
         self.engine = engine
         self.config = config or StoreConfig()
         self.loop = engine.loop
-        self._handlers: dict[type, Callable[[c.Command], Result]] = {
+        # Each handler takes the command type it is registered for.
+        self._handlers: dict[type[c.Command], Callable[[Any], Result]] = {
             c.ReadSegment: self.read_segment,
             c.GetStreamSegmentInfo: self.get_info,
             c.CreateSegment: self.create_segment,
@@ -83,7 +85,7 @@ class SegmentStore:
             c.KeepAlive: lambda cmd: c.KeepAlive(),
         }
 
-    def handler(self, cmd_type: type) -> Callable[[c.Command], Result] | None:
+    def handler(self, cmd_type: type[c.Command]) -> Callable[[Any], Result] | None:
         return self._handlers.get(cmd_type)
 
     # -- errors --------------------------------------------------------------------
@@ -234,7 +236,7 @@ class SegmentStore:
             cmd,
             ops,
             lambda results: c.SegmentsBatchMerged(
-                cmd.request_id, cmd.target_segment_id, list(cmd.source_segment_ids), list(results)
+                cmd.request_id, cmd.target_segment_id, tuple(cmd.source_segment_ids), tuple(results)
             ),
         )
 
@@ -266,17 +268,19 @@ class SegmentStore:
 
     # -- tables --------------------------------------------------------------------
 
-    def _table_segment(self, cmd: c.Command, name: str) -> Segment | c.Command:
+    def _table(self, cmd: c.Command, name: str) -> Table | c.Command:
+        """The table of segment ``name``, or the reply saying why there is none."""
         seg = self._segment(cmd, name)
-        if isinstance(seg, Segment) and seg.table is None:
-            return c.ErrorMessage(cmd.request_id, name, "not a table segment", ILLEGAL_ARGUMENT)
-        return seg
-
-    def get_table_info(self, cmd: c.GetTableSegmentInfo) -> Result:
-        seg = self._table_segment(cmd, cmd.segment_name)
         if not isinstance(seg, Segment):
             return seg
-        table = seg.table
+        if seg.table is None:
+            return c.ErrorMessage(cmd.request_id, name, "not a table segment", ILLEGAL_ARGUMENT)
+        return seg.table
+
+    def get_table_info(self, cmd: c.GetTableSegmentInfo) -> Result:
+        table = self._table(cmd, cmd.segment_name)
+        if not isinstance(table, Table):
+            return table
         return self._durable(
             lambda: c.TableSegmentInfo(cmd.request_id, cmd.segment_name, 0, table.next_position, len(table.entries), 0)
         )
@@ -291,24 +295,24 @@ class SegmentStore:
         return self._execute(cmd, [op], lambda _: c.TableKeysRemoved(cmd.request_id, cmd.segment))
 
     def read_table(self, cmd: c.ReadTable) -> Result:
-        seg = self._table_segment(cmd, cmd.segment)
-        if not isinstance(seg, Segment):
-            return seg
+        table = self._table(cmd, cmd.segment)
+        if not isinstance(table, Table):
+            return table
 
         def make() -> c.Command:
             out = []
             for key in cmd.keys:
-                found = seg.table.entries.get(key.data)
+                found = table.entries.get(key.data)
                 if found is None:
                     out.append(c.TableEntry(key.data, -1, b""))
                 else:
                     out.append(c.TableEntry(key.data, found[0], found[1]))
-            return c.TableRead(cmd.request_id, cmd.segment, out)
+            return c.TableRead(cmd.request_id, cmd.segment, tuple(out))
 
         return self._durable(make)
 
     def _page(
-        self, seg: Segment, token: bytes, count: int, prefix: bytes
+        self, table: Table, token: bytes, count: int, prefix: bytes
     ) -> tuple[list[tuple[bytes, int, bytes]], bytes]:
         """Live entries in write order from a continuation token (the next position)."""
         start = int.from_bytes(token, "big") if token else 0
@@ -316,43 +320,42 @@ class SegmentStore:
         out: list[tuple[bytes, int, bytes]] = []
         position = start
         while len(out) < count:
-            page, position = seg.table.delta(position, count)
+            page, position = table.delta(position, count)
             out.extend(e for e in page if e[0].startswith(prefix))
-            if not page or position >= seg.table.next_position:
+            if not page or position >= table.next_position:
                 break
         return out, position.to_bytes(8, "big")
 
     def read_table_keys(self, cmd: c.ReadTableKeys) -> Result:
-        seg = self._table_segment(cmd, cmd.segment)
-        if not isinstance(seg, Segment):
-            return seg
+        table = self._table(cmd, cmd.segment)
+        if not isinstance(table, Table):
+            return table
 
         def make() -> c.Command:
-            page, token = self._page(seg, cmd.continuation_token, cmd.suggested_key_count, cmd.prefix_filter)
-            keys = [c.TableKey(k, v) for k, v, _ in page]
+            page, token = self._page(table, cmd.continuation_token, cmd.suggested_key_count, cmd.prefix_filter)
+            keys = tuple(c.TableKey(k, v) for k, v, _ in page)
             return c.TableKeysRead(cmd.request_id, cmd.segment, keys, token)
 
         return self._durable(make)
 
     def read_table_entries(self, cmd: c.ReadTableEntries) -> Result:
-        seg = self._table_segment(cmd, cmd.segment)
-        if not isinstance(seg, Segment):
-            return seg
+        table = self._table(cmd, cmd.segment)
+        if not isinstance(table, Table):
+            return table
 
         def make() -> c.Command:
-            page, token = self._page(seg, cmd.continuation_token, cmd.suggested_entry_count, cmd.prefix_filter)
-            entries = [c.TableEntry(k, v, val) for k, v, val in page]
+            page, token = self._page(table, cmd.continuation_token, cmd.suggested_entry_count, cmd.prefix_filter)
+            entries = tuple(c.TableEntry(k, v, val) for k, v, val in page)
             return c.TableEntriesRead(cmd.request_id, cmd.segment, entries, token)
 
         return self._durable(make)
 
     def read_table_delta(self, cmd: c.ReadTableEntriesDelta) -> Result:
-        seg = self._table_segment(cmd, cmd.segment)
-        if not isinstance(seg, Segment):
-            return seg
+        table = self._table(cmd, cmd.segment)
+        if not isinstance(table, Table):
+            return table
 
         def make() -> c.Command:
-            table = seg.table
             if cmd.from_position > table.next_position or cmd.from_position < 0:
                 return c.ErrorMessage(
                     cmd.request_id,
@@ -362,7 +365,7 @@ class SegmentStore:
                 )
             count = max(1, min(cmd.suggested_entry_count, self.config.max_table_page))
             page, last = table.delta(cmd.from_position, count)
-            entries = [c.TableEntry(k, v, val) for k, v, val in page]
+            entries = tuple(c.TableEntry(k, v, val) for k, v, val in page)
             return c.TableEntriesDeltaRead(
                 cmd.request_id, cmd.segment, entries, False, last >= table.next_position, last
             )

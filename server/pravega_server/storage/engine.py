@@ -19,6 +19,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from . import errors
 from .ops import (
@@ -60,7 +61,7 @@ class _MemoryLog:
     def durable_lsn(self) -> int:
         return self.lsn
 
-    def write(self, rtype: int, parts: list) -> tuple[None, None, int]:
+    def write(self, rtype: int, parts: list[bytes | memoryview]) -> tuple[None, Any, int]:
         self.lsn += 1
         return None, None, self.lsn
 
@@ -161,7 +162,7 @@ class Engine:
         if self.log.durable_lsn >= self.log.lsn:
             return
         fut = self.loop.create_future()
-        self.log.barrier(lambda: fut.done() or fut.set_result(None))
+        self.log.barrier(_resolver(fut))
         await fut
 
     def read(self, seg: Segment, offset: int, max_length: int) -> bytes:
@@ -236,6 +237,7 @@ class Engine:
         head = APPEND_HEADER.pack(seg.id, writer_id >> 64, writer_id & _U64, last_event_number)
         base, where, end = self.log.write(fmt.RecordType.APPEND, [head, data])
         size = len(data)
+        extent: tuple[Any, Any, int] | None
         if size == 0:
             extent = None
         elif base is None:
@@ -257,14 +259,14 @@ class Engine:
         return previous, new_length
 
     @staticmethod
-    def _apply_append(seg: Segment, writer_id: int, event_number: int, extent: tuple | None) -> None:
+    def _apply_append(seg: Segment, writer_id: int, event_number: int, extent: tuple[Any, Any, int] | None) -> None:
         seg.writers[writer_id] = event_number
         if extent is not None:
             seg.add_extent(extent)
 
     # -- batches -------------------------------------------------------------------
 
-    async def execute(self, ops: list[Op]) -> list:
+    async def execute(self, ops: list[Op]) -> list[Any]:
         """Validate, log and apply ``ops`` atomically; returns one result per op once durable."""
         if self.fatal is not None:
             raise errors.StorageUnavailable("", f"the log failed: {self.fatal}") from self.fatal
@@ -273,7 +275,7 @@ class Engine:
         touched = [self._touched(op) for op in ops]
         results = [self._apply(op) for op in ops]
         fut = self.loop.create_future()
-        self.log.when_durable(end, lambda: fut.done() or fut.set_result(None))
+        self.log.when_durable(end, _resolver(fut))
         await fut
         for op, seg, result in zip(ops, touched, results):
             self._make_durable(op, seg, result)
@@ -338,7 +340,7 @@ class Engine:
             raise errors.InvalidArgument(name, "not a table segment")
         return seg.table
 
-    def _apply(self, op: Op):
+    def _apply(self, op: Op) -> Any:
         if isinstance(op, CreateSegment):
             seg = Segment(op.name, self.next_id, op.kind, op.scale_type, op.target_rate)
             self.next_id += 1
@@ -378,10 +380,10 @@ class Engine:
             seg.attributes[op.attribute_id] = op.value
             return True
         if isinstance(op, TableUpdate):
-            table = self.segments[op.name].table
+            table = self._table(op.name)
             return [table.put(key, value) for key, _, value in op.entries]
         if isinstance(op, TableRemove):
-            table = self.segments[op.name].table
+            table = self._table(op.name)
             for key, _ in op.keys:
                 table.remove(key)
             return None
@@ -394,7 +396,7 @@ class Engine:
         raise TypeError(f"unknown operation {op!r}")  # pragma: no cover
 
     @staticmethod
-    def _make_durable(op: Op, seg: Segment | None, result) -> None:
+    def _make_durable(op: Op, seg: Segment | None, result: Any) -> None:
         """Move the durable view of the segment ``op`` touched and wake its readers."""
         if seg is None:
             return
@@ -426,6 +428,16 @@ class Engine:
                 self._make_durable(op, seg, result)
             return
         raise errors.InvalidArgument("wal", f"unknown record type {record.rtype}")
+
+
+def _resolver(fut: asyncio.Future[None]) -> Callable[[], None]:
+    """A callback completing ``fut`` (unless done already)."""
+
+    def resolve() -> None:
+        if not fut.done():
+            fut.set_result(None)
+
+    return resolve
 
 
 def _check_table_offset(name: str, table: Table, offset: int) -> None:

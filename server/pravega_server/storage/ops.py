@@ -63,7 +63,7 @@ class _Reader:
 class Field:
     """The binary layout of one field value."""
 
-    def put(self, parts: list[bytes], value: Any) -> None:
+    def put(self, parts: list[bytes | memoryview], value: Any) -> None:
         raise NotImplementedError
 
     def get(self, r: _Reader) -> Any:
@@ -71,7 +71,7 @@ class Field:
 
 
 class _I64Field(Field):
-    def put(self, parts: list[bytes], value: Any) -> None:
+    def put(self, parts: list[bytes | memoryview], value: Any) -> None:
         parts.append(_I64.pack(value))
 
     def get(self, r: _Reader) -> Any:
@@ -84,7 +84,7 @@ class _U8Field(Field):
     def __init__(self, convert: Callable[[int], Any] = int) -> None:
         self.convert = convert
 
-    def put(self, parts: list[bytes], value: Any) -> None:
+    def put(self, parts: list[bytes | memoryview], value: Any) -> None:
         parts.append(_U8.pack(value))
 
     def get(self, r: _Reader) -> Any:
@@ -94,7 +94,7 @@ class _U8Field(Field):
 class _BlobField(Field):
     """u32 length, then the bytes."""
 
-    def put(self, parts: list[bytes], value: Any) -> None:
+    def put(self, parts: list[bytes | memoryview], value: Any) -> None:
         parts.append(_U32.pack(len(value)))
         parts.append(bytes(value))
 
@@ -105,7 +105,7 @@ class _BlobField(Field):
 class _TextField(_BlobField):
     """UTF-8 text as a blob."""
 
-    def put(self, parts: list[bytes], value: Any) -> None:
+    def put(self, parts: list[bytes | memoryview], value: Any) -> None:
         super().put(parts, value.encode())
 
     def get(self, r: _Reader) -> Any:
@@ -115,7 +115,7 @@ class _TextField(_BlobField):
 class _Id128Field(_BlobField):
     """A 128-bit id as a 16-byte big-endian blob."""
 
-    def put(self, parts: list[bytes], value: Any) -> None:
+    def put(self, parts: list[bytes | memoryview], value: Any) -> None:
         super().put(parts, value.to_bytes(16, "big"))
 
     def get(self, r: _Reader) -> Any:
@@ -125,7 +125,7 @@ class _Id128Field(_BlobField):
 class _OptionalBlobField(_BlobField):
     """A presence byte, then the blob if present (None otherwise)."""
 
-    def put(self, parts: list[bytes], value: Any) -> None:
+    def put(self, parts: list[bytes | memoryview], value: Any) -> None:
         parts.append(_U8.pack(value is not None))
         if value is not None:
             super().put(parts, value)
@@ -140,7 +140,7 @@ class _TuplesField(Field):
     def __init__(self, *elements: Field) -> None:
         self.elements = elements
 
-    def put(self, parts: list[bytes], value: Any) -> None:
+    def put(self, parts: list[bytes | memoryview], value: Any) -> None:
         parts.append(_I64.pack(len(value)))
         for item in value:
             for element, v in zip(self.elements, item):
@@ -277,9 +277,9 @@ for _cls in OPS.values():  # a layout must describe exactly the dataclass's fiel
     assert [n for n, _ in _cls.LAYOUT] and {n for n, _ in _cls.LAYOUT} == {f.name for f in fields(_cls)}, _cls
 
 
-def encode_batch(ops: list[Op]) -> list[bytes]:
+def encode_batch(ops: list[Op]) -> list[bytes | memoryview]:
     """The payload of a BATCH record: u32 count, then per op its code (u8) and fields."""
-    parts = [_U32.pack(len(ops))]
+    parts: list[bytes | memoryview] = [_U32.pack(len(ops))]
     for op in ops:
         parts.append(_U8.pack(op.OP))
         for name, layout in op.LAYOUT:

@@ -23,7 +23,7 @@ from typing import Any
 
 from pravega.protocol import commands as c
 from pravega.protocol.codec import encode
-from pravega.protocol.connection import CLOSED, NEED_DATA, Connection, Role, versions_compatible
+from pravega.protocol.connection import Connection, Role, versions_compatible
 from pravega.protocol.errors import ProtocolError
 from pravega.protocol.framing import OLDEST_COMPATIBLE_VERSION, WIRE_VERSION
 
@@ -97,7 +97,7 @@ class WireConnection(asyncio.Protocol):
             codec.receive_data(data)
             while not self.closing:
                 cmd = codec.next_event()
-                if cmd is NEED_DATA or cmd is CLOSED:
+                if not isinstance(cmd, c.Command):  # NEED_DATA or CLOSED
                     break
                 self._dispatch(cmd)
         except ProtocolError as exc:
@@ -205,15 +205,15 @@ class WireConnection(asyncio.Protocol):
     # -- dispatch --------------------------------------------------------------
 
     def _dispatch(self, cmd: c.Command) -> None:
-        kind = type(cmd)
-        if kind is c.AppendBlockEnd:  # the hot path first
+        if isinstance(cmd, c.AppendBlockEnd):  # the hot path first
             self.appends.append_block_end(cmd)
             return
+        kind = type(cmd)
         append = APPEND_COMMANDS.get(kind)
         if append is not None:
             append(self.appends, cmd)
             return
-        if kind is c.Hello:
+        if isinstance(cmd, c.Hello):
             self._hello(cmd)
             return
         handler = self.store.handler(kind)
