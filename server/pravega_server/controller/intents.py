@@ -15,18 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ..storage import errors as store_errors
+from ..storage import ops
 from ..storage.engine import Engine
-from ..storage.ops import (
-    CreateSegment,
-    DeleteSegment,
-    MergeSegments,
-    Op,
-    PutMeta,
-    SealSegment,
-    SegmentKind,
-    decode_batch,
-    encode_batch,
-)
+from ..storage.ops import Op, PutMeta
 from . import model
 
 log = logging.getLogger(__name__)
@@ -38,7 +29,7 @@ PREFIX = "intent/"
 async def execute_two_phase(engine: Engine, intent_key: str, phase1: list[Op], phase2: list[Op]) -> None:
     """Run ``phase1`` together with a durable intent holding ``phase2``, then
     ``phase2`` with the intent's removal. Phase 1 may only create segments."""
-    undo = [op.name for op in phase1 if isinstance(op, CreateSegment)]
+    undo = [op.name for op in phase1 if isinstance(op, ops.CreateSegment)]
     intent = model.dumps({"batch": _encode_ops(phase2), "undo": undo})
     await engine.execute(phase1 + [PutMeta(intent_key, intent)])
     try:
@@ -62,17 +53,17 @@ async def resolve_intents(engine: Engine) -> None:
 
 
 def _delete_ops(engine: Engine, names: list[str]) -> list[Op]:
-    return [DeleteSegment(name) for name in names if engine.exists(name)]
+    return [ops.DeleteSegment(name) for name in names if engine.exists(name)]
 
 
-def _encode_ops(ops: list[Op]) -> str:
-    """``ops`` in the storage op codec (as in a BATCH record), base64 for the JSON record."""
-    return base64.b64encode(b"".join(encode_batch(ops))).decode()
+def _encode_ops(batch: list[Op]) -> str:
+    """``batch`` in the storage op codec (as in a BATCH record), base64 for the JSON record."""
+    return base64.b64encode(b"".join(ops.encode_batch(batch))).decode()
 
 
 def _decode_ops(intent: dict[str, Any]) -> list[Op]:
     if "batch" in intent:
-        return decode_batch(memoryview(base64.b64decode(intent["batch"])))
+        return ops.decode_batch(memoryview(base64.b64decode(intent["batch"])))
     return [_decode_legacy(op) for op in intent["ops"]]
 
 
@@ -81,10 +72,14 @@ def _decode_legacy(d: list[Any]) -> Op:
     directory left by an older server that crashed between the two phases)."""
     kind, args = d[0], d[1:]
     if kind == "create":
-        return CreateSegment(args[0], SegmentKind(args[1]), args[2], args[3])
+        return ops.CreateSegment(args[0], ops.SegmentKind(args[1]), args[2], args[3])
     if kind == "meta":
         return PutMeta(args[0], None if args[1] is None else base64.b64decode(args[1]))
-    legacy: dict[str, Callable[..., Op]] = {"merge": MergeSegments, "seal": SealSegment, "delete": DeleteSegment}
+    legacy: dict[str, Callable[..., Op]] = {
+        "merge": ops.MergeSegments,
+        "seal": ops.SealSegment,
+        "delete": ops.DeleteSegment,
+    }
     if kind not in legacy:
         raise ValueError(f"unknown intent operation {kind!r}")
     return legacy[kind](*args)

@@ -151,6 +151,13 @@ class ControllerService:
     def _stream(self, scope: str, name: str) -> Stream | None:
         return self._streams.get(scope, {}).get(name)
 
+    def _existing_stream(self, scope: str, name: str) -> Stream | Status:
+        """The stream, or the status saying which of scope and stream is missing."""
+        if scope not in self._scopes:
+            return Status.SCOPE_NOT_FOUND
+        stream = self._stream(scope, name)
+        return Status.STREAM_NOT_FOUND if stream is None else stream
+
     def require_stream(self, scope: str, name: str) -> Stream:
         stream = self._stream(scope, name)
         if stream is None:
@@ -318,11 +325,9 @@ class ControllerService:
         if problem:
             raise InvalidArgument(f"invalid stream configuration for {scope}/{name}: {problem}")
         async with self.locked(streams=[(scope, name)]):
-            if scope not in self._scopes:
-                return Status.SCOPE_NOT_FOUND
-            stream = self._stream(scope, name)
-            if stream is None:
-                return Status.STREAM_NOT_FOUND
+            stream = self._existing_stream(scope, name)
+            if isinstance(stream, Status):
+                return stream
             if stream.sealed:
                 # UpdateStreamStatus.STREAM_SEALED is unknown to the Rust client, which
                 # would read it as SUCCESS; refuse with a gRPC error instead.
@@ -350,11 +355,9 @@ class ControllerService:
 
     async def seal_stream(self, scope: str, name: str) -> Status:
         async with self.locked(streams=[(scope, name)]):
-            if scope not in self._scopes:
-                return Status.SCOPE_NOT_FOUND
-            stream = self._stream(scope, name)
-            if stream is None:
-                return Status.STREAM_NOT_FOUND
+            stream = self._existing_stream(scope, name)
+            if isinstance(stream, Status):
+                return stream
             if stream.sealed:
                 return Status.SUCCESS
             new = stream.copy()
@@ -405,11 +408,9 @@ class ControllerService:
 
     async def truncate_stream(self, scope: str, name: str, cut: dict[int, int]) -> Status:
         async with self.locked(streams=[(scope, name)]):
-            if scope not in self._scopes:
-                return Status.SCOPE_NOT_FOUND
-            stream = self._stream(scope, name)
-            if stream is None:
-                return Status.STREAM_NOT_FOUND
+            stream = self._existing_stream(scope, name)
+            if isinstance(stream, Status):
+                return stream
             problem = stream.validate_cut(cut)
             if problem:
                 raise InvalidArgument(f"invalid stream cut for {scope}/{name}: {problem}")
