@@ -74,6 +74,12 @@ class AppendProcessor:
         if seg.sealed:
             replies.fill(replies.slot(), c.SegmentIsSealed(cmd.request_id, cmd.segment, "", -1))
             return
+        try:
+            self.engine.check_writable(cmd.segment)
+        except errors.StorageUnavailable as exc:
+            log.warning("%s: refusing SetupAppend: %s", self.peer, exc)
+            replies.fill(replies.slot(), error_reply(cmd.request_id, exc), close=True)
+            return
         self.writers[cmd.writer_id] = _Writer(seg)
         slot = replies.slot()
 

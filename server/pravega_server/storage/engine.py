@@ -42,7 +42,7 @@ from .ops import (
 from .segments import MIN_EVENT_NUMBER, Segment, Table
 from .wal import format as fmt
 from .wal.reader import Record, scan
-from .wal.writer import WalWriter
+from .wal.writer import LogClosedError, WalWriter
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +193,12 @@ class Engine:
             self._read_fds[base] = fd
         return fd
 
+    def check_writable(self, name: str) -> None:
+        """Raise :class:`errors.StorageUnavailable` (naming segment ``name``) once the
+        log has failed: nothing more can be made durable."""
+        if self.fatal is not None:
+            raise errors.StorageUnavailable(name, f"the log failed: {self.fatal}") from self.fatal
+
     # -- the append hot path ------------------------------------------------------
 
     def append(
@@ -221,7 +227,7 @@ class Engine:
           a conditional append at another length :class:`errors.BadOffset`.
         """
         if self.fatal is not None:
-            raise errors.StorageUnavailable(seg.name, f"the log failed: {self.fatal}")
+            self.check_writable(seg.name)
         previous = seg.writers.get(writer_id, MIN_EVENT_NUMBER)
         if last_event_number <= previous:
             self.log.barrier(on_durable)
@@ -235,7 +241,10 @@ class Engine:
         if expected_offset is not None and expected_offset != seg.length:
             raise errors.BadOffset(seg.name, expected_offset, seg.length)
         head = APPEND_HEADER.pack(seg.id, writer_id >> 64, writer_id & _U64, last_event_number)
-        base, where, end = self.log.write(fmt.RecordType.APPEND, [head, data])
+        try:
+            base, where, end = self.log.write(fmt.RecordType.APPEND, [head, data])
+        except LogClosedError as exc:
+            raise errors.StorageUnavailable(seg.name, str(exc)) from exc
         size = len(data)
         extent: tuple[Any, Any, int] | None
         if size == 0:
@@ -268,10 +277,12 @@ class Engine:
 
     async def execute(self, ops: list[Op]) -> list[Any]:
         """Validate, log and apply ``ops`` atomically; returns one result per op once durable."""
-        if self.fatal is not None:
-            raise errors.StorageUnavailable("", f"the log failed: {self.fatal}") from self.fatal
+        self.check_writable("")
         self._validate(ops)
-        _, _, end = self.log.write(fmt.RecordType.BATCH, encode_batch(ops))
+        try:
+            _, _, end = self.log.write(fmt.RecordType.BATCH, encode_batch(ops))
+        except LogClosedError as exc:
+            raise errors.StorageUnavailable("", str(exc)) from exc
         touched = [self._touched(op) for op in ops]
         results = [self._apply(op) for op in ops]
         fut = self.loop.create_future()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 class StoreError(Exception):
     def __init__(self, segment: str, message: str = "") -> None:
-        super().__init__(f"{segment}: {message}" if message else segment)
+        super().__init__(f"{segment}: {message}" if segment and message else message or segment)
         self.segment = segment
 
 

@@ -179,3 +179,29 @@ def test_error_mapping() -> None:
     failed = error_reply(3, errors.StorageUnavailable("a", "disk full"))
     assert isinstance(failed, c.ErrorMessage) and failed.error_code == UNSPECIFIED
     assert not closes_connection(errors.InvalidArgument("a"))
+
+
+def test_setup_append_on_a_failed_log_is_refused_and_closes() -> None:
+    async def main() -> None:
+        engine = await open_engine(None)
+        engine.fatal = OSError(5, "Input/output error")
+        rec = Recorder()
+        AppendProcessor(engine, rec).setup_append(c.SetupAppend(1, W, SEG, ""))
+        [(reply, close)] = await rec.replies()
+        assert close and isinstance(reply, c.ErrorMessage) and "Input/output error" in reply.message
+
+    asyncio.run(main())
+
+
+def test_a_log_that_cannot_take_writes_is_storage_unavailable(tmp_path: Path) -> None:
+    async def main() -> None:
+        engine = await open_engine(tmp_path)
+        seg = engine.get(SEG)
+        engine.log.close()  # the log refuses every write from now on
+        with pytest.raises(errors.StorageUnavailable, match="closed"):
+            engine.append(seg, W, 1, block(1), lambda: None)
+        with pytest.raises(errors.StorageUnavailable, match="closed"):
+            await engine.execute([SealSegment(SEG)])
+        assert seg.writers.get(W) is None and not seg.sealed
+
+    asyncio.run(main())
