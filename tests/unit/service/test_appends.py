@@ -4,6 +4,7 @@ per-connection AppendProcessor makes of them (driven through its ReplySlots seam
 from __future__ import annotations
 
 import asyncio
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -203,5 +204,29 @@ def test_a_log_that_cannot_take_writes_is_storage_unavailable(tmp_path: Path) ->
         with pytest.raises(errors.StorageUnavailable, match="closed"):
             await engine.execute([SealSegment(SEG)])
         assert seg.writers.get(W) is None and not seg.sealed
+
+    asyncio.run(main())
+
+
+def test_java_append_block_with_a_partial_event_and_padding_is_reassembled() -> None:
+    """A Java client's AppendBlock: whole events, then the start of an event embedded as
+    a PartialEvent (type -2) and unused space as Padding (type -1); the AppendBlockEnd
+    carries the rest of the partial event."""
+
+    async def main() -> None:
+        engine = await open_engine(None)
+        rec = Recorder()
+        proc = AppendProcessor(engine, rec)
+        proc.setup_append(c.SetupAppend(1, W, SEG, ""))
+        await rec.replies()
+        whole = frame_event(b"first") + frame_event(b"second")
+        third = frame_event(b"third event")
+        head, tail = third[:5], third[5:]
+        embedded = struct.pack(">ii", -2, len(head)) + head + struct.pack(">ii", -1, 3) + b"\x00\x00\x00"
+        proc.append_block(c.AppendBlock(W, whole + embedded))
+        proc.append_block_end(c.AppendBlockEnd(W, len(whole), tail, 3, 3, 2))
+        got = await rec.replies()
+        assert got[1] == (c.DataAppended(W, 3, MIN_EVENT_NUMBER, 2, len(whole + third)), False)
+        assert engine.read(engine.get(SEG), 0, 1000) == whole + third
 
     asyncio.run(main())

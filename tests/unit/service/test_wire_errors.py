@@ -66,3 +66,20 @@ def test_failed_log_answers_and_closes_the_connection() -> None:
             engine.close()
 
     asyncio.run(main())
+
+
+def test_an_incompatible_hello_is_answered_then_closed() -> None:
+    async def main() -> None:
+        engine = await Engine.open(None)
+        server, _ = await start_tcp(SegmentStore(engine), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            too_old = c.Hello(OLDEST_COMPATIBLE_VERSION - 1, OLDEST_COMPATIBLE_VERSION - 2)
+            replies, closed = await exchange(port, [too_old], True)
+            assert replies == [c.Hello(WIRE_VERSION, OLDEST_COMPATIBLE_VERSION)] and closed
+        finally:
+            server.close()
+            await server.wait_closed()
+            engine.close()
+
+    asyncio.run(main())
