@@ -58,19 +58,35 @@ def scan(
     directory: Path,
     apply: Callable[[Record], None],
     *,
+    from_lsn: int = 0,
     tolerate_corruption: bool = False,
     report: Callable[[str], None] | None = None,
 ) -> Recovery:
-    """Feed every valid record to ``apply`` and repair a torn tail."""
-    result = Recovery()
+    """Feed every valid record to ``apply`` and repair a torn tail.
+
+    Records whose end LSN is at or below ``from_lsn`` (covered by a checkpoint) are not
+    applied; files wholly below it may be absent, a missing file above it is corruption.
+    """
+    result = Recovery(next_lsn=from_lsn)
     bases = list_files(directory)
+    # Files wholly below from_lsn: the next file starts at or below it.
+    while len(bases) > 1 and bases[1] <= from_lsn:
+        bases.pop(0)
+    if bases and bases[0] > from_lsn:
+        raise CorruptLogError(
+            f"{fmt.file_name(bases[0])}: log data from LSN {from_lsn} to {bases[0]} is missing (a deleted log file?)"
+        )
+    expected = bases[0] if bases else from_lsn
     for index, base in enumerate(bases):
         last = index == len(bases) - 1
         path = directory / fmt.file_name(base)
-        good_end, damage = _scan_file(path, base, apply, result)
+        if base != expected:
+            raise CorruptLogError(f"{path.name}: expected a log file starting at LSN {expected} (a missing file?)")
+        good_end, damage = _scan_file(path, base, _skip_before(apply, from_lsn), result)
         size = path.stat().st_size
         result.tail_base = base
         result.next_lsn = base + good_end
+        expected = result.next_lsn
         if damage is None:
             continue
         message = f"{path.name}: {damage} at offset {good_end} ({size - good_end} bytes dropped)"
@@ -86,6 +102,17 @@ def scan(
             os.unlink(directory / fmt.file_name(later))
         break
     return result
+
+
+def _skip_before(apply: Callable[[Record], None], from_lsn: int) -> Callable[[Record], None]:
+    if from_lsn <= 0:
+        return apply
+
+    def filtered(record: Record) -> None:
+        if record.end_lsn > from_lsn:
+            apply(record)
+
+    return filtered
 
 
 def _scan_file(path: Path, base: int, apply: Callable[[Record], None], result: Recovery) -> tuple[int, str | None]:

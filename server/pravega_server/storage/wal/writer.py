@@ -89,11 +89,7 @@ class WalWriter:
         path = self._dir / fmt.file_name(base)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         if self._fsync:
-            dir_fd = os.open(self._dir, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            _fsync_dir(self._dir)
         self._fd = fd
         self._base = base
         self._allocated = 0
@@ -119,6 +115,46 @@ class WalWriter:
             self._open_new(self._lsn)
         # The sync thread may still hold the old descriptor; it is closed with the log.
         self._retired.append(old)
+
+    # -- space ---------------------------------------------------------------------
+
+    def _log_files(self) -> list[int]:
+        bases = []
+        for entry in os.listdir(self._dir):
+            base = fmt.parse_file_name(entry)
+            if base is not None:
+                bases.append(base)
+        return sorted(bases)
+
+    def delete_files_before(self, lsn: int) -> int:
+        """Delete closed log files whose records all end at or before ``lsn``; returns bytes freed.
+
+        A file's records end where the next file starts, so a closed file goes once the
+        next one's base is at or below ``lsn``. The tail file is never deleted.
+        """
+        bases = self._log_files()
+        freed = 0
+        deleted = False
+        for base, next_base in zip(bases, bases[1:]):
+            if next_base > lsn or base == self._base:
+                break
+            path = self._dir / fmt.file_name(base)
+            freed += path.stat().st_size
+            path.unlink()
+            deleted = True
+        if deleted:
+            _fsync_dir(self._dir)
+        return freed
+
+    def disk_usage(self) -> int:
+        """Bytes of log files in the directory (preallocated space included)."""
+        total = 0
+        for base in self._log_files():
+            try:
+                total += (self._dir / fmt.file_name(base)).stat().st_size
+            except FileNotFoundError:
+                pass
+        return total
 
     @property
     def lsn(self) -> int:
@@ -239,3 +275,12 @@ class WalWriter:
         for fd in self._retired:
             os.close(fd)
         self._retired.clear()
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a file's creation, rename or deletion in ``directory`` durable."""
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
