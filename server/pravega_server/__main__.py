@@ -16,6 +16,7 @@ from .controller.retention import RetentionConfig
 from .service.segment_store import StoreConfig
 from .storage import repair
 from .storage.rates import DEFAULT_WINDOWS
+from .storage.wal.format import DEFAULT_FILE_SIZE
 from .storage.wal.reader import CorruptLogError
 
 READY_PREFIX = "pravega-server ready:"
@@ -64,6 +65,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-fsync",
         action="store_true",
         help="do not fsync before acknowledging (faster, loses data on power failure)",
+    )
+    p.add_argument(
+        "--log-file-size",
+        type=int,
+        default=DEFAULT_FILE_SIZE,
+        metavar="BYTES",
+        help=f"size at which the log moves to a new file (default {DEFAULT_FILE_SIZE})",
     )
     p.add_argument(
         "--tail-read-wait",
@@ -120,6 +128,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if not 0 < args.tail_read_wait < 30:
         p.error("--tail-read-wait must be between 0 and 30 seconds (clients time out after 30 s)")
+    if args.log_file_size < 4096:
+        p.error("--log-file-size must be at least 4096 bytes")
     if args.max_txn_lease_ms <= 0:
         p.error("--max-txn-lease-ms must be positive")
     if args.retention_interval <= 0:
@@ -174,6 +184,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         advertised_host=args.advertised_host,
         advertised_port=args.advertised_port,
         fsync=not args.no_fsync,
+        log_file_size=args.log_file_size,
         store=StoreConfig(tail_read_wait=args.tail_read_wait),
         max_txn_lease_ms=args.max_txn_lease_ms,
         autoscale=autoscale_config(args),

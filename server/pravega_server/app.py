@@ -22,6 +22,7 @@ from .controller.retention import RetentionConfig
 from .controller.service import ControllerService
 from .service.segment_store import SegmentStore, StoreConfig
 from .storage.engine import Engine
+from .storage.wal.format import DEFAULT_FILE_SIZE
 from .transport.tcp import bind_listener, start_tcp
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ class ServerConfig:
     max_txn_lease_ms: int = 600_000
     autoscale: AutoScaleConfig = field(default_factory=AutoScaleConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    #: Size at which the log moves to a new file.
+    log_file_size: int = DEFAULT_FILE_SIZE
 
 
 class PravegaServer:
@@ -75,7 +78,9 @@ class PravegaServer:
             raise OSError(errno.EADDRINUSE, f"cannot bind the controller to {where}: {exc}") from None
         if self.controller_port == 0:
             raise OSError(errno.EADDRINUSE, f"cannot bind the controller to {where} (address already in use?)")
-        self.engine = await Engine.open(cfg.data_dir, fsync=cfg.fsync, on_fatal=lambda exc: self._fatal.set())
+        self.engine = await Engine.open(
+            cfg.data_dir, fsync=cfg.fsync, file_size=cfg.log_file_size, on_fatal=lambda exc: self._fatal.set()
+        )
         store = SegmentStore(self.engine, cfg.store)
         sock, self._sock = self._sock, None
         self._tcp, self._connections = await start_tcp(store, cfg.host, cfg.segment_store_port, sock=sock)

@@ -138,7 +138,7 @@ def scan(
         more = f"; {len(result.corruption) - 1} more damaged region(s)" if len(result.corruption) > 1 else ""
         raise CorruptLogError(
             f"corrupt log: {first.describe()}; valid records prove LSN {result.durable_lsn} durable, so this is "
-            f"not a torn tail{more}. Nothing was changed: run `pravega-server repair --data-dir DIR` to salvage"
+            f"not a torn tail{more}. Nothing was changed: run `pravega-server repair --data-dir {directory.parent}` to salvage"
         )
     torn = _torn_tail(result)
     if torn is not None:
