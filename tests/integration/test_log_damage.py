@@ -20,6 +20,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,7 +45,7 @@ async def _write(uri: str, count: int) -> None:
     async with AsyncClient(uri) as client:
         await client.create_scope(SCOPE)
         await client.create_stream(SCOPE, STREAM, 1)
-        writer = await client.create_writer(SCOPE, STREAM)
+        writer: Any = await client.create_writer(SCOPE, STREAM)
         for i in range(count):
             await asyncio.wait_for(await writer.write(event(i)), 60)  # one record per event
         await writer.flush()

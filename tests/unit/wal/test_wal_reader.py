@@ -7,11 +7,12 @@ import asyncio
 import struct
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pravega_server.storage.wal import format as fmt
-from pravega_server.storage.wal.reader import CorruptLogError, Damage, Record, list_files, scan
+from pravega_server.storage.wal.reader import CorruptLogError, Damage, Record, Recovery, list_files, scan
 from pravega_server.storage.wal.writer import WalWriter
 
 
@@ -52,9 +53,9 @@ def payloads(n: int) -> list[bytes]:
     return [f"event-{i:03d}|".encode() * (i % 7 + 1) for i in range(n)]
 
 
-def read_all(directory: Path, **kwargs: object) -> tuple[list[bytes], object]:
+def read_all(directory: Path, **kwargs: Any) -> tuple[list[bytes], Recovery]:
     seen: list[bytes] = []
-    result = scan(directory, lambda r: seen.append(bytes(r.payload)), **kwargs)  # type: ignore[arg-type]
+    result = scan(directory, lambda r: seen.append(bytes(r.payload)), **kwargs)
     return seen, result
 
 

@@ -356,12 +356,13 @@ class WalWriter:
         if self._closed:
             return
         try:
+            # Room for a new file's first chunk, not only for the current file's: the tail
+            # file may be preallocated to its end already.
+            probe = os.statvfs(self._dir)
+            if probe.f_bavail * probe.f_frsize < fmt.PREALLOCATE_CHUNK + fmt.RESERVE:
+                raise OSError(errno.ENOSPC, "No space left on device")
             if self._preallocate:
                 self._extend(self._lsn - self._base)
-            else:
-                probe = os.statvfs(self._dir)
-                if probe.f_bavail * probe.f_frsize < fmt.PREALLOCATE_AHEAD:
-                    raise OSError(errno.ENOSPC, "no space left on device")
         except OSError as exc:
             self._space_error = exc
             self._schedule_space_retry()
