@@ -9,12 +9,15 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from pravega.aio import Client as AsyncClient
 from pravega.testing import ServerProcess
 
 
-def second_server(data: Path, controller_port: int = 0, segment_store_port: int = 0) -> subprocess.CompletedProcess:
+def second_server(
+    data: Path, controller_port: int = 0, segment_store_port: int = 0
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
             sys.executable,
@@ -46,7 +49,7 @@ async def _streams(uri: str) -> list[str]:
     async with AsyncClient(uri) as client:
         await client.create_scope("excl")
         await client.create_stream("excl", "s", 1)
-        writer = await client.create_writer("excl", "s")
+        writer: Any = await client.create_writer("excl", "s")
         await asyncio.wait_for(await writer.write(b"event"), 60)
         return await client.list_streams("excl")
 
@@ -55,15 +58,17 @@ def test_second_server_on_the_same_data_dir_or_ports_exits_at_once(tmp_path: Pat
     data = tmp_path / "data"
     with ServerProcess(data) as first:
         assert asyncio.run(_streams(first.controller_uri)) == ["s"]
+        assert first.proc is not None
+        pid = first.proc.pid
         # Freeze the first server (it keeps its lock and ports), so any change is the second's.
-        os.kill(first.proc.pid, signal.SIGSTOP)
+        os.kill(pid, signal.SIGSTOP)
         try:
             before = files(data)
 
             same_dir = second_server(data)
             assert same_dir.returncode == 1
             assert "ready" not in same_dir.stdout
-            assert f"PID {first.proc.pid}" in same_dir.stderr and "in use" in same_dir.stderr, same_dir.stderr
+            assert f"PID {pid}" in same_dir.stderr and "in use" in same_dir.stderr, same_dir.stderr
 
             other = tmp_path / "other"
             same_controller = second_server(other, controller_port=first.controller_port)
@@ -78,7 +83,7 @@ def test_second_server_on_the_same_data_dir_or_ports_exits_at_once(tmp_path: Pat
 
             assert files(data) == before
         finally:
-            os.kill(first.proc.pid, signal.SIGCONT)
+            os.kill(pid, signal.SIGCONT)
         assert asyncio.run(_list(first.controller_uri)) == ["s"]  # the first server still serves
 
     # Once the first server is gone (even killed), the directory is free again.
