@@ -250,7 +250,7 @@ class WalWriter:
         if self._sync_error is not None:
             return f"the log's disk failed a sync ({self._sync_error.strerror}); retrying"
         if self._space_error is not None and self._room() < fmt.RESERVE:
-            return f"the log's disk is full ({self._space_error.strerror}); retrying"
+            return f"the log's disk is {_state(self._space_error)} ({self._space_error.strerror}); retrying"
         return None
 
     def _room(self) -> int:
@@ -285,11 +285,13 @@ class WalWriter:
                 room = self._allocated - (offset + size)
                 if room < (0 if reserve_ok else fmt.RESERVE):
                     raise LogUnavailable(
-                        f"the log's disk is full ({self._space_error.strerror}): "
+                        f"the log's disk is {_state(self._space_error)} ({self._space_error.strerror}): "
                         + ("retrying" if reserve_ok else "appends are refused until space is back")
                     )
         elif self._space_error is not None and not reserve_ok:
-            raise LogUnavailable(f"the log's disk is full ({self._space_error.strerror}); retrying")
+            raise LogUnavailable(
+                f"the log's disk is {_state(self._space_error)} ({self._space_error.strerror}); retrying"
+            )
         head = fmt.header(self._lsn, rtype, self._durable, parts)
         vec: list[bytes | memoryview] = [head, *parts]
         try:
@@ -331,8 +333,9 @@ class WalWriter:
     def _on_space_error(self, exc: OSError) -> None:
         if self._space_error is None:
             log.error(
-                "the log's disk is full (%s): appends are refused, control operations use the reserve; "
+                "the log's disk is %s (%s): appends are refused, control operations use the reserve; "
                 "retrying until space is back",
+                _state(exc),
                 exc,
             )
         self._space_error = exc
@@ -485,6 +488,10 @@ class WalWriter:
         for fd in self._old_fds:
             os.close(fd)
         self._old_fds.clear()
+
+
+def _state(exc: OSError) -> str:
+    return "full" if exc.errno in _SPACE_ERRORS else "failing"
 
 
 def _pwrite_all(fd: int, vec: list[bytes | memoryview], offset: int, size: int) -> None:
