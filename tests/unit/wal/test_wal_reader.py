@@ -291,3 +291,28 @@ def test_writer_leaves_a_marker_after_an_idle_sync(tmp_path: Path) -> None:
     assert len(records) == 10
     assert result.durable_lsn >= end  # the marker proves the last record durable
     assert result.next_lsn > end  # the marker follows the data
+
+
+def test_a_restarted_writer_proves_the_records_it_recovered(tmp_path: Path) -> None:
+    """Records recovered without a proof (the process died before its marker) get one at start."""
+    log = LogBuilder(tmp_path)
+    for p in payloads(5):
+        log.add(p, synced=0)
+    result = scan(tmp_path, lambda r: None)
+    assert result.durable_lsn == 0
+
+    async def body() -> None:
+        loop = asyncio.get_running_loop()
+        writer = WalWriter(tmp_path, result.next_lsn, tail_base=0, loop=loop, durable_lsn=result.durable_lsn)
+        deadline = time.monotonic() + 30
+        while writer.lsn == result.next_lsn and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        done = loop.create_future()
+        writer.barrier(lambda: done.set_result(None))
+        await done
+        writer.close()
+
+    asyncio.run(body())
+    again = scan(tmp_path, lambda r: None)
+    assert again.records == 5
+    assert again.durable_lsn == result.next_lsn  # the marker proves all five records

@@ -115,6 +115,19 @@ class WalWriter:
         self._try_extend(self._lsn - self._base)
         self._thread = threading.Thread(target=self._sync_loop, name="wal-sync", daemon=True)
         self._thread.start()
+        if self._proven < self._data_end:
+            self._prove_recovered()
+
+    def _prove_recovered(self) -> None:
+        """Recovered records the log does not prove durable (the process died before its
+        marker): sync them (they may still be only in the page cache) and write the proof."""
+        try:
+            if self._fsync:
+                os.fdatasync(self._fd)
+        except OSError as exc:
+            log.error("sync of the recovered log failed (%s)", exc)
+            return
+        self._loop.call_soon(self._write_marker)
 
     # -- file handling -------------------------------------------------------------
 
