@@ -70,6 +70,14 @@ def test_second_server_on_the_same_data_dir_or_ports_exits_at_once(tmp_path: Pat
             assert "ready" not in same_dir.stdout
             assert f"PID {pid}" in same_dir.stderr and "in use" in same_dir.stderr, same_dir.stderr
 
+            repair = subprocess.run(
+                [sys.executable, "-m", "pravega_server", "repair", "--data-dir", str(data)],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert repair.returncode == 1 and f"PID {pid}" in repair.stdout, repair.stdout + repair.stderr
+
             other = tmp_path / "other"
             same_controller = second_server(other, controller_port=first.controller_port)
             assert same_controller.returncode == 1
