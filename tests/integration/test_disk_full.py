@@ -1,4 +1,5 @@
-"""A full disk against a real server process, on a small tmpfs mounted by the test.
+"""A full disk against a real server process: a small tmpfs mounted by the test, and an
+LD_PRELOAD shim failing the data directory's writes with ENOSPC (runs without root).
 
 Writers get an error (ErrorMessage, then the connection closes), not silence; reads keep
 working; control operations that free space (seal, delete) still work from the log's
@@ -14,12 +15,15 @@ import os
 import socket
 import struct
 import subprocess
+import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from test_storage_faults import build_shim
 
 from pravega import naming
 from pravega.aio import Client as AsyncClient
@@ -132,24 +136,53 @@ def fill(path: Path) -> None:
                     break
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path):
+class Disk:
+    """Where the server's data lives and how the test fills and frees it."""
+
+    def __init__(self, data: Path, python: str, fill: Callable[[], None], free: Callable[[], None]) -> None:
+        self.data = data
+        self.python = python
+        self.fill = fill
+        self.free = free
+
+
+@pytest.fixture(params=["tmpfs", "preload"])
+def small_disk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Disk]:
+    """A real small file system (a 32 MiB tmpfs, needs root), or, where mounting is not allowed,
+    the fault shim making every write to the data directory fail with ENOSPC while a flag exists."""
+    if request.param == "preload":
+        data = tmp_path / "data"
+        data.mkdir()
+        flag = tmp_path / "disk-is-full"
+        shim = build_shim(tmp_path)
+        launcher = tmp_path / "python-full-disk"
+        launcher.write_text(
+            "#!/bin/sh\n"
+            f"export LD_PRELOAD={shim} FAULT_DIR={data} FAULT_FULL_FLAG={flag} FAULT_RATE=0\n"
+            f'exec {sys.executable} "$@"\n'
+        )
+        launcher.chmod(0o755)
+        yield Disk(data, str(launcher), flag.touch, flag.unlink)
+        return
     if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root (the LD_PRELOAD fault test covers ENOSPC without it)")
+        pytest.skip("mounting a tmpfs needs root (the 'preload' variant covers a full disk without it)")
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(mnt)], capture_output=True)
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()} (the 'preload' variant still runs)")
+    filler = mnt / "filler"
     try:
-        yield mnt
+        # The data directory is the mount itself; the server's log file lands next to it, on the real disk.
+        yield Disk(mnt, sys.executable, lambda: fill(filler), filler.unlink)
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
-def test_disk_full_refuses_appends_serves_reads_and_resumes(small_disk: Path) -> None:
-    # The data directory is the mount itself; the server's log file lands next to it, on the real disk.
-    server = ServerProcess(small_disk, extra_args=["--log-file-size", str(4 * 1024 * 1024)])
+def test_disk_full_refuses_appends_serves_reads_and_resumes(small_disk: Disk) -> None:
+    server = ServerProcess(
+        small_disk.data, python=small_disk.python, extra_args=["--log-file-size", str(4 * 1024 * 1024)]
+    )
     try:
         server.start()
         asyncio.run(_setup(server.controller_uri))
@@ -161,8 +194,7 @@ def test_disk_full_refuses_appends_serves_reads_and_resumes(small_disk: Path) ->
             assert isinstance(writer.append(data), wc.DataAppended)
             acked.append(data)
 
-        filler = small_disk / "filler"
-        fill(filler)
+        small_disk.fill()
 
         # Appends go on into the log's preallocated space, then are refused with an error.
         refused = None
@@ -193,7 +225,7 @@ def test_disk_full_refuses_appends_serves_reads_and_resumes(small_disk: Path) ->
         assert asyncio.run(_read_segment(server.controller_uri)) == acked
 
         # Space is back: appends resume by themselves, without a restart.
-        filler.unlink()
+        small_disk.free()
         deadline = time.monotonic() + 120
         resumed = False
         i = len(acked)

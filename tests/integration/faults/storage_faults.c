@@ -4,6 +4,10 @@
  * $FAULT_DIR fail at random (seeded by $FAULT_SEED and the PID, rate $FAULT_RATE per call)
  * with EIO or ENOSPC, or (writes) write only a part of the bytes. Each fault is logged as
  * one line to $FAULT_LOG. Nothing else is touched: sockets, pipes and other files pass.
+ *
+ * A full disk without mounting anything: while the file $FAULT_FULL_FLAG exists, every
+ * write to those files that would grow them fails with ENOSPC (writes inside a file's
+ * current size, into blocks it already has, and syncs still work: as on a real full disk).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -21,6 +25,7 @@
 static unsigned long long state;
 static double rate = -1.0;
 static const char *dir;
+static const char *full_flag;
 static size_t dir_len;
 
 static ssize_t (*real_pwrite)(int, const void *, size_t, off_t);
@@ -41,6 +46,7 @@ static void init(void) {
     const char *r = getenv("FAULT_RATE");
     const char *s = getenv("FAULT_SEED");
     dir = getenv("FAULT_DIR");
+    full_flag = getenv("FAULT_FULL_FLAG");
     dir_len = dir ? strlen(dir) : 0;
     state = (s ? strtoull(s, NULL, 10) : 1) * 6364136223846793005ULL + (unsigned long long)getpid();
     if (state == 0) state = 1;
@@ -66,9 +72,9 @@ static void note(const char *call, const char *what) {
 }
 
 /* 0: no fault; 1: EIO; 2: ENOSPC; 3: short write */
-static int fault(int fd, int writes) {
+static int fault_at(int fd, int writes, long long end) {
     init();
-    if (rate <= 0.0 || dir_len == 0) return 0;
+    if ((rate <= 0.0 && !full_flag) || dir_len == 0) return 0;
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
     char link[64], target[PATH_MAX];
@@ -77,8 +83,18 @@ static int fault(int fd, int writes) {
     if (n <= 0) return 0;
     target[n] = 0;
     if (strncmp(target, dir, dir_len) != 0 || (target[dir_len] != '/' && target[dir_len] != 0)) return 0;
+    if (full_flag && writes && end > (long long)st.st_size && access(full_flag, F_OK) == 0) return 2;
+    if (rate <= 0.0) return 0;
     if ((double)(next() % 1000000) / 1000000.0 >= rate) return 0;
     return 1 + (int)(next() % (writes ? 3 : 2));
+}
+
+static int fault(int fd, int writes) { return fault_at(fd, writes, -1); }
+
+static size_t iov_total(const struct iovec *iov, int iovcnt) {
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++) total += iov[i].iov_len;
+    return total;
 }
 
 static ssize_t fail_write(const char *call, int kind) {
@@ -88,7 +104,7 @@ static ssize_t fail_write(const char *call, int kind) {
 }
 
 ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset) {
-    int kind = fault(fd, 1);
+    int kind = fault_at(fd, 1, (long long)offset + (long long)count);
     if (kind == 3 && count > 1) {
         note("pwrite", "short");
         return real_pwrite(fd, buf, count / 2, offset);
@@ -100,7 +116,7 @@ ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset) {
 ssize_t pwrite64(int fd, const void *buf, size_t count, off_t offset) { return pwrite(fd, buf, count, offset); }
 
 ssize_t pwritev(int fd, const struct iovec *iov, int iovcnt, off_t offset) {
-    int kind = fault(fd, 1);
+    int kind = fault_at(fd, 1, (long long)offset + (long long)iov_total(iov, iovcnt));
     if (kind == 3 && iovcnt > 0 && iov[0].iov_len > 1) {
         note("pwritev", "short");
         return real_pwrite(fd, iov[0].iov_base, iov[0].iov_len / 2, offset);
@@ -114,7 +130,7 @@ ssize_t pwritev64(int fd, const struct iovec *iov, int iovcnt, off_t offset) {
 }
 
 ssize_t pwritev64v2(int fd, const struct iovec *iov, int iovcnt, off_t offset, int flags) {
-    int kind = fault(fd, 1);
+    int kind = fault_at(fd, 1, (long long)offset + (long long)iov_total(iov, iovcnt));
     if (kind == 3 && iovcnt > 0 && iov[0].iov_len > 1) {
         note("pwritev2", "short");
         return real_pwrite(fd, iov[0].iov_base, iov[0].iov_len / 2, offset);
@@ -128,7 +144,7 @@ ssize_t pwritev2(int fd, const struct iovec *iov, int iovcnt, off_t offset, int 
 }
 
 ssize_t write(int fd, const void *buf, size_t count) {
-    int kind = fault(fd, 1);
+    int kind = fault_at(fd, 1, (long long)lseek(fd, 0, SEEK_CUR) + (long long)count);
     if (kind == 3 && count > 1) {
         note("write", "short");
         return real_write(fd, buf, count / 2);
