@@ -64,6 +64,9 @@ class AppendProcessor:
         self.replies = replies
         self.writers: dict[int, _Writer] = {}
         self.peer = "?"
+        #: Set once an append was refused for lack of storage: later blocks are refused
+        #: too, or the resend of the refused block would look like a duplicate and be dropped.
+        self.storage_failed = False
 
     def setup_append(self, cmd: c.SetupAppend) -> None:
         replies = self.replies
@@ -73,12 +76,6 @@ class AppendProcessor:
             return
         if seg.sealed:
             replies.fill(replies.slot(), c.SegmentIsSealed(cmd.request_id, cmd.segment, "", -1))
-            return
-        try:
-            self.engine.check_writable(cmd.segment)
-        except errors.StorageUnavailable as exc:
-            log.warning("%s: refusing SetupAppend: %s", self.peer, exc)
-            replies.fill(replies.slot(), error_reply(cmd.request_id, exc), close=True)
             return
         self.writers[cmd.writer_id] = _Writer(seg)
         slot = replies.slot()
@@ -146,6 +143,10 @@ class AppendProcessor:
         seg = writer.segment
         replies = self.replies
         slot = replies.slot()
+        if self.storage_failed:
+            refused = errors.StorageUnavailable(seg.name, "an earlier append on this connection was refused")
+            replies.fill(slot, error_reply(request_id, refused), True)
+            return
         previous = length = 0
 
         def durable() -> None:
@@ -163,6 +164,7 @@ class AppendProcessor:
             close = closes_connection(exc)
             if close:
                 log.warning("%s: refusing an append: %s", self.peer, exc)
+                self.storage_failed = True
             offset = seg.length if isinstance(exc, errors.SegmentSealed) else -1
             replies.fill(slot, error_reply(request_id, exc, offset), close)
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import errors
+from .lock import DataDirLock
 from .ops import (
     APPEND_HEADER,
     NO_VERSION,
@@ -39,10 +40,11 @@ from .ops import (
     decode_batch,
     encode_batch,
 )
+from .repair_files import finish_repair
 from .segments import MIN_EVENT_NUMBER, Segment, Table
 from .wal import format as fmt
 from .wal.reader import Record, scan
-from .wal.writer import LogClosedError, WalWriter
+from .wal.writer import LogClosedError, LogUnavailable, WalWriter
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +63,9 @@ class _MemoryLog:
     def durable_lsn(self) -> int:
         return self.lsn
 
-    def write(self, rtype: int, parts: list[bytes | memoryview]) -> tuple[None, Any, int]:
+    unavailable: str | None = None
+
+    def write(self, rtype: int, parts: list[bytes | memoryview], *, reserve_ok: bool = False) -> tuple[None, Any, int]:
         self.lsn += 1
         return None, None, self.lsn
 
@@ -89,6 +93,7 @@ class Engine:
         self._read_fds: dict[int, int] = {}
         self.log: WalWriter | _MemoryLog
         self.fatal: BaseException | None = None
+        self._lock: DataDirLock | None = None
 
     # -- life cycle ----------------------------------------------------------------
 
@@ -99,45 +104,62 @@ class Engine:
         *,
         fsync: bool = True,
         file_size: int = fmt.DEFAULT_FILE_SIZE,
-        tolerate_corruption: bool = False,
-        on_fatal: Callable[[BaseException], None] | None = None,
+        from_lsn: int = 0,
+        on_fatal: Callable[[BaseException], None] | None = None,  # unused: the log no longer fails for good
         preallocate: bool = True,
+        lock: bool = True,
     ) -> Engine:
+        """Recover the store from ``data_dir`` (None: in memory).
+
+        Takes the data directory's lock (:class:`~.lock.DataDirLocked` if another process
+        holds it) and raises :class:`~.wal.reader.CorruptLogError` without changing
+        anything if the log is damaged below what it proves durable (see ``wal.reader``).
+        """
         loop = asyncio.get_running_loop()
         engine = cls(data_dir, loop, fsync)
         if data_dir is None:
             engine.log = _MemoryLog(loop)
             return engine
         data_dir.mkdir(parents=True, exist_ok=True)
+        if lock:
+            engine._lock = DataDirLock.acquire(data_dir)
+        try:
+            engine._recover(data_dir, from_lsn, file_size, preallocate)
+        except BaseException:
+            engine._release_lock()
+            raise
+        return engine
+
+    def _recover(self, data_dir: Path, from_lsn: int, file_size: int, preallocate: bool) -> None:
         wal_dir = data_dir / "wal"
+        finish_repair(data_dir)
         wal_dir.mkdir(exist_ok=True)
-        recovery = scan(wal_dir, engine._replay, tolerate_corruption=tolerate_corruption, report=log.warning)
+        recovery = scan(wal_dir, self._replay, from_lsn=from_lsn, report=log.info)
         if recovery.records:
-            log.info("recovered %d records (%d segments)", recovery.records, len(engine.segments))
-
-        def fatal(exc: BaseException) -> None:
-            engine.fatal = exc
-            log.critical("the log failed, nothing more can be acknowledged: %s", exc)
-            if on_fatal is not None:
-                on_fatal(exc)
-
-        engine.log = WalWriter(
+            log.info("recovered %d records (%d segments)", recovery.records, len(self.segments))
+        self.log = WalWriter(
             wal_dir,
             recovery.next_lsn,
-            tail_base=recovery.tail_base,
-            loop=loop,
-            fsync=fsync,
+            # A format-1 tail file is left as it is: new records go to a format-2 file.
+            tail_base=None if recovery.tail_is_v1 else recovery.tail_base,
+            loop=self.loop,
+            fsync=self.fsync,
             file_size=file_size,
-            on_fatal=fatal,
             preallocate=preallocate,
+            durable_lsn=recovery.durable_lsn,
         )
-        return engine
 
     def close(self) -> None:
         self.log.close()
         for fd in self._read_fds.values():
             os.close(fd)
         self._read_fds.clear()
+        self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     # -- queries (pending view unless stated) --------------------------------------
 
@@ -193,12 +215,6 @@ class Engine:
             self._read_fds[base] = fd
         return fd
 
-    def check_writable(self, name: str) -> None:
-        """Raise :class:`errors.StorageUnavailable` (naming segment ``name``) once the
-        log has failed: nothing more can be made durable."""
-        if self.fatal is not None:
-            raise errors.StorageUnavailable(name, f"the log failed: {self.fatal}") from self.fatal
-
     # -- the append hot path ------------------------------------------------------
 
     def append(
@@ -223,11 +239,10 @@ class Engine:
         * a block starting at or below the recorded number but ending above it
           overlaps stored events: :class:`errors.EventNumberOverlap`;
         * a deleted segment raises :class:`errors.NoSuchSegment`, a sealed one
-          :class:`errors.SegmentSealed`, a failed log :class:`errors.StorageUnavailable`,
+          :class:`errors.SegmentSealed`, a log that cannot take the record (full or failing
+          disk, closed) :class:`errors.StorageUnavailable`,
           a conditional append at another length :class:`errors.BadOffset`.
         """
-        if self.fatal is not None:
-            self.check_writable(seg.name)
         previous = seg.writers.get(writer_id, MIN_EVENT_NUMBER)
         if last_event_number <= previous:
             self.log.barrier(on_durable)
@@ -243,7 +258,7 @@ class Engine:
         head = APPEND_HEADER.pack(seg.id, writer_id >> 64, writer_id & _U64, last_event_number)
         try:
             base, where, end = self.log.write(fmt.RecordType.APPEND, [head, data])
-        except LogClosedError as exc:
+        except (LogUnavailable, LogClosedError) as exc:
             raise errors.StorageUnavailable(seg.name, str(exc)) from exc
         size = len(data)
         extent: tuple[Any, Any, int] | None
@@ -277,12 +292,14 @@ class Engine:
 
     async def execute(self, ops: list[Op]) -> list[Any]:
         """Validate, log and apply ``ops`` atomically; returns one result per op once durable."""
-        self.check_writable("")
         self._validate(ops)
+        # Control operations may use the log's reserve (a full disk must not stop a
+        # truncate, seal or delete that frees space); table updates carry user data.
+        reserve_ok = not any(isinstance(op, TableUpdate) for op in ops)
         try:
-            _, _, end = self.log.write(fmt.RecordType.BATCH, encode_batch(ops))
-        except LogClosedError as exc:
-            raise errors.StorageUnavailable("", str(exc)) from exc
+            _, _, end = self.log.write(fmt.RecordType.BATCH, encode_batch(ops), reserve_ok=reserve_ok)
+        except (LogUnavailable, LogClosedError) as exc:
+            raise errors.StorageUnavailable(_op_segment(ops[0]), str(exc)) from exc
         touched = [self._touched(op) for op in ops]
         results = [self._apply(op) for op in ops]
         fut = self.loop.create_future()
@@ -449,6 +466,14 @@ def _resolver(fut: asyncio.Future[None]) -> Callable[[], None]:
             fut.set_result(None)
 
     return resolve
+
+
+def _op_segment(op: Op) -> str:
+    for attr in ("name", "target", "key"):
+        value = getattr(op, attr, None)
+        if isinstance(value, str):
+            return value
+    return "log"
 
 
 def _check_table_offset(name: str, table: Table, offset: int) -> None:

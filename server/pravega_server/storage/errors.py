@@ -63,7 +63,7 @@ class EventNumberOverlap(StoreError):
 
 
 class StorageUnavailable(StoreError):
-    """The log failed or cannot take writes (a failed sync, a full disk).
+    """The store cannot take data now (a full or failing disk, a closed log): retry.
 
     Not the caller's fault and not a bug: the request is refused and its connection
     closed, so a client reconnects and resends once the store is back.

@@ -1,9 +1,10 @@
-"""Store errors on the wire, through a real listener on loopback: a failed log is
-answered with an ErrorMessage naming the cause, then that connection is closed."""
+"""Store errors on the wire, through a real listener on loopback: a log that cannot
+take writes is answered with an ErrorMessage naming the cause, then that connection is closed."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from pravega.protocol import commands as c
 from pravega.protocol.connection import CLOSED, NEED_DATA, Connection, Role
@@ -37,9 +38,9 @@ async def exchange(port: int, requests: list[c.Command], wait_close: bool = Fals
     return replies, closed
 
 
-def test_failed_log_answers_and_closes_the_connection() -> None:
+def test_a_log_that_cannot_take_writes_answers_and_closes_the_connection(tmp_path: Path) -> None:
     async def main() -> None:
-        engine = await Engine.open(None)
+        engine = await Engine.open(tmp_path)
         server, _ = await start_tcp(SegmentStore(engine), "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         try:
@@ -47,13 +48,13 @@ def test_failed_log_answers_and_closes_the_connection() -> None:
             replies, _ = await exchange(port, [hello, c.CreateSegment(1, "s/t/0", 0, 0, ""), c.KeepAlive()])
             assert replies[1] == c.SegmentCreated(1, "s/t/0")
 
-            engine.fatal = OSError(28, "No space left on device")  # what the log's on_fatal records
+            engine.log.close()  # the log refuses every write from now on
             replies, closed = await exchange(port, [hello, c.CreateSegment(2, "s/t/1", 0, 0, "")], True)
             assert closed
             assert replies[0] == hello
             error = replies[1]
             assert isinstance(error, c.ErrorMessage) and error.request_id == 2
-            assert "storage unavailable" in error.message and "No space left" in error.message
+            assert "storage unavailable" in error.message and "closed" in error.message
             assert not engine.exists("s/t/1")
 
             # Reads of durable data still work on a new connection.
