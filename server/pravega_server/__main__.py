@@ -15,6 +15,8 @@ from .controller.autoscale import AutoScaleConfig
 from .controller.retention import RetentionConfig
 from .service.segment_store import StoreConfig
 from .storage.rates import DEFAULT_WINDOWS
+from .storage.tiering import TieringConfig
+from .storage.wal import format as wal_format
 
 READY_PREFIX = "pravega-server ready:"
 
@@ -109,6 +111,56 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="S",
         help="seconds between two retention cycles: record a tail cut, truncate (default 1800, as Pravega)",
     )
+    tier = p.add_argument_group("long-term storage (tier 2), checkpoints and the log's bound")
+    tier.add_argument(
+        "--lts",
+        default=os.environ.get("PRAVEGA_LTS"),
+        metavar="URL",
+        help="tier 2: file:///path or s3://bucket/prefix (default: file://DATA_DIR/lts); "
+        "S3 credentials from the standard AWS_* environment variables",
+    )
+    tier.add_argument(
+        "--lts-endpoint",
+        default=os.environ.get("PRAVEGA_LTS_ENDPOINT"),
+        metavar="URL",
+        help="endpoint of an S3-compatible store (MinIO, Ceph RGW, ...; default: AWS)",
+    )
+    tier.add_argument("--no-tiering", action="store_true", help="keep all data in the log (no tier 2)")
+    tier.add_argument(
+        "--chunk-size", type=_size, default=TieringConfig.chunk_size, help="largest tier-2 chunk (default 64M)"
+    )
+    tier.add_argument(
+        "--flush-age",
+        type=float,
+        default=TieringConfig.flush_age,
+        metavar="S",
+        help="seconds after which log data is tiered even if no chunk is full (default 30)",
+    )
+    tier.add_argument(
+        "--checkpoint-interval",
+        type=float,
+        default=TieringConfig.checkpoint_interval,
+        metavar="S",
+        help="seconds between two metadata checkpoints (default 30)",
+    )
+    tier.add_argument(
+        "--checkpoint-bytes",
+        type=_size,
+        default=TieringConfig.checkpoint_bytes,
+        help="log bytes after which a checkpoint is written early (default 256M)",
+    )
+    tier.add_argument(
+        "--max-log-size",
+        type=_size,
+        default=0,
+        help="bound of the log on disk: beyond it appends are refused until tier 2 catches up (default: none)",
+    )
+    tier.add_argument(
+        "--log-file-size",
+        type=_size,
+        default=wal_format.DEFAULT_FILE_SIZE,
+        help="size at which the log moves to a new file (default 256M)",
+    )
     p.add_argument(
         "--log-level",
         default=os.environ.get("PRAVEGA_LOG_LEVEL", "WARNING"),
@@ -125,6 +177,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     problem = autoscale_config(args).validate()
     if problem:
         p.error(f"auto-scaling: {problem}")
+    problem = tiering_config(args).validate()
+    if problem:
+        p.error(f"tiering: {problem}")
+    if args.lts and not args.lts.startswith(("file://", "s3://")):
+        p.error("--lts must be file:///path or s3://bucket/prefix")
+    if args.log_file_size < 1024 * 1024:
+        p.error("--log-file-size must be at least 1M")
     return args
 
 
@@ -146,6 +205,32 @@ def autoscale_config(args: argparse.Namespace) -> AutoScaleConfig:
         mute=args.autoscale_mute,
         interval=args.autoscale_interval,
     )
+
+
+def tiering_config(args: argparse.Namespace) -> TieringConfig:
+    return TieringConfig(
+        chunk_size=args.chunk_size,
+        flush_age=args.flush_age,
+        checkpoint_interval=args.checkpoint_interval,
+        checkpoint_bytes=args.checkpoint_bytes,
+        max_log_size=args.max_log_size,
+    )
+
+
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def _size(text: str) -> int:
+    """A byte count: 1048576, 64M, 2G, 512K."""
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = t[-1:] if t[-1:] in _UNITS else ""
+    try:
+        value = float(t[: len(t) - len(unit)]) * _UNITS[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 1048576, 512K, 64M, 2G)") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"negative size: {text!r}")
+    return int(value)
 
 
 def _port(text: str) -> int:
@@ -176,6 +261,10 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         max_txn_lease_ms=args.max_txn_lease_ms,
         autoscale=autoscale_config(args),
         retention=RetentionConfig(enabled=not args.no_retention, interval=args.retention_interval),
+        tiering=None if args.no_tiering else tiering_config(args),
+        lts=args.lts,
+        lts_endpoint=args.lts_endpoint,
+        log_file_size=args.log_file_size,
     )
 
 

@@ -20,6 +20,9 @@ from .controller.retention import RetentionConfig
 from .controller.service import ControllerService
 from .service.segment_store import SegmentStore, StoreConfig
 from .storage.engine import Engine
+from .storage.lts import open_chunk_store
+from .storage.tiering import TieringConfig
+from .storage.wal import format as wal_format
 from .transport.tcp import start_tcp
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,12 @@ class ServerConfig:
     max_txn_lease_ms: int = 600_000
     autoscale: AutoScaleConfig = field(default_factory=AutoScaleConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    #: Tiering to long-term storage (None: off; the log keeps everything).
+    tiering: TieringConfig | None = field(default_factory=TieringConfig)
+    #: Tier 2: ``file:///path`` or ``s3://bucket/prefix`` (default: DATA_DIR/lts).
+    lts: str | None = None
+    lts_endpoint: str | None = None
+    log_file_size: int = wal_format.DEFAULT_FILE_SIZE
 
 
 class PravegaServer:
@@ -55,7 +64,18 @@ class PravegaServer:
 
     async def start(self) -> None:
         cfg = self.config
-        self.engine = await Engine.open(cfg.data_dir, fsync=cfg.fsync, on_fatal=lambda exc: self._fatal.set())
+        chunks = None
+        if cfg.data_dir is not None and cfg.tiering is not None:
+            url = cfg.lts or f"file://{Path(cfg.data_dir).resolve() / 'lts'}"
+            chunks = open_chunk_store(url, endpoint=cfg.lts_endpoint, fsync=cfg.fsync)
+        self.engine = await Engine.open(
+            cfg.data_dir,
+            fsync=cfg.fsync,
+            on_fatal=lambda exc: self._fatal.set(),
+            file_size=cfg.log_file_size,
+            chunks=chunks,
+            tiering=cfg.tiering if chunks is not None else None,
+        )
         store = SegmentStore(self.engine, cfg.store)
         self._tcp, self._connections = await start_tcp(store, cfg.host, cfg.segment_store_port)
         self.segment_store_port = self._tcp.sockets[0].getsockname()[1]

@@ -149,8 +149,8 @@ class SegmentStore:
             return reply
         return self._park_read(seg, cmd)
 
-    def _try_read(self, seg: Segment, cmd: c.ReadSegment) -> c.Command | None:
-        """The reply for a read, or None if it must wait for data."""
+    def _try_read(self, seg: Segment, cmd: c.ReadSegment) -> c.Command | Awaitable[c.Command] | None:
+        """The reply for a read (or an awaitable of it), or None if it must wait for data."""
         offset = cmd.offset
         if seg.deleted:
             return c.NoSuchSegment(cmd.request_id, cmd.segment, "", offset)
@@ -160,6 +160,8 @@ class SegmentStore:
         if offset < end:
             size = max(0, min(cmd.suggested_length, self.config.max_read_size))
             data = self.engine.read(seg, offset, size or 1)
+            if data is None:  # in a remote tier-2 chunk
+                return self._read_tier2(seg, cmd, size or 1)
             return c.SegmentRead(cmd.segment, offset, offset + len(data) >= end, False, data, cmd.request_id)
         if seg.durable_sealed:
             if offset > end:
@@ -171,6 +173,14 @@ class SegmentStore:
                 )
             return c.SegmentRead(cmd.segment, offset, True, True, b"", cmd.request_id)
         return None
+
+    async def _read_tier2(self, seg: Segment, cmd: c.ReadSegment, size: int) -> c.Command:
+        try:
+            data = await self.engine.read_async(seg, cmd.offset, size)
+        except errors.SegmentTruncated as exc:
+            return c.SegmentIsTruncated(cmd.request_id, cmd.segment, exc.start_offset, "", cmd.offset)
+        end = seg.durable_length
+        return c.SegmentRead(cmd.segment, cmd.offset, cmd.offset + len(data) >= end, False, data, cmd.request_id)
 
     def _park_read(self, seg: Segment, cmd: c.ReadSegment) -> Awaitable[c.Command]:
         """Hold a read at the tail until data arrives, the segment ends, or a timeout."""
@@ -192,7 +202,11 @@ class SegmentStore:
                 seg.waiters.append(wake)
                 return
             timer.cancel()
-            fut.set_result(reply)
+            if isinstance(reply, c.Command):
+                fut.set_result(reply)
+            else:  # tiered meanwhile: read it from tier 2
+                task = asyncio.ensure_future(reply)
+                task.add_done_callback(lambda t: fut.done() or fut.set_result(t.result()))
 
         timer = self.loop.call_later(self.config.tail_read_wait, timeout)
         seg.waiters.append(wake)

@@ -22,6 +22,7 @@ from .ops import NO_VERSION, SegmentKind
 MIN_EVENT_NUMBER = -(2**63)
 
 # An extent is (file base LSN, offset in that file, length) for data in the log,
+# (chunk name, offset in that chunk, length) for data in tier 2,
 # or (None, buffer, length) for the in-memory store.
 Extent = tuple
 
@@ -151,12 +152,62 @@ class Segment:
             out.append((self.starts[j], self.extents[j]))
         return out
 
-    def drop_below(self, offset: int) -> None:
-        """Forget extents that lie wholly below ``offset`` (after a truncation)."""
+    def drop_below(self, offset: int) -> list[Extent]:
+        """Forget extents that lie wholly below ``offset`` (after a truncation); returns them."""
         i = bisect.bisect_right(self.starts, offset) - 1
         if i > 0:
+            dropped = self.extents[:i]
             del self.starts[:i]
             del self.extents[:i]
+            return dropped
+        return []
+
+    def log_run(self, max_bytes: int) -> tuple[int, list[Extent]] | None:
+        """The first run of durable log extents (segment offset, extents), at most
+        ``max_bytes`` long unless its first extent alone is longer; None if there is none."""
+        for i, extent in enumerate(self.extents):
+            if type(extent[0]) is not int:
+                continue
+            start = self.starts[i]
+            run: list[Extent] = []
+            size = 0
+            for j in range(i, len(self.extents)):
+                ext = self.extents[j]
+                if type(ext[0]) is not int or self.starts[j] + ext[2] > self.durable_length:
+                    break
+                if run and size + ext[2] > max_bytes:
+                    break
+                run.append(ext)
+                size += ext[2]
+            return (start, run) if run else None
+        return None
+
+    def log_bytes(self) -> int:
+        """Bytes of this segment still only in the log."""
+        return sum(e[2] for e in self.extents if type(e[0]) is int)
+
+    def replace_run(self, start: int, length: int, chunk: str, check_only: bool = False) -> bool:
+        """Replace the log extents covering exactly [start, start + length) by one chunk
+        extent. False (and nothing changed) if the range is not such a run any more."""
+        i = bisect.bisect_left(self.starts, start)
+        if i >= len(self.starts) or self.starts[i] != start:
+            return False
+        j = i
+        size = 0
+        while j < len(self.extents) and size < length:
+            if type(self.extents[j][0]) is not int:
+                return False
+            size += self.extents[j][2]
+            j += 1
+        if size != length:
+            return False
+        if not check_only:
+            self.extents[i:j] = [(chunk, 0, length)]
+            self.starts[i:j] = [start]
+        return True
+
+    def chunks(self) -> set[str]:
+        return {e[0] for e in self.extents if type(e[0]) is str}
 
     def notify(self) -> None:
         if self.waiters:
