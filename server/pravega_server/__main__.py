@@ -127,21 +127,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     tier.add_argument("--no-tiering", action="store_true", help="keep all data in the log (no tier 2)")
     tier.add_argument(
-        "--chunk-size", type=_size, default=TieringConfig.chunk_size, help="largest tier-2 chunk (default 64M)"
+        "--chunk-size",
+        type=_size,
+        default=os.environ.get("PRAVEGA_CHUNK_SIZE", TieringConfig.chunk_size),
+        help="largest tier-2 chunk (default 64M or $PRAVEGA_CHUNK_SIZE)",
     )
     tier.add_argument(
         "--flush-age",
         type=float,
-        default=TieringConfig.flush_age,
+        default=float(os.environ.get("PRAVEGA_FLUSH_AGE", TieringConfig.flush_age)),
         metavar="S",
-        help="seconds after which log data is tiered even if no chunk is full (default 30)",
+        help="seconds after which log data is tiered even if no chunk is full (default 30 or $PRAVEGA_FLUSH_AGE)",
     )
     tier.add_argument(
         "--checkpoint-interval",
         type=float,
-        default=TieringConfig.checkpoint_interval,
+        default=float(os.environ.get("PRAVEGA_CHECKPOINT_INTERVAL", TieringConfig.checkpoint_interval)),
         metavar="S",
-        help="seconds between two metadata checkpoints (default 30)",
+        help="seconds between two metadata checkpoints (default 30 or $PRAVEGA_CHECKPOINT_INTERVAL)",
     )
     tier.add_argument(
         "--checkpoint-bytes",
@@ -158,8 +161,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     tier.add_argument(
         "--log-file-size",
         type=_size,
-        default=wal_format.DEFAULT_FILE_SIZE,
-        help="size at which the log moves to a new file (default 256M)",
+        default=os.environ.get("PRAVEGA_LOG_FILE_SIZE", wal_format.DEFAULT_FILE_SIZE),
+        help="size at which the log moves to a new file (default 256M or $PRAVEGA_LOG_FILE_SIZE)",
     )
     p.add_argument(
         "--log-level",

@@ -53,7 +53,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+#: Server settings for every server a test session starts (read by ``pravega-server``
+#: from the environment, so subprocesses started by tests inherit them): small chunks,
+#: quick flushes, frequent checkpoints and small log files, so that tiering, checkpoints
+#: and log deletion happen constantly under every test. A value set in the
+#: environment before the session wins.
+TEST_SERVER_ENV = {
+    "PRAVEGA_CHUNK_SIZE": "256K",
+    "PRAVEGA_FLUSH_AGE": "0.5",
+    "PRAVEGA_CHECKPOINT_INTERVAL": "1",
+    "PRAVEGA_LOG_FILE_SIZE": "4M",
+}
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    for key, value in TEST_SERVER_ENV.items():
+        os.environ.setdefault(key, value)
     config.addinivalue_line(
         "markers", f"{MARKER}: the module's pravega_server fixture is a container, not a subprocess"
     )
