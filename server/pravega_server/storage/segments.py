@@ -162,9 +162,9 @@ class Segment:
             return dropped
         return []
 
-    def log_run(self, max_bytes: int) -> tuple[int, list[Extent]] | None:
-        """The first run of durable log extents (segment offset, extents), at most
-        ``max_bytes`` long unless its first extent alone is longer; None if there is none."""
+    def log_run(self, max_bytes: int) -> tuple[int, int, list[Extent]] | None:
+        """The first run of durable log bytes: (segment offset, length, extents), at
+        most ``max_bytes`` long (the last extent may be cut); None if there is none."""
         for i, extent in enumerate(self.extents):
             if type(extent[0]) is not int:
                 continue
@@ -172,38 +172,41 @@ class Segment:
             run: list[Extent] = []
             size = 0
             for j in range(i, len(self.extents)):
-                ext = self.extents[j]
-                if type(ext[0]) is not int or self.starts[j] + ext[2] > self.durable_length:
+                base, where, n = self.extents[j]
+                if type(base) is not int or self.starts[j] + n > self.durable_length or size >= max_bytes:
                     break
-                if run and size + ext[2] > max_bytes:
-                    break
-                run.append(ext)
-                size += ext[2]
-            return (start, run) if run else None
+                take = min(n, max_bytes - size)
+                run.append((base, where, take))
+                size += take
+            return (start, size, run) if run else None
         return None
 
     def log_bytes(self) -> int:
         """Bytes of this segment still only in the log."""
         return sum(e[2] for e in self.extents if type(e[0]) is int)
 
-    def replace_run(self, start: int, length: int, chunk: str, check_only: bool = False) -> bool:
-        """Replace the log extents covering exactly [start, start + length) by one chunk
-        extent. False (and nothing changed) if the range is not such a run any more."""
+    def replace_run(self, start: int, length: int, chunk: str) -> bool:
+        """Replace the log bytes [start, start + length) by one chunk extent; ``start``
+        must begin an extent, the end may split one. False (and nothing changed) if
+        the range is not such a run of log extents any more."""
         i = bisect.bisect_left(self.starts, start)
-        if i >= len(self.starts) or self.starts[i] != start:
+        if i >= len(self.starts) or self.starts[i] != start or length <= 0:
             return False
         j = i
         size = 0
-        while j < len(self.extents) and size < length:
-            if type(self.extents[j][0]) is not int:
+        rest: list[Extent] = []
+        while size < length:
+            if j >= len(self.extents) or type(self.extents[j][0]) is not int:
                 return False
-            size += self.extents[j][2]
+            base, where, n = self.extents[j]
+            if size + n > length:  # split: the tail stays in the log
+                keep = length - size
+                rest = [(base, where + keep, n - keep)]
+                n = keep
+            size += n
             j += 1
-        if size != length:
-            return False
-        if not check_only:
-            self.extents[i:j] = [(chunk, 0, length)]
-            self.starts[i:j] = [start]
+        self.extents[i:j] = [(chunk, 0, length), *rest]
+        self.starts[i:j] = [start, start + length] if rest else [start]
         return True
 
     def chunks(self) -> set[str]:

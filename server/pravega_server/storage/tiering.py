@@ -166,8 +166,7 @@ class Tiering:
         found = seg.log_run(self.config.chunk_size)
         if found is None:
             return False
-        start, run = found
-        length = sum(e[2] for e in run)
+        start, length, run = found
         chunk = f"{seg.id:x}-{start:x}-{secrets.token_hex(4)}"
         sources = [(engine._read_fd(base), where, n) for base, where, n in run]
         store = engine.chunks

@@ -181,9 +181,10 @@ def test_a_tier_operation_that_no_longer_fits_is_discarded(tmp_path: Path) -> No
         store = engine.chunks
         assert store is not None
         await store.write("x1", 0, b"a" * 1000)
-        # wrong segment id, and a range that is not a run of extents: both no-ops
+        # wrong segment id, a start inside an extent, a range beyond the data: no-ops
         assert await engine.execute([TierSegment(SEG, seg.id + 7, 0, 1000, "x1")]) == [False]
-        assert await engine.execute([TierSegment(SEG, seg.id, 0, 1500, "x1")]) == [False]
+        assert await engine.execute([TierSegment(SEG, seg.id, 10, 1000, "x1")]) == [False]
+        assert await engine.execute([TierSegment(SEG, seg.id, 0, 5000, "x1")]) == [False]
         assert await engine.execute([TierSegment(SEG, seg.id, 0, 1000, "x1")]) == [True]
         assert read_all(engine, SEG)[:1000] == b"a" * 1000  # now served from the chunk
         engine.close()
@@ -226,5 +227,24 @@ def test_a_damaged_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
         path.write_bytes(bytes(data))
         with pytest.raises(checkpoint.CorruptCheckpointError, match="checksum"):
             await open_engine(tmp_path)
+
+    asyncio.run(main())
+
+
+def test_an_append_larger_than_a_chunk_is_split_over_chunks(tmp_path: Path) -> None:
+    async def main() -> None:
+        engine = await open_engine(tmp_path)
+        await engine.execute([CreateSegment(SEG)])
+        big = os.urandom(4096 * 5 + 123)
+        await append(engine, SEG, W1, 1, big)
+        seg = engine.get(SEG)
+        await wait_until(lambda: seg.log_bytes() == 0, "tiered")
+        assert len(seg.chunks()) == 6
+        assert read_all(engine, SEG) == big
+        assert read_all(engine, SEG, 5000) == big[5000:]
+        engine.close()
+        engine = await open_engine(tmp_path)
+        assert read_all(engine, SEG) == big
+        engine.close()
 
     asyncio.run(main())
