@@ -14,9 +14,11 @@ from .app import PravegaServer, ServerConfig
 from .controller.autoscale import AutoScaleConfig
 from .controller.retention import RetentionConfig
 from .service.segment_store import StoreConfig
+from .storage import repair
 from .storage.rates import DEFAULT_WINDOWS
 from .storage.tiering import TieringConfig
 from .storage.wal import format as wal_format
+from .storage.wal.reader import CorruptLogError
 
 READY_PREFIX = "pravega-server ready:"
 
@@ -275,7 +277,7 @@ async def run(config: ServerConfig) -> int:
     server = PravegaServer(config)
     try:
         await server.start()
-    except OSError as exc:
+    except (OSError, CorruptLogError) as exc:
         print(f"pravega-server: cannot start: {exc}", file=sys.stderr)
         await server.stop(0)
         return 1
@@ -299,7 +301,23 @@ async def run(config: ServerConfig) -> int:
     return code
 
 
+def repair_main(argv: list[str]) -> None:
+    """``pravega-server repair --data-dir DIR``: salvage a damaged log (see storage/repair.py)."""
+    p = argparse.ArgumentParser(
+        prog="pravega-server repair",
+        description="Salvage every valid record of a damaged log, report what was lost and keep the damaged "
+        "log under DIR/damaged/. Run it while the server is stopped.",
+    )
+    p.add_argument("--data-dir", type=Path, required=True, help="the server's data directory")
+    args = p.parse_args(argv)
+    logging.basicConfig(level="WARNING", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    sys.exit(repair.main(args.data_dir))
+
+
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["repair"]:
+        repair_main(argv[1:])
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

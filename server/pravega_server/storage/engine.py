@@ -17,7 +17,6 @@ log into tier-2 chunks, writes checkpoints and deletes log files nobody needs.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import checkpoint, errors
+from .lock import DataDirLock
 from .lts import ChunkNotFound, ChunkStore
 from .ops import (
     APPEND_HEADER,
@@ -44,10 +44,11 @@ from .ops import (
     decode_batch,
     encode_batch,
 )
+from .repair_files import finish_repair
 from .segments import MIN_EVENT_NUMBER, Segment, Table
 from .wal import format as fmt
 from .wal.reader import Record, scan
-from .wal.writer import WalWriter
+from .wal.writer import LogUnavailable, WalWriter
 
 if TYPE_CHECKING:
     from .tiering import Tiering, TieringConfig
@@ -69,7 +70,9 @@ class _MemoryLog:
     def durable_lsn(self) -> int:
         return self.lsn
 
-    def write(self, rtype: int, parts: list) -> tuple[None, None, int]:
+    unavailable: str | None = None
+
+    def write(self, rtype: int, parts: list, *, reserve_ok: bool = False) -> tuple[None, None, int]:
         self.lsn += 1
         return None, None, self.lsn
 
@@ -108,6 +111,7 @@ class Engine:
         #: Set by the tiering task while the untiered log exceeds its bound.
         self.log_full = False
         self._tiering: Tiering | None = None
+        self._lock: DataDirLock | None = None
 
     # -- life cycle ----------------------------------------------------------------
 
@@ -118,13 +122,19 @@ class Engine:
         *,
         fsync: bool = True,
         file_size: int = fmt.DEFAULT_FILE_SIZE,
-        tolerate_corruption: bool = False,
-        on_fatal: Callable[[BaseException], None] | None = None,
+        from_lsn: int = 0,
+        on_fatal: Callable[[BaseException], None] | None = None,  # unused: the log no longer fails for good
         preallocate: bool = True,
+        lock: bool = True,
         chunks: ChunkStore | None = None,
         tiering: TieringConfig | None = None,
     ) -> Engine:
-        """Recover the store of ``data_dir`` (None: in memory).
+        """Recover the store from ``data_dir`` (None: in memory).
+
+        Takes the data directory's lock (:class:`~.lock.DataDirLocked` if another process
+        holds it) and raises :class:`~.wal.reader.CorruptLogError` without changing
+        anything if the log is damaged below what it proves durable (see ``wal.reader``).
+        Recovery starts from the newest checkpoint (``checkpoint.py``), if any.
 
         ``chunks`` is tier 2 and ``tiering`` a :class:`~.tiering.TieringConfig`; with
         both, a background task tiers data, checkpoints and trims the log.
@@ -135,56 +145,53 @@ class Engine:
             engine.log = _MemoryLog(loop)
             return engine
         data_dir.mkdir(parents=True, exist_ok=True)
-        wal_dir = data_dir / "wal"
-        wal_dir.mkdir(exist_ok=True)
-        engine.chunks = chunks
-        state = checkpoint.load_newest(data_dir)
-        from_lsn = 0
-        if state is not None:
-            engine._install(state)
-            from_lsn = engine.checkpoint_lsn = state.lsn
-
-        def replay(record: Record) -> None:
-            if record.end_lsn > from_lsn:
-                engine._replay(record)
-
-        kwargs = {"from_lsn": from_lsn} if "from_lsn" in inspect.signature(scan).parameters else {}
-        recovery = scan(wal_dir, replay, tolerate_corruption=tolerate_corruption, report=log.warning, **kwargs)
-        if recovery.next_lsn < from_lsn:
-            raise checkpoint.CorruptCheckpointError(
-                f"the checkpoint is at LSN {from_lsn} but the log ends at {recovery.next_lsn}"
-            )
-        engine._doomed.clear()  # the startup sweep of the tiering task deletes them
-        if recovery.records or state is not None:
-            log.info(
-                "recovered from checkpoint at LSN %d and %d log records (%d segments)",
-                from_lsn,
-                recovery.records,
-                len(engine.segments),
-            )
-
-        def fatal(exc: BaseException) -> None:
-            engine.fatal = exc
-            log.critical("the log failed, nothing more can be acknowledged: %s", exc)
-            if on_fatal is not None:
-                on_fatal(exc)
-
-        engine.log = WalWriter(
-            wal_dir,
-            recovery.next_lsn,
-            tail_base=recovery.tail_base,
-            loop=loop,
-            fsync=fsync,
-            file_size=file_size,
-            on_fatal=fatal,
-            preallocate=preallocate,
-        )
-        if tiering is not None:
+        if lock:
+            engine._lock = DataDirLock.acquire(data_dir)
+        try:
+            engine.chunks = chunks
+            engine._recover(data_dir, from_lsn, file_size, preallocate)
+        except BaseException:
+            engine._release_lock()
+            raise
+        if tiering is not None and chunks is not None:
             from .tiering import Tiering
 
             engine._tiering = Tiering(engine, tiering)
             engine._tiering.start()
         return engine
+
+    def _recover(self, data_dir: Path, from_lsn: int, file_size: int, preallocate: bool) -> None:
+        wal_dir = data_dir / "wal"
+        finish_repair(data_dir)
+        wal_dir.mkdir(exist_ok=True)
+        state = checkpoint.load_newest(data_dir)
+        if state is not None:
+            self._install(state)
+            from_lsn = self.checkpoint_lsn = max(from_lsn, state.lsn)
+        recovery = scan(wal_dir, self._replay, from_lsn=from_lsn, report=log.info)
+        if recovery.next_lsn < from_lsn:
+            raise checkpoint.CorruptCheckpointError(
+                f"the checkpoint is at LSN {from_lsn} but the log ends at {recovery.next_lsn}"
+            )
+        self._doomed.clear()  # the startup sweep of the tiering task deletes them
+        if recovery.records or state is not None:
+            log.info(
+                "recovered from the checkpoint at LSN %d and %d log records (%d segments)",
+                from_lsn,
+                recovery.records,
+                len(self.segments),
+            )
+        self.log = WalWriter(
+            wal_dir,
+            recovery.next_lsn,
+            # A format-1 tail file is left as it is: new records go to a format-2 file.
+            tail_base=None if recovery.tail_is_v1 else recovery.tail_base,
+            loop=self.loop,
+            fsync=self.fsync,
+            file_size=file_size,
+            preallocate=preallocate,
+            durable_lsn=recovery.durable_lsn,
+        )
 
     def _install(self, state: checkpoint.State) -> None:
         self.next_id = state.next_id
@@ -203,6 +210,12 @@ class Engine:
         for fd in self._read_fds.values():
             os.close(fd)
         self._read_fds.clear()
+        self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     # -- queries (pending view unless stated) --------------------------------------
 
@@ -324,7 +337,10 @@ class Engine:
             raise errors.BadOffset(seg.name, expected_offset, seg.length)
         previous = seg.writers.get(writer_id, MIN_EVENT_NUMBER)
         head = APPEND_HEADER.pack(seg.id, writer_id >> 64, writer_id & _U64, last_event_number)
-        base, where, end = self.log.write(fmt.RecordType.APPEND, [head, data])
+        try:
+            base, where, end = self.log.write(fmt.RecordType.APPEND, [head, data])
+        except LogUnavailable as exc:
+            raise errors.StorageUnavailable(seg.name, str(exc)) from exc
         size = len(data)
         if size == 0:
             extent = None
@@ -359,7 +375,13 @@ class Engine:
         if self.fatal is not None:
             raise RuntimeError("the store failed and is read-only") from self.fatal
         self._validate(ops)
-        _, _, end = self.log.write(fmt.RecordType.BATCH, encode_batch(ops))
+        # Control operations may use the log's reserve (a full disk must not stop a
+        # truncate, seal or delete that frees space); table updates carry user data.
+        reserve_ok = not any(isinstance(op, TableUpdate) for op in ops)
+        try:
+            _, _, end = self.log.write(fmt.RecordType.BATCH, encode_batch(ops), reserve_ok=reserve_ok)
+        except LogUnavailable as exc:
+            raise errors.StorageUnavailable(_op_segment(ops[0]), str(exc)) from exc
         touched = [self._touched(op) for op in ops]
         doomed_from = len(self._doomed)
         results = [self._apply(op) for op in ops]
@@ -529,6 +551,14 @@ class Engine:
                 self._make_durable(op, seg, result)
             return
         raise errors.InvalidArgument("wal", f"unknown record type {record.rtype}")
+
+
+def _op_segment(op: Op) -> str:
+    for attr in ("name", "target", "key"):
+        value = getattr(op, attr, None)
+        if isinstance(value, str):
+            return value
+    return "log"
 
 
 def _check_table_offset(name: str, table: Table, offset: int) -> None:

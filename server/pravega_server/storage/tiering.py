@@ -26,15 +26,14 @@ import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import checkpoint, errors
 from .lts import FileChunkStore
 from .ops import TierSegment
 from .segments import Segment
-from .wal import format as fmt
 from .wal.reader import list_files
+from .wal.writer import WalWriter
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -216,29 +215,15 @@ class Tiering:
         """Delete log files wholly below ``bound`` (never the file being written)."""
         engine = self.engine
         writer = engine.log
-        delete = getattr(writer, "delete_files_before", None)
+        if not isinstance(writer, WalWriter):
+            return
         bases = list_files(engine.data_dir / "wal")  # type: ignore[operator]
         doomed = [b for b, nxt in zip(bases, bases[1:]) if nxt <= bound]
         if not doomed:
             return
         engine.release_log_fds(doomed[-1] + 1)
-        if delete is not None:
-            await asyncio.to_thread(delete, bound)
-            return
-        await asyncio.to_thread(_delete_log_files, engine.data_dir / "wal", doomed, engine.fsync)  # type: ignore[operator]
-        # The writer keeps descriptors of its older files open; drop those of
-        # deleted files so their space is freed (none of them is still being synced:
-        # the log is durable beyond them).
-        retired = getattr(writer, "_retired", None)
-        if retired:
-            for fd in list(retired):
-                try:
-                    gone = os.fstat(fd).st_nlink == 0
-                except OSError:
-                    continue
-                if gone:
-                    retired.remove(fd)
-                    os.close(fd)
+        freed = await asyncio.to_thread(writer.delete_files_before, bound)
+        log.debug("deleted %d log files (%d bytes) below LSN %d", len(doomed), freed, bound)
 
     def _update_log_bound(self) -> None:
         bound = self.config.max_log_size
@@ -312,17 +297,3 @@ class Tiering:
 
 def _gather(sources: list[tuple[int, int, int]]) -> bytes:
     return b"".join(os.pread(fd, n, where) for fd, where, n in sources)
-
-
-def _delete_log_files(directory: Path, bases: list[int], fsync: bool) -> None:
-    for base in bases:
-        try:
-            os.unlink(directory / fmt.file_name(base))
-        except FileNotFoundError:
-            pass
-    if fsync:
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

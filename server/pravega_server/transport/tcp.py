@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import struct
 from typing import Any
 
@@ -395,14 +396,31 @@ def _error_frame(message: str) -> bytes:
     return encode(c.ErrorMessage(-1, "", message[:1000], UNSPECIFIED))
 
 
-async def start_tcp(store: SegmentStore, host: str, port: int) -> tuple[asyncio.AbstractServer, set[WireConnection]]:
+async def start_tcp(
+    store: SegmentStore, host: str, port: int, *, sock: socket.socket | None = None
+) -> tuple[asyncio.AbstractServer, set[WireConnection]]:
+    """Serve the wire protocol on ``host:port``, or on ``sock`` (bound and listening already,
+    see :func:`bind_listener`)."""
     connections: set[WireConnection] = set()
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(
-        lambda: WireConnection(store, connections),
-        host,
-        port,
-        reuse_address=True,
-        backlog=1024,
-    )
+    if sock is None:
+        sock = bind_listener(host, port)
+    server = await loop.create_server(lambda: WireConnection(store, connections), sock=sock, backlog=1024)
     return server, connections
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    """An exclusive listening socket: SO_REUSEADDR (restart over TIME_WAIT) but never
+    SO_REUSEPORT, so a second server on the same port fails with EADDRINUSE."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(1024)
+    except OSError as exc:
+        sock.close()
+        raise OSError(exc.errno, f"cannot bind the segment store to {host}:{port}: {exc.strerror}") from None
+    sock.setblocking(False)
+    return sock

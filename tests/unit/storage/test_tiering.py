@@ -101,8 +101,7 @@ def test_restart_from_checkpoint_keeps_everything_and_the_log_is_trimmed(tmp_pat
         expected = await write_events(engine, SEG, 300)
         seg = engine.get(SEG)
         await wait_until(lambda: seg.log_bytes() == 0, "all data tiered")
-        lsn = engine.log.lsn
-        await wait_until(lambda: checkpoint.list_checkpoints(tmp_path) == [lsn], "a checkpoint of the end")
+        await wait_until(lambda: checkpoint.list_checkpoints(tmp_path) == [engine.log.lsn], "a checkpoint of the end")
         # 300 KB of appends in 64 KiB log files: all but the tail file are deleted.
         await wait_until(lambda: len(list_files(tmp_path / "wal")) <= 2, "log files deleted")
         engine.close()
