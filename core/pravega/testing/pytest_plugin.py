@@ -152,3 +152,14 @@ def pravega_container_factory(request: pytest.FixtureRequest) -> Iterator[Callab
             container.stop()
         except Exception:
             pass
+
+
+@pytest.fixture
+def local_s3() -> Iterator[Any]:
+    """A local S3-compatible server (:class:`pravega.testing.s3.LocalS3`) with a bucket;
+    the AWS credential environment variables are set for it."""
+    pytest.importorskip("moto", reason="the s3 tests need moto[server] (the test extra)")
+    from .s3 import LocalS3
+
+    with LocalS3() as s3:
+        yield s3

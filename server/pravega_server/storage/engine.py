@@ -44,6 +44,7 @@ from .ops import (
     decode_batch,
     encode_batch,
 )
+from .read_cache import ReadCache
 from .repair_files import finish_repair
 from .segments import MIN_EVENT_NUMBER, Segment, Table
 from .wal import format as fmt
@@ -110,6 +111,8 @@ class Engine:
         self.checkpoint_lsn = 0
         #: Set by the tiering task while the untiered log exceeds its bound.
         self.log_full = False
+        #: Blocks of remote tier-2 chunks (None for local stores: the page cache does it).
+        self.read_cache: ReadCache | None = None
         self._tiering: Tiering | None = None
         self._lock: DataDirLock | None = None
 
@@ -149,6 +152,8 @@ class Engine:
             engine._lock = DataDirLock.acquire(data_dir)
         try:
             engine.chunks = chunks
+            if chunks is not None and not chunks.local:
+                engine.read_cache = ReadCache(chunks)
             engine._recover(data_dir, from_lsn, file_size, preallocate)
         except BaseException:
             engine._release_lock()
@@ -264,6 +269,8 @@ class Engine:
                 if data is None:
                     break
                 pieces.append(data)
+                if len(data) < n:  # the end of a cached block: enough for this read
+                    break
             else:
                 pieces.append(os.pread(self._read_fd(base), n, where))
             remaining -= n
@@ -276,6 +283,8 @@ class Engine:
         return b"".join(pieces)
 
     def _read_chunk_sync(self, name: str, where: int, n: int) -> bytes | None:
+        if self.read_cache is not None:
+            return self.read_cache.get(name, where, n)
         assert self.chunks is not None
         try:
             return self.chunks.read_sync(name, where, n)
@@ -295,6 +304,8 @@ class Engine:
         name, where, length = extents[0][1]
         n = min(length, max_length, seg.durable_length - offset)
         try:
+            if self.read_cache is not None:
+                return await self.read_cache.read(name, where, n, chunk_end=where + length)
             return await self.chunks.read(name, where, n)
         except ChunkNotFound:
             raise errors.SegmentTruncated(seg.name, seg.start_offset) from None

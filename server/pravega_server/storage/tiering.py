@@ -256,6 +256,8 @@ class Tiering:
         assert store is not None
         for name in names:
             await store.delete(name)
+            if self.engine.read_cache is not None:
+                self.engine.read_cache.drop(name)
             self.deleted_chunks += 1
 
     async def _delete_quietly(self, names: list[str]) -> None:

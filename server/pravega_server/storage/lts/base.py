@@ -20,6 +20,8 @@ class ChunkStore(Protocol):
 
     #: Human-readable location, for log lines.
     location: str
+    #: True if :meth:`read_sync` is cheap enough for the event loop (a local disk).
+    local: bool
 
     async def write(self, name: str, offset: int, data: bytes | memoryview) -> None: ...
 

@@ -26,6 +26,7 @@ class FileChunkStore:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.location = f"file://{self.directory}"
+        self.local = True
         self._fsync = fsync
         self._fds: OrderedDict[str, int] = OrderedDict()
         for entry in os.listdir(self.directory):  # leftovers of a crash mid-write
