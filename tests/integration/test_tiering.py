@@ -150,3 +150,21 @@ def test_byte_stream_truncation_frees_tier2_and_is_kept_after_a_crash(tiered: Se
         assert n > 0
         got += bytes(buf[:n])
     assert got == block * 2
+
+
+def test_s3_tier2_with_the_official_client(tmp_path: Path, local_s3) -> None:
+    with ServerProcess(tmp_path / "data", extra_args=local_s3.server_args()) as server:
+        manager = pravega_client.StreamManager(server.controller_uri)
+        manager.create_scope("t4")
+        manager.create_stream("t4", "s", 2)
+        total = 3_000
+        write_events(manager, "t4", "s", 0, total)
+        wait_until(lambda: sum(size for _, size in local_s3.objects()) >= total * SIZE, "the data in S3")
+        assert not (server.data_dir / "lts").exists()
+        server.kill()
+        server.start()
+        got = read_events(manager, "t4", "s", total)  # history, from S3 through the read cache
+        assert sorted(got) == list(range(total))
+        assert manager.seal_stream("t4", "s")
+        assert manager.delete_stream("t4", "s")
+        wait_until(lambda: local_s3.objects() == [], "the objects deleted")
