@@ -39,7 +39,7 @@ from pravega.testing import ServerProcess
 GiB = 1 << 30
 BLOCK_EVENTS = 256
 EVENT = 4096 - 8  # 4 KiB framed events: big blocks, fast ingest
-LOG_FILE = "64M"
+LOG_FILE = str(64 * 1024 * 1024)
 TIERED = ["--flush-age", "2", "--checkpoint-interval", "2", "--log-file-size", LOG_FILE]
 UNTIERED = ["--no-tiering", "--log-file-size", LOG_FILE]
 
@@ -194,7 +194,7 @@ def bench_delete(table: Table, size: float, work: Path) -> None:
             f"back in {back:.1f} s" if back is not None else "not back within 60 s",
             "<= baseline+5% within 10 s",
             f"baseline {du_text(baseline)}, peak {du_text(peak)}, at 10 s {du_text(at10 or 0)} "
-            f"(bound = baseline + 5% + one {LOG_FILE} log file)",
+            f"(bound = baseline + 5% + one 64 MiB log file)",
         )
     _rm(data)
 

@@ -17,7 +17,7 @@ from .service.segment_store import StoreConfig
 from .storage import repair
 from .storage.rates import DEFAULT_WINDOWS
 from .storage.tiering import TieringConfig
-from .storage.wal import format as wal_format
+from .storage.wal.format import DEFAULT_FILE_SIZE
 from .storage.wal.reader import CorruptLogError
 
 READY_PREFIX = "pravega-server ready:"
@@ -66,6 +66,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-fsync",
         action="store_true",
         help="do not fsync before acknowledging (faster, loses data on power failure)",
+    )
+    p.add_argument(
+        "--log-file-size",
+        type=int,
+        default=int(os.environ.get("PRAVEGA_LOG_FILE_SIZE", DEFAULT_FILE_SIZE)),
+        metavar="BYTES",
+        help=f"size at which the log moves to a new file (default {DEFAULT_FILE_SIZE} or $PRAVEGA_LOG_FILE_SIZE)",
     )
     p.add_argument(
         "--tail-read-wait",
@@ -160,12 +167,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0,
         help="bound of the log on disk: beyond it appends are refused until tier 2 catches up (default: none)",
     )
-    tier.add_argument(
-        "--log-file-size",
-        type=_size,
-        default=os.environ.get("PRAVEGA_LOG_FILE_SIZE", wal_format.DEFAULT_FILE_SIZE),
-        help="size at which the log moves to a new file (default 256M or $PRAVEGA_LOG_FILE_SIZE)",
-    )
     p.add_argument(
         "--log-level",
         default=os.environ.get("PRAVEGA_LOG_LEVEL", "WARNING"),
@@ -175,6 +176,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if not 0 < args.tail_read_wait < 30:
         p.error("--tail-read-wait must be between 0 and 30 seconds (clients time out after 30 s)")
+    if args.log_file_size < 4096:
+        p.error("--log-file-size must be at least 4096 bytes")
     if args.max_txn_lease_ms <= 0:
         p.error("--max-txn-lease-ms must be positive")
     if args.retention_interval <= 0:
@@ -187,8 +190,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"tiering: {problem}")
     if args.lts and not args.lts.startswith(("file://", "s3://")):
         p.error("--lts must be file:///path or s3://bucket/prefix")
-    if args.log_file_size < 1024 * 1024:
-        p.error("--log-file-size must be at least 1M")
     return args
 
 
@@ -262,6 +263,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         advertised_host=args.advertised_host,
         advertised_port=args.advertised_port,
         fsync=not args.no_fsync,
+        log_file_size=args.log_file_size,
         store=StoreConfig(tail_read_wait=args.tail_read_wait),
         max_txn_lease_ms=args.max_txn_lease_ms,
         autoscale=autoscale_config(args),
@@ -269,7 +271,6 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         tiering=None if args.no_tiering else tiering_config(args),
         lts=args.lts,
         lts_endpoint=args.lts_endpoint,
-        log_file_size=args.log_file_size,
     )
 
 

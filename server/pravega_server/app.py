@@ -24,7 +24,7 @@ from .service.segment_store import SegmentStore, StoreConfig
 from .storage.engine import Engine
 from .storage.lts import open_chunk_store
 from .storage.tiering import TieringConfig
-from .storage.wal import format as wal_format
+from .storage.wal.format import DEFAULT_FILE_SIZE
 from .transport.tcp import bind_listener, start_tcp
 
 log = logging.getLogger(__name__)
@@ -44,12 +44,13 @@ class ServerConfig:
     max_txn_lease_ms: int = 600_000
     autoscale: AutoScaleConfig = field(default_factory=AutoScaleConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    #: Size at which the log moves to a new file.
+    log_file_size: int = DEFAULT_FILE_SIZE
     #: Tiering to long-term storage (None: off; the log keeps everything).
     tiering: TieringConfig | None = field(default_factory=TieringConfig)
     #: Tier 2: ``file:///path`` or ``s3://bucket/prefix`` (default: DATA_DIR/lts).
     lts: str | None = None
     lts_endpoint: str | None = None
-    log_file_size: int = wal_format.DEFAULT_FILE_SIZE
 
 
 class PravegaServer:

@@ -19,6 +19,7 @@ was lost): they are dropped and reported one by one.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,14 +49,14 @@ class RepairReport:
 
 
 class _LogCopier:
-    """Writes records to a new log directory, LSNs from zero, everything synced at the end."""
+    """Writes records to a new log directory from ``start_lsn`` on, everything synced at the end."""
 
-    def __init__(self, directory: Path, file_size: int) -> None:
+    def __init__(self, directory: Path, file_size: int, start_lsn: int = 0) -> None:
         self._dir = directory
         self._file_size = file_size
-        self._lsn = 0
-        self._base = 0
-        self._fh = open(directory / fmt.file_name(0), "wb")
+        self._lsn = start_lsn
+        self._base = start_lsn
+        self._fh = open(directory / fmt.file_name(start_lsn), "wb")
 
     def write(self, rtype: int, payload: bytes | memoryview) -> None:
         if self._lsn - self._base >= self._file_size:
@@ -96,8 +97,10 @@ def repair(data_dir: Path, *, file_size: int = fmt.DEFAULT_FILE_SIZE) -> RepairR
 def _repair(data_dir: Path, file_size: int, loop: asyncio.AbstractEventLoop) -> RepairReport:
     wal = data_dir / WAL
     report = RepairReport()
+    engine = Engine(data_dir, loop, fsync=True)
+    from_lsn = _load_checkpoint(engine, data_dir)
     # First a look without changing anything: a healthy log (or a torn tail only) is left alone.
-    probe = scan(wal, lambda r: None, salvage=True)
+    probe = scan(wal, lambda r: None, from_lsn=from_lsn, salvage=True)
     if not probe.corruption:
         report.healthy = True
         tail = f"; a torn tail of {probe.damage[0].end_lsn - probe.damage[0].lsn} bytes" if probe.damage else ""
@@ -105,9 +108,8 @@ def _repair(data_dir: Path, file_size: int, loop: asyncio.AbstractEventLoop) -> 
             f"the log is healthy ({probe.records} records{tail}, which the server cuts at start): nothing to repair"
         )
         return report
-    engine = Engine(data_dir, loop, fsync=True)
     staging = new_staging(data_dir)
-    copier = _LogCopier(staging, file_size)
+    copier = _LogCopier(staging, file_size, from_lsn)
     after_damage = [False]
 
     def apply(record: Record) -> None:
@@ -131,7 +133,7 @@ def _repair(data_dir: Path, file_size: int, loop: asyncio.AbstractEventLoop) -> 
         for line in _guess_lost(engine, wal, damage):
             report.note("  " + line)
 
-    scan(wal, apply, salvage=True, on_damage=damaged)
+    scan(wal, apply, from_lsn=from_lsn, salvage=True, on_damage=damaged)
     copier.finish()
     report.kept_at = swap_in(data_dir, staging)
     report.note(
@@ -139,6 +141,24 @@ def _repair(data_dir: Path, file_size: int, loop: asyncio.AbstractEventLoop) -> 
         f"the damaged log is kept in {report.kept_at}"
     )
     return report
+
+
+def _load_checkpoint(engine: Engine, data_dir: Path) -> int:
+    """Start from the newest metadata checkpoint when the store has them (tiered storage):
+    returns the LSN it covers (the log before it may be gone), 0 without one.
+
+    Looked up by name so the repair works with and without the checkpoint module.
+    """
+    try:
+        checkpoint = importlib.import_module(f"{__package__}.checkpoint")
+    except ImportError:
+        return 0
+    install = getattr(engine, "_install", None)
+    state = checkpoint.load_newest(data_dir)
+    if state is None or install is None:
+        return 0
+    install(state)
+    return int(state.lsn)
 
 
 def _applies(engine: Engine, record: Record) -> str | None:

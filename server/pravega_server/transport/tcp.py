@@ -58,6 +58,9 @@ class _Writer:
 
 
 class WireConnection(asyncio.Protocol):
+    #: Set once an append was refused for lack of storage: later blocks are refused too.
+    _storage_failed = False
+
     def __init__(self, store: SegmentStore, connections: set[WireConnection]) -> None:
         self.store = store
         self.engine = store.engine
@@ -323,6 +326,11 @@ class WireConnection(asyncio.Protocol):
         seg = writer.segment
         previous = seg.writers.get(writer_id, MIN_EVENT_NUMBER)
         slot = self._slot()
+        if self._storage_failed:
+            # A later block must not be stored after an earlier one was refused: the resend
+            # of the refused block would then look like a duplicate and be dropped.
+            self._fill(slot, c.ErrorMessage(request_id, seg.name, "storage unavailable", ILLEGAL_ARGUMENT), close=True)
+            return
         if last <= previous:
             # Already stored (a resend after reconnect): acknowledge once durable.
             self.engine.log.barrier(
@@ -352,6 +360,10 @@ class WireConnection(asyncio.Protocol):
             self._fill(slot, c.ConditionalCheckFailed(writer_id, last, request_id))
         except errors.SegmentSealed:
             self._fill(slot, c.SegmentIsSealed(request_id, seg.name, "", seg.length))
+        except errors.StorageUnavailable as exc:
+            # Disk full or failing: the writer reconnects and resends (nothing was stored).
+            self._storage_failed = True
+            self._fill(slot, c.ErrorMessage(request_id, seg.name, str(exc), ILLEGAL_ARGUMENT), close=True)
         except errors.StoreError as exc:
             self._fill(slot, c.ErrorMessage(request_id, seg.name, str(exc), ILLEGAL_ARGUMENT))
 

@@ -37,7 +37,7 @@ MAGIC = 0xC0DA10A2
 MAGIC_BYTES = MAGIC.to_bytes(4, "big")
 HEADER = struct.Struct(">IIIBQ")
 HEADER_SIZE = HEADER.size
-_CRC_HEAD = struct.Struct(">QIBQ")  # lsn, length, type, synced_lsn
+CRC_HEAD = struct.Struct(">QIBQ")  # lsn, length, type, synced_lsn: the header part of the checksum
 #: Format 1 (0.1.0): crc32 over type and payload | length | type.
 V1_HEADER = struct.Struct(">IIB")
 #: Largest payload of one record. An append carries at most one wire frame (16 MiB).
@@ -72,7 +72,7 @@ def parse_file_name(name: str) -> int | None:
 
 def checksum(lsn: int, rtype: int, synced_lsn: int, parts: list[bytes | memoryview]) -> int:
     length = sum(len(p) for p in parts)
-    crc = zlib.crc32(_CRC_HEAD.pack(lsn, length, rtype, synced_lsn))
+    crc = zlib.crc32(CRC_HEAD.pack(lsn, length, rtype, synced_lsn))
     for part in parts:
         crc = zlib.crc32(part, crc)
     return crc

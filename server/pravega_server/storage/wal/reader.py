@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,7 +139,7 @@ def scan(
         more = f"; {len(result.corruption) - 1} more damaged region(s)" if len(result.corruption) > 1 else ""
         raise CorruptLogError(
             f"corrupt log: {first.describe()}; valid records prove LSN {result.durable_lsn} durable, so this is "
-            f"not a torn tail{more}. Nothing was changed: run `pravega-server repair --data-dir DIR` to salvage"
+            f"not a torn tail{more}. Nothing was changed: run `pravega-server repair --data-dir {directory.parent}` to salvage"
         )
     torn = _torn_tail(result)
     if torn is not None:
@@ -329,16 +330,20 @@ class _FileScan:
         on_damage: Callable[[Damage], None],
     ) -> tuple[int, Damage | None]:
         pos = 0
+        base = self.base
+        unpack, hsize, magic_ok, crc_head = fmt.HEADER.unpack_from, fmt.HEADER_SIZE, fmt.MAGIC, fmt.CRC_HEAD.pack
         while pos < size:
-            problem = self._check(view, size, pos)
-            if problem is None:
-                _, _, length, rtype, synced = fmt.HEADER.unpack_from(view, pos)
-                start = pos + fmt.HEADER_SIZE
+            if size - pos >= hsize:  # the fast path: a valid record
+                magic, crc, length, rtype, synced = unpack(view, pos)
+                start = pos + hsize
                 end = start + length
-                lsn = self.base + pos
-                on_record(Record(rtype, view[start:end], self.base, start, self.base + end, lsn, synced))
-                pos = end
-                continue
+                if magic == magic_ok and end <= size:
+                    payload = view[start:end]
+                    if zlib.crc32(payload, zlib.crc32(crc_head(base + pos, length, rtype, synced))) == crc:
+                        on_record(Record(rtype, payload, base, start, base + end, base + pos, synced))
+                        pos = end
+                        continue
+            problem = self._check(view, size, pos) or "checksum mismatch"
             zeros = size - pos >= fmt.HEADER_SIZE and not any(mm[pos : pos + fmt.HEADER_SIZE])
             following = self._find(mm, view, size, pos + 1)
             if following is None:

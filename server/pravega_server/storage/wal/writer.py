@@ -115,6 +115,19 @@ class WalWriter:
         self._try_extend(self._lsn - self._base)
         self._thread = threading.Thread(target=self._sync_loop, name="wal-sync", daemon=True)
         self._thread.start()
+        if self._proven < self._data_end:
+            self._prove_recovered()
+
+    def _prove_recovered(self) -> None:
+        """Recovered records the log does not prove durable (the process died before its
+        marker): sync them (they may still be only in the page cache) and write the proof."""
+        try:
+            if self._fsync:
+                os.fdatasync(self._fd)
+        except OSError as exc:
+            log.error("sync of the recovered log failed (%s)", exc)
+            return
+        self._loop.call_soon(self._write_marker)
 
     # -- file handling -------------------------------------------------------------
 
@@ -250,7 +263,7 @@ class WalWriter:
         if self._sync_error is not None:
             return f"the log's disk failed a sync ({self._sync_error.strerror}); retrying"
         if self._space_error is not None and self._room() < fmt.RESERVE:
-            return f"the log's disk is full ({self._space_error.strerror}); retrying"
+            return f"the log's disk is {_state(self._space_error)} ({self._space_error.strerror}); retrying"
         return None
 
     def _room(self) -> int:
@@ -285,11 +298,13 @@ class WalWriter:
                 room = self._allocated - (offset + size)
                 if room < (0 if reserve_ok else fmt.RESERVE):
                     raise LogUnavailable(
-                        f"the log's disk is full ({self._space_error.strerror}): "
+                        f"the log's disk is {_state(self._space_error)} ({self._space_error.strerror}): "
                         + ("retrying" if reserve_ok else "appends are refused until space is back")
                     )
         elif self._space_error is not None and not reserve_ok:
-            raise LogUnavailable(f"the log's disk is full ({self._space_error.strerror}); retrying")
+            raise LogUnavailable(
+                f"the log's disk is {_state(self._space_error)} ({self._space_error.strerror}); retrying"
+            )
         head = fmt.header(self._lsn, rtype, self._durable, parts)
         vec: list[bytes | memoryview] = [head, *parts]
         try:
@@ -331,8 +346,9 @@ class WalWriter:
     def _on_space_error(self, exc: OSError) -> None:
         if self._space_error is None:
             log.error(
-                "the log's disk is full (%s): appends are refused, control operations use the reserve; "
+                "the log's disk is %s (%s): appends are refused, control operations use the reserve; "
                 "retrying until space is back",
+                _state(exc),
                 exc,
             )
         self._space_error = exc
@@ -356,12 +372,13 @@ class WalWriter:
         if self._closed:
             return
         try:
+            # Room for a new file's first chunk, not only for the current file's: the tail
+            # file may be preallocated to its end already.
+            probe = os.statvfs(self._dir)
+            if probe.f_bavail * probe.f_frsize < fmt.PREALLOCATE_CHUNK + fmt.RESERVE:
+                raise OSError(errno.ENOSPC, "No space left on device")
             if self._preallocate:
                 self._extend(self._lsn - self._base)
-            else:
-                probe = os.statvfs(self._dir)
-                if probe.f_bavail * probe.f_frsize < fmt.PREALLOCATE_AHEAD:
-                    raise OSError(errno.ENOSPC, "no space left on device")
         except OSError as exc:
             self._space_error = exc
             self._schedule_space_retry()
@@ -484,6 +501,10 @@ class WalWriter:
         for fd in self._old_fds:
             os.close(fd)
         self._old_fds.clear()
+
+
+def _state(exc: OSError) -> str:
+    return "full" if exc.errno in _SPACE_ERRORS else "failing"
 
 
 def _pwrite_all(fd: int, vec: list[bytes | memoryview], offset: int, size: int) -> None:
