@@ -522,8 +522,8 @@ class Engine:
                 self.meta[op.key] = op.value
             return None
         if isinstance(op, TierSegment):
-            seg = self.by_id.get(op.segment_id)
-            if seg is None or seg.name != op.name or not seg.replace_run(op.start, op.length, op.chunk):
+            owner = self.by_id.get(op.segment_id)
+            if owner is None or owner.name != op.name or not owner.replace_run(op.start, op.length, op.chunk):
                 self._doomed.append(op.chunk)
                 return False
             return True

@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import time
 from collections.abc import Callable
+from typing import Any
 
 from .ops import NO_VERSION, SegmentKind
 
@@ -24,7 +25,7 @@ MIN_EVENT_NUMBER = -(2**63)
 # An extent is (file base LSN, offset in that file, length) for data in the log,
 # (chunk name, offset in that chunk, length) for data in tier 2,
 # or (None, buffer, length) for the in-memory store.
-Extent = tuple
+Extent = tuple[Any, Any, int]
 
 
 def now_ms() -> int:
