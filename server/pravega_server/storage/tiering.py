@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Longest wait between two attempts while tier 2 fails.
+MAX_BACKOFF = 10.0
+
 
 @dataclass
 class TieringConfig:
@@ -80,6 +83,7 @@ class Tiering:
         self._ckpt_time = time.monotonic()
         self._usage_time = 0.0
         self._failures = 0
+        self._swept = False
         self.tiered_bytes = 0
         self.deleted_chunks = 0
         engine.on_garbage = self._collect
@@ -100,31 +104,34 @@ class Tiering:
     # -- the loop ------------------------------------------------------------------
 
     async def _run(self) -> None:
-        try:
-            await self._sweep()
-        except OSError as exc:
-            log.warning("tier 2 (%s): startup sweep failed: %s", self._where(), exc)
+        next_round = 0.0
         while True:
-            try:
-                await self._round()
-                self._failures = 0
-                delay = self.config.poll
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # tier 2 down, disk full, ...: retried
-                if self.engine.fatal is not None:
-                    return
-                self._failures += 1
-                delay = min(30.0, self.config.poll * 2**self._failures)
-                log.warning("tiering failed (attempt %d, retry in %.1f s): %s", self._failures, delay, exc)
+            if time.monotonic() >= next_round:
+                try:
+                    await self._round()
+                    self._failures = 0
+                    next_round = 0.0
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # tier 2 down, disk full, ...: retried with backoff
+                    if self.engine.fatal is not None:
+                        return
+                    self._failures += 1
+                    delay = min(MAX_BACKOFF, self.config.poll * 2**self._failures)
+                    next_round = time.monotonic() + delay
+                    log.warning("tiering failed (attempt %d, retry in %.1f s): %s", self._failures, delay, exc)
+            # Checked every poll, also while backing off: writers must hear of a full log.
             self._update_log_bound()
             self._wake.clear()
             try:
-                await asyncio.wait_for(self._wake.wait(), delay)
+                await asyncio.wait_for(self._wake.wait(), self.config.poll)
             except TimeoutError:
                 pass
 
     async def _round(self) -> None:
+        if not self._swept:
+            await self._sweep()
+            self._swept = True
         await self._delete_garbage()
         await self._tier()
         if self._checkpoint_due():
