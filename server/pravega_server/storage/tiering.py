@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 
 #: Longest wait between two attempts while tier 2 fails.
 MAX_BACKOFF = 10.0
+#: Chunks one segment may write per round.
+CHUNKS_PER_ROUND = 8
 
 
 @dataclass
@@ -152,7 +154,11 @@ class Tiering:
             return
         now = time.monotonic()
         for seg in list(engine.segments.values()):
-            while not seg.deleted and engine.fatal is None:
+            # A bounded number of chunks per segment and round: under heavy ingest the
+            # other segments, checkpoints and log trimming get their turn.
+            for _ in range(CHUNKS_PER_ROUND):
+                if seg.deleted or engine.fatal is not None:
+                    break
                 untiered = seg.log_bytes()
                 if untiered == 0:
                     self._first_seen.pop(seg.id, None)
