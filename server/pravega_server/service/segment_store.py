@@ -13,6 +13,7 @@ from the log's durability callback, without a task or a future per block.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ from ..storage.ops import (
     UpdateAttribute,
 )
 from ..storage.segments import MIN_EVENT_NUMBER, Segment
+
+log = logging.getLogger(__name__)
 
 Reply = c.Command | None
 Result = Reply | Awaitable[Reply]
@@ -179,6 +182,11 @@ class SegmentStore:
             data = await self.engine.read_async(seg, cmd.offset, size)
         except errors.SegmentTruncated as exc:
             return c.SegmentIsTruncated(cmd.request_id, cmd.segment, exc.start_offset, "", cmd.offset)
+        except OSError as exc:
+            # Tier 2 unreachable: an empty read makes the client ask again, as after a
+            # tail wait; nothing is lost and the reader is not failed.
+            log.warning("%s: reading tier 2 at offset %d failed: %s", cmd.segment, cmd.offset, exc)
+            data = b""
         end = seg.durable_length
         return c.SegmentRead(cmd.segment, cmd.offset, cmd.offset + len(data) >= end, False, data, cmd.request_id)
 

@@ -13,6 +13,8 @@ Objects are immutable: a chunk is one PUT (atomic: it exists whole or not at all
 from __future__ import annotations
 
 import builtins
+import contextlib
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -52,11 +54,13 @@ class S3ChunkStore:
     async def write(self, name: str, offset: int, data: bytes | memoryview) -> None:
         if offset != 0:
             raise ValueError("S3 objects cannot be appended to: write chunks whole")
-        await self._obs.put_async(self._store, name, bytes(data))
+        with _as_os_error():
+            await self._obs.put_async(self._store, name, bytes(data))
 
     async def read(self, name: str, offset: int, length: int) -> bytes:
         try:
-            return bytes(await self._obs.get_range_async(self._store, name, start=offset, length=length))
+            with _as_os_error():
+                return bytes(await self._obs.get_range_async(self._store, name, start=offset, length=length))
         except FileNotFoundError:
             raise ChunkNotFound(name) from None
 
@@ -65,18 +69,33 @@ class S3ChunkStore:
 
     async def delete(self, name: str) -> None:
         try:
-            await self._obs.delete_async(self._store, name)
+            with _as_os_error():
+                await self._obs.delete_async(self._store, name)
         except FileNotFoundError:
             pass
 
     async def list(self, prefix: str = "") -> builtins.list[str]:
         # object_store lists by path segments: filter the name prefix here.
-        entries = await self._obs.list(self._store).collect_async()
+        with _as_os_error():
+            entries = await self._obs.list(self._store).collect_async()
         return sorted(name for name in (str(e["path"]) for e in entries) if name.startswith(prefix))
 
     async def usage(self) -> int:
-        entries = await self._obs.list(self._store).collect_async()
+        with _as_os_error():
+            entries = await self._obs.list(self._store).collect_async()
         return sum(int(e["size"]) for e in entries)
 
     def close(self) -> None:
         pass
+
+
+@contextlib.contextmanager
+def _as_os_error() -> Iterator[None]:
+    """obstore's errors (network, credentials, permissions) as ``OSError``, the chunk
+    store contract: callers retry those. Missing objects stay ``FileNotFoundError``."""
+    try:
+        yield
+    except OSError:
+        raise
+    except Exception as exc:
+        raise OSError(f"S3: {exc}") from exc
