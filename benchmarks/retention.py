@@ -145,11 +145,17 @@ def bench_restart(table: Table, sizes: list[float], work: Path) -> None:
                 written, secs = ingest(server, segments_of("bench", "s", 4), nbytes, None)
                 drained = wait_log_drained(server) if label == "tiering" else 0.0
                 ready = restart_seconds(server)
+                # The same start on an empty store right now: the interpreter and imports
+                # (slow on a loaded machine) are most of a start.
+                with ServerProcess(work / "empty-now", extra_args=args) as empty:
+                    baseline = empty.startup_seconds
+                _rm(work / "empty-now")
                 table.add(
                     f"(a) restart after {gib(written)}, {label}",
                     f"{ready:.2f} s",
                     "< 1 s" if label == "tiering" else "",
-                    f"ingest {written / MB / secs:,.0f} MB/s; log drained {drained:.0f} s after; "
+                    f"empty store now {baseline:.2f} s; ingest {written / MB / secs:,.0f} MB/s; "
+                    f"log drained {drained:.0f} s after; "
                     f"data dir {gib(du(data))}",
                 )
             _rm(data)
