@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import sys
 import tempfile
 import time
@@ -127,6 +128,12 @@ def restart_seconds(server: ServerProcess) -> float:
     return server.startup_seconds
 
 
+def recovery_seconds(server: ServerProcess) -> str:
+    """The store's own recovery time, from the server's last "recovered ... in X s" line."""
+    found = re.findall(r"recovered .* in ([0-9.]+) s", server.log_path.read_text(errors="replace"))
+    return f"{float(found[-1]):.3f} s" if found else "n/a"
+
+
 # -- (a) --------------------------------------------------------------------------------
 
 
@@ -139,7 +146,7 @@ def bench_restart(table: Table, sizes: list[float], work: Path) -> None:
         modes = [("tiering", TIERED)] + ([("no tiering", UNTIERED)] if i == 0 else [])
         for label, args in modes:
             data = work / f"restart-{i}-{label.replace(' ', '')}"
-            with ServerProcess(data, extra_args=args) as server:
+            with ServerProcess(data, extra_args=args, log_level="INFO") as server:
                 create_stream(server.controller_uri, "bench", "s", 4)
                 print(f"(a) writing {gib(nbytes)} ({label}) ...", flush=True)
                 written, secs = ingest(server, segments_of("bench", "s", 4), nbytes, None)
@@ -154,7 +161,7 @@ def bench_restart(table: Table, sizes: list[float], work: Path) -> None:
                     f"(a) restart after {gib(written)}, {label}",
                     f"{ready:.2f} s",
                     "< 1 s" if label == "tiering" else "",
-                    f"empty store now {baseline:.2f} s; ingest {written / MB / secs:,.0f} MB/s; "
+                    f"recovery itself {recovery_seconds(server)}; empty store now {baseline:.2f} s; ingest {written / MB / secs:,.0f} MB/s; "
                     f"log drained {drained:.0f} s after; "
                     f"data dir {gib(du(data))}",
                 )

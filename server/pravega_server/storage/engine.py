@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -169,6 +170,7 @@ class Engine:
         wal_dir = data_dir / "wal"
         finish_repair(data_dir)
         wal_dir.mkdir(exist_ok=True)
+        started = time.monotonic()
         state = checkpoint.load_newest(data_dir)
         if state is not None:
             self._install(state)
@@ -181,10 +183,11 @@ class Engine:
         self._doomed.clear()  # the startup sweep of the tiering task deletes them
         if recovery.records or state is not None:
             log.info(
-                "recovered from the checkpoint at LSN %d and %d log records (%d segments)",
+                "recovered from the checkpoint at LSN %d and %d log records (%d segments) in %.3f s",
                 from_lsn,
                 recovery.records,
                 len(self.segments),
+                time.monotonic() - started,
             )
         self.log = WalWriter(
             wal_dir,
