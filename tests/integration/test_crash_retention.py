@@ -1,5 +1,5 @@
-"""Crash test with tiering and retention: official-client writer processes keep writing
-to a stream with a by_size retention policy (checked every 0.5 s) while the server,
+"""Crash test with tiering and retention: writer processes (three with the official
+client, one with ours) keep writing to a stream with a by_size retention policy (checked every 0.5 s) while the server,
 which tiers and checkpoints constantly (the test session's settings), is SIGKILLed at
 random moments and restarted.
 
@@ -18,16 +18,28 @@ Checks after the last restart:
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import json
 import os
 import random
+import subprocess
+import sys
 import time
 import uuid
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
-from test_crash import load_results, make_payload, parse_payload, read_everything, start_writer, stop_writers
+from test_crash import (
+    load_results,
+    make_payload,
+    parse_payload,
+    read_everything,
+    routing_key,
+    start_writer,
+    stop_writers,
+)
 
 import pravega
 from pravega import RetentionPolicy
@@ -80,6 +92,9 @@ def test_retention_and_tiering_survive_repeated_sigkill(tmp_path: Path) -> None:
             )
             for i, out in enumerate(outs)
         ]
+        ours_out = tmp_path / "ours.json"
+        outs.append(ours_out)
+        procs.append(start_our_writer(server.controller_uri, scope, stream, "o0", stop_file, ours_out))
         kill_times: list[float] = []
         try:
             time.sleep(3.0)
@@ -160,3 +175,81 @@ def check(results: dict[str, dict], events: list[bytes]) -> list[str]:
             if lost:
                 problems.append(f"writer {wid} key {key}: acknowledged events missing above the head: {lost[:10]}")
     return problems
+
+
+# -- a writer process with our client ---------------------------------------------------
+
+
+def start_our_writer(uri: str, scope: str, stream: str, wid: str, stop_file: Path, out: Path) -> subprocess.Popen:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "ours", uri, scope, stream, wid, str(stop_file), str(out)]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(str(out) + ".log", "wb"))
+
+
+async def _our_writer(args: argparse.Namespace) -> None:
+    """Like the official-client writers of test_crash (same result file): 16 events in
+    flight; a failed event is re-written by a new writer and counted as an attempt."""
+    from pravega.aio import Client
+
+    stop_file = Path(args.stop_file)
+    acked: dict[int, float] = {}
+    attempts: Counter[int] = Counter()
+    failures: list[str] = []
+    recreated = 0
+    # One future may stand for several events (the client acknowledges in batches).
+    pending: dict[asyncio.Future, list[int]] = {}
+    retry: list[int] = []
+    seq = 0
+    async with Client(args.uri) as client:
+        writer = await client.create_writer(args.scope, args.stream, pravega.BytesSerializer())
+        deadline = None
+        while True:
+            if deadline is None and stop_file.exists():
+                deadline = time.monotonic() + 45
+            if deadline is not None and (not pending and not retry or time.monotonic() > deadline):
+                break
+            while sum(map(len, pending.values())) < 16 and (retry or deadline is None):
+                if retry:
+                    n = retry.pop(0)
+                else:
+                    n, seq = seq, seq + 1
+                attempts[n] += 1
+                fut = await writer.write(make_payload(args.id, n), routing_key(args.id, n))
+                pending.setdefault(fut, []).append(n)
+            done, _ = await asyncio.wait(list(pending), timeout=0.25, return_when=asyncio.FIRST_COMPLETED)
+            broken = False
+            for fut in done:
+                seqs = pending.pop(fut)
+                if fut.exception() is None:
+                    for n in seqs:
+                        acked[n] = time.time()
+                else:
+                    broken = True
+                    failures.append(f"seqs {seqs[:3]}: {fut.exception()!r}"[:300])
+                    retry.extend(seqs)
+            if broken:
+                recreated += 1
+                for seqs in pending.values():
+                    retry.extend(seqs)
+                pending.clear()
+                writer = await client.create_writer(args.scope, args.stream, pravega.BytesSerializer())
+    result = {
+        "writer": args.id,
+        "issued": seq,
+        "acked": acked,
+        "attempts": {n: k for n, k in attempts.items() if k > 1},
+        "unacked_at_end": sorted({n for seqs in pending.values() for n in seqs} | set(retry)),
+        "failures": failures[:50],
+        "recreated": recreated,
+    }
+    tmp = Path(args.out + ".tmp")
+    tmp.write_text(json.dumps(result))
+    tmp.rename(args.out)
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("mode", choices=["ours"])
+    for name in ("uri", "scope", "stream", "id", "stop_file", "out"):
+        p.add_argument(name)
+    asyncio.run(_our_writer(p.parse_args()))
+    os._exit(0)
