@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_tiering import FAST, SEG, W1, append, wait_until, write_events
+from test_engine_tiering import FAST, SEG, W1, append, wait_until, write_events
 
 from pravega_server.storage import errors
 from pravega_server.storage.engine import Engine
