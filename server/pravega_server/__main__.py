@@ -16,6 +16,7 @@ from .controller.retention import RetentionConfig
 from .service.segment_store import StoreConfig
 from .storage import repair
 from .storage.rates import DEFAULT_WINDOWS
+from .storage.tiering import TieringConfig
 from .storage.wal.format import DEFAULT_FILE_SIZE
 from .storage.wal.reader import CorruptLogError
 
@@ -69,9 +70,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--log-file-size",
         type=int,
-        default=DEFAULT_FILE_SIZE,
+        default=int(os.environ.get("PRAVEGA_LOG_FILE_SIZE", DEFAULT_FILE_SIZE)),
         metavar="BYTES",
-        help=f"size at which the log moves to a new file (default {DEFAULT_FILE_SIZE})",
+        help=f"size at which the log moves to a new file (default {DEFAULT_FILE_SIZE} or $PRAVEGA_LOG_FILE_SIZE)",
     )
     p.add_argument(
         "--tail-read-wait",
@@ -119,6 +120,53 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="S",
         help="seconds between two retention cycles: record a tail cut, truncate (default 1800, as Pravega)",
     )
+    tier = p.add_argument_group("long-term storage (tier 2), checkpoints and the log's bound")
+    tier.add_argument(
+        "--lts",
+        default=os.environ.get("PRAVEGA_LTS"),
+        metavar="URL",
+        help="tier 2: file:///path or s3://bucket/prefix (default: file://DATA_DIR/lts); "
+        "S3 credentials from the standard AWS_* environment variables",
+    )
+    tier.add_argument(
+        "--lts-endpoint",
+        default=os.environ.get("PRAVEGA_LTS_ENDPOINT"),
+        metavar="URL",
+        help="endpoint of an S3-compatible store (MinIO, Ceph RGW, ...; default: AWS)",
+    )
+    tier.add_argument("--no-tiering", action="store_true", help="keep all data in the log (no tier 2)")
+    tier.add_argument(
+        "--chunk-size",
+        type=_size,
+        default=os.environ.get("PRAVEGA_CHUNK_SIZE", TieringConfig.chunk_size),
+        help="largest tier-2 chunk (default 64M or $PRAVEGA_CHUNK_SIZE)",
+    )
+    tier.add_argument(
+        "--flush-age",
+        type=float,
+        default=float(os.environ.get("PRAVEGA_FLUSH_AGE", TieringConfig.flush_age)),
+        metavar="S",
+        help="seconds after which log data is tiered even if no chunk is full (default 30 or $PRAVEGA_FLUSH_AGE)",
+    )
+    tier.add_argument(
+        "--checkpoint-interval",
+        type=float,
+        default=float(os.environ.get("PRAVEGA_CHECKPOINT_INTERVAL", TieringConfig.checkpoint_interval)),
+        metavar="S",
+        help="seconds between two metadata checkpoints (default 30 or $PRAVEGA_CHECKPOINT_INTERVAL)",
+    )
+    tier.add_argument(
+        "--checkpoint-bytes",
+        type=_size,
+        default=TieringConfig.checkpoint_bytes,
+        help="log bytes after which a checkpoint is written early (default 256M)",
+    )
+    tier.add_argument(
+        "--max-log-size",
+        type=_size,
+        default=0,
+        help="bound of the log on disk: beyond it appends are refused until tier 2 catches up (default: none)",
+    )
     p.add_argument(
         "--log-level",
         default=os.environ.get("PRAVEGA_LOG_LEVEL", "WARNING"),
@@ -137,6 +185,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     problem = autoscale_config(args).validate()
     if problem:
         p.error(f"auto-scaling: {problem}")
+    problem = tiering_config(args).validate()
+    if problem:
+        p.error(f"tiering: {problem}")
+    if args.lts and not args.lts.startswith(("file://", "s3://")):
+        p.error("--lts must be file:///path or s3://bucket/prefix")
     return args
 
 
@@ -158,6 +211,32 @@ def autoscale_config(args: argparse.Namespace) -> AutoScaleConfig:
         mute=args.autoscale_mute,
         interval=args.autoscale_interval,
     )
+
+
+def tiering_config(args: argparse.Namespace) -> TieringConfig:
+    return TieringConfig(
+        chunk_size=args.chunk_size,
+        flush_age=args.flush_age,
+        checkpoint_interval=args.checkpoint_interval,
+        checkpoint_bytes=args.checkpoint_bytes,
+        max_log_size=args.max_log_size,
+    )
+
+
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def _size(text: str) -> int:
+    """A byte count: 1048576, 64M, 2G, 512K."""
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = t[-1:] if t[-1:] in _UNITS else ""
+    try:
+        value = float(t[: len(t) - len(unit)]) * _UNITS[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 1048576, 512K, 64M, 2G)") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"negative size: {text!r}")
+    return int(value)
 
 
 def _port(text: str) -> int:
@@ -189,6 +268,9 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         max_txn_lease_ms=args.max_txn_lease_ms,
         autoscale=autoscale_config(args),
         retention=RetentionConfig(enabled=not args.no_retention, interval=args.retention_interval),
+        tiering=None if args.no_tiering else tiering_config(args),
+        lts=args.lts,
+        lts_endpoint=args.lts_endpoint,
     )
 
 

@@ -22,6 +22,8 @@ from .controller.retention import RetentionConfig
 from .controller.service import ControllerService
 from .service.segment_store import SegmentStore, StoreConfig
 from .storage.engine import Engine
+from .storage.lts import open_chunk_store
+from .storage.tiering import TieringConfig
 from .storage.wal.format import DEFAULT_FILE_SIZE
 from .transport.tcp import bind_listener, start_tcp
 
@@ -44,6 +46,11 @@ class ServerConfig:
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     #: Size at which the log moves to a new file.
     log_file_size: int = DEFAULT_FILE_SIZE
+    #: Tiering to long-term storage (None: off; the log keeps everything).
+    tiering: TieringConfig | None = field(default_factory=TieringConfig)
+    #: Tier 2: ``file:///path`` or ``s3://bucket/prefix`` (default: DATA_DIR/lts).
+    lts: str | None = None
+    lts_endpoint: str | None = None
 
 
 class PravegaServer:
@@ -78,8 +85,17 @@ class PravegaServer:
             raise OSError(errno.EADDRINUSE, f"cannot bind the controller to {where}: {exc}") from None
         if self.controller_port == 0:
             raise OSError(errno.EADDRINUSE, f"cannot bind the controller to {where} (address already in use?)")
+        chunks = None
+        if cfg.data_dir is not None and cfg.tiering is not None:
+            url = cfg.lts or f"file://{Path(cfg.data_dir).resolve() / 'lts'}"
+            chunks = open_chunk_store(url, endpoint=cfg.lts_endpoint, fsync=cfg.fsync)
         self.engine = await Engine.open(
-            cfg.data_dir, fsync=cfg.fsync, file_size=cfg.log_file_size, on_fatal=lambda exc: self._fatal.set()
+            cfg.data_dir,
+            fsync=cfg.fsync,
+            on_fatal=lambda exc: self._fatal.set(),
+            file_size=cfg.log_file_size,
+            chunks=chunks,
+            tiering=cfg.tiering if chunks is not None else None,
         )
         store = SegmentStore(self.engine, cfg.store)
         sock, self._sock = self._sock, None

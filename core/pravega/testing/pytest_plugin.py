@@ -53,7 +53,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+#: Server settings for every server a test session starts (read by ``pravega-server``
+#: from the environment, so subprocesses started by tests inherit them): small chunks,
+#: quick flushes, frequent checkpoints and small log files, so that tiering, checkpoints
+#: and log deletion happen constantly under every test. A value set in the
+#: environment before the session wins.
+TEST_SERVER_ENV = {
+    "PRAVEGA_CHUNK_SIZE": "256K",
+    "PRAVEGA_FLUSH_AGE": "0.5",
+    "PRAVEGA_CHECKPOINT_INTERVAL": "1",
+    "PRAVEGA_LOG_FILE_SIZE": str(4 * 1024 * 1024),
+}
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    for key, value in TEST_SERVER_ENV.items():
+        os.environ.setdefault(key, value)
     config.addinivalue_line(
         "markers", f"{MARKER}: the module's pravega_server fixture is a container, not a subprocess"
     )
@@ -137,3 +152,14 @@ def pravega_container_factory(request: pytest.FixtureRequest) -> Iterator[Callab
             container.stop()
         except Exception:
             pass
+
+
+@pytest.fixture
+def local_s3() -> Iterator[Any]:
+    """A local S3-compatible server (:class:`pravega.testing.s3.LocalS3`) with a bucket;
+    the AWS credential environment variables are set for it."""
+    pytest.importorskip("moto", reason="the s3 tests need moto[server] (the test extra)")
+    from .s3 import LocalS3
+
+    with LocalS3() as s3:
+        yield s3

@@ -12,6 +12,7 @@ Store errors are answered through the one mapping in ``service/replies.py``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ from ..storage.ops import (
 )
 from ..storage.segments import MIN_EVENT_NUMBER, Segment, Table
 from .replies import ILLEGAL_ARGUMENT, UNSPECIFIED, closes_connection, error_reply
+
+log = logging.getLogger(__name__)
 
 Reply = c.Command | None
 Result = Reply | Awaitable[Reply]
@@ -126,8 +129,8 @@ class SegmentStore:
             return reply
         return self._park_read(seg, cmd)
 
-    def _try_read(self, seg: Segment, cmd: c.ReadSegment) -> c.Command | None:
-        """The reply for a read, or None if it must wait for data."""
+    def _try_read(self, seg: Segment, cmd: c.ReadSegment) -> c.Command | Awaitable[c.Command] | None:
+        """The reply for a read (or an awaitable of it), or None if it must wait for data."""
         offset = cmd.offset
         if seg.deleted:
             return c.NoSuchSegment(cmd.request_id, cmd.segment, "", offset)
@@ -137,6 +140,8 @@ class SegmentStore:
         if offset < end:
             size = max(0, min(cmd.suggested_length, self.config.max_read_size))
             data = self.engine.read(seg, offset, size or 1)
+            if data is None:  # in a remote tier-2 chunk
+                return self._read_tier2(seg, cmd, size or 1)
             return c.SegmentRead(cmd.segment, offset, offset + len(data) >= end, False, data, cmd.request_id)
         if seg.durable_sealed:
             if offset > end:
@@ -148,6 +153,19 @@ class SegmentStore:
                 )
             return c.SegmentRead(cmd.segment, offset, True, True, b"", cmd.request_id)
         return None
+
+    async def _read_tier2(self, seg: Segment, cmd: c.ReadSegment, size: int) -> c.Command:
+        try:
+            data = await self.engine.read_async(seg, cmd.offset, size)
+        except errors.SegmentTruncated as exc:
+            return c.SegmentIsTruncated(cmd.request_id, cmd.segment, exc.start_offset, "", cmd.offset)
+        except OSError as exc:
+            # Tier 2 unreachable: an empty read makes the client ask again, as after a
+            # tail wait; nothing is lost and the reader is not failed.
+            log.warning("%s: reading tier 2 at offset %d failed: %s", cmd.segment, cmd.offset, exc)
+            data = b""
+        end = seg.durable_length
+        return c.SegmentRead(cmd.segment, cmd.offset, cmd.offset + len(data) >= end, False, data, cmd.request_id)
 
     def _park_read(self, seg: Segment, cmd: c.ReadSegment) -> Awaitable[c.Command]:
         """Hold a read at the tail until data arrives, the segment ends, or a timeout."""
@@ -169,7 +187,11 @@ class SegmentStore:
                 seg.waiters.append(wake)
                 return
             timer.cancel()
-            fut.set_result(reply)
+            if isinstance(reply, c.Command):
+                fut.set_result(reply)
+            else:  # tiered meanwhile: read it from tier 2
+                task = asyncio.ensure_future(reply)
+                task.add_done_callback(lambda t: fut.done() or fut.set_result(t.result()))
 
         timer = self.loop.call_later(self.config.tail_read_wait, timeout)
         seg.waiters.append(wake)

@@ -8,8 +8,10 @@ All state changes happen on the event-loop thread, in log order:
 3. when the log reports the record durable, the durable view moves on, waiting
    readers wake up and the caller is answered.
 
-Recovery replays the log through the same ``_apply`` functions, so a restarted store
-has exactly the state whose records were durable.
+Recovery loads the newest checkpoint (``checkpoint.py``) and replays the log after it
+through the same ``_apply`` functions, so a restarted store has exactly the state whose
+records were durable. A background task (``tiering.py``) moves segment data from the
+log into tier-2 chunks, writes checkpoints and deletes log files nobody needs.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import errors
+from . import checkpoint, errors
 from .lock import DataDirLock
+from .lts import ChunkNotFound, ChunkStore
 from .ops import (
     APPEND_HEADER,
     NO_VERSION,
@@ -35,16 +39,21 @@ from .ops import (
     SealSegment,
     TableRemove,
     TableUpdate,
+    TierSegment,
     TruncateSegment,
     UpdateAttribute,
     decode_batch,
     encode_batch,
 )
+from .read_cache import ReadCache
 from .repair_files import finish_repair
 from .segments import MIN_EVENT_NUMBER, Segment, Table
 from .wal import format as fmt
 from .wal.reader import Record, scan
 from .wal.writer import LogClosedError, LogUnavailable, WalWriter
+
+if TYPE_CHECKING:
+    from .tiering import Tiering, TieringConfig
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +102,19 @@ class Engine:
         self._read_fds: dict[int, int] = {}
         self.log: WalWriter | _MemoryLog
         self.fatal: BaseException | None = None
+        #: Tier 2, when tiering is on (see tiering.py).
+        self.chunks: ChunkStore | None = None
+        #: Chunks no longer referenced by the operations being applied; handed to
+        #: ``on_garbage`` once those operations are durable.
+        self._doomed: list[str] = []
+        self.on_garbage: Callable[[list[str]], None] | None = None
+        #: LSN of the checkpoint recovery started from (0: none).
+        self.checkpoint_lsn = 0
+        #: Set by the tiering task while the untiered log exceeds its bound.
+        self.log_full = False
+        #: Blocks of remote tier-2 chunks (None for local stores: the page cache does it).
+        self.read_cache: ReadCache | None = None
+        self._tiering: Tiering | None = None
         self._lock: DataDirLock | None = None
 
     # -- life cycle ----------------------------------------------------------------
@@ -108,12 +130,18 @@ class Engine:
         on_fatal: Callable[[BaseException], None] | None = None,  # unused: the log no longer fails for good
         preallocate: bool = True,
         lock: bool = True,
+        chunks: ChunkStore | None = None,
+        tiering: TieringConfig | None = None,
     ) -> Engine:
         """Recover the store from ``data_dir`` (None: in memory).
 
         Takes the data directory's lock (:class:`~.lock.DataDirLocked` if another process
         holds it) and raises :class:`~.wal.reader.CorruptLogError` without changing
         anything if the log is damaged below what it proves durable (see ``wal.reader``).
+        Recovery starts from the newest checkpoint (``checkpoint.py``), if any.
+
+        ``chunks`` is tier 2 and ``tiering`` a :class:`~.tiering.TieringConfig`; with
+        both, a background task tiers data, checkpoints and trims the log.
         """
         loop = asyncio.get_running_loop()
         engine = cls(data_dir, loop, fsync)
@@ -124,19 +152,43 @@ class Engine:
         if lock:
             engine._lock = DataDirLock.acquire(data_dir)
         try:
+            engine.chunks = chunks
+            if chunks is not None and not chunks.local:
+                engine.read_cache = ReadCache(chunks)
             engine._recover(data_dir, from_lsn, file_size, preallocate)
         except BaseException:
             engine._release_lock()
             raise
+        if tiering is not None and chunks is not None:
+            from .tiering import Tiering
+
+            engine._tiering = Tiering(engine, tiering)
+            engine._tiering.start()
         return engine
 
     def _recover(self, data_dir: Path, from_lsn: int, file_size: int, preallocate: bool) -> None:
         wal_dir = data_dir / "wal"
         finish_repair(data_dir)
         wal_dir.mkdir(exist_ok=True)
+        started = time.monotonic()
+        state = checkpoint.load_newest(data_dir)
+        if state is not None:
+            self._install(state)
+            from_lsn = self.checkpoint_lsn = max(from_lsn, state.lsn)
         recovery = scan(wal_dir, self._replay, from_lsn=from_lsn, report=log.info)
-        if recovery.records:
-            log.info("recovered %d records (%d segments)", recovery.records, len(self.segments))
+        if recovery.next_lsn < from_lsn:
+            raise checkpoint.CorruptCheckpointError(
+                f"the checkpoint is at LSN {from_lsn} but the log ends at {recovery.next_lsn}"
+            )
+        self._doomed.clear()  # the startup sweep of the tiering task deletes them
+        if recovery.records or state is not None:
+            log.info(
+                "recovered from the checkpoint at LSN %d and %d log records (%d segments) in %.3f s",
+                from_lsn,
+                recovery.records,
+                len(self.segments),
+                time.monotonic() - started,
+            )
         self.log = WalWriter(
             wal_dir,
             recovery.next_lsn,
@@ -149,8 +201,20 @@ class Engine:
             durable_lsn=recovery.durable_lsn,
         )
 
+    def _install(self, state: checkpoint.State) -> None:
+        self.next_id = state.next_id
+        self.meta = state.meta
+        for seg in state.segments:
+            self.segments[seg.name] = seg
+            self.by_id[seg.id] = seg
+
     def close(self) -> None:
+        if self._tiering is not None:
+            self._tiering.stop()
+            self._tiering = None
         self.log.close()
+        if self.chunks is not None:
+            self.chunks.close()
         for fd in self._read_fds.values():
             os.close(fd)
         self._read_fds.clear()
@@ -187,8 +251,13 @@ class Engine:
         self.log.barrier(_resolver(fut))
         await fut
 
-    def read(self, seg: Segment, offset: int, max_length: int) -> bytes:
-        """Up to ``max_length`` durable bytes from ``offset`` (which the caller checked)."""
+    def read(self, seg: Segment, offset: int, max_length: int) -> bytes | None:
+        """Up to ``max_length`` durable bytes from ``offset`` (which the caller checked).
+
+        Reads what the loop can read at once (the log, local chunks); a shorter answer
+        is fine for a segment read. None: the data is in a remote chunk, use
+        :meth:`read_async`.
+        """
         end = min(seg.durable_length, offset + max_length)
         if end <= offset:
             return b""
@@ -198,14 +267,56 @@ class Engine:
             n = min(length, remaining)
             if base is None:
                 pieces.append(where[:n])
+            elif type(base) is str:
+                data = self._read_chunk_sync(base, where, n)
+                if data is None:
+                    break
+                pieces.append(data)
+                if len(data) < n:  # the end of a cached block: enough for this read
+                    break
             else:
                 pieces.append(os.pread(self._read_fd(base), n, where))
             remaining -= n
             if remaining <= 0:
                 break
+        if not pieces:
+            return None
         if len(pieces) == 1:
             return bytes(pieces[0])
         return b"".join(pieces)
+
+    def _read_chunk_sync(self, name: str, where: int, n: int) -> bytes | None:
+        if self.read_cache is not None:
+            return self.read_cache.get(name, where, n)
+        assert self.chunks is not None
+        try:
+            return self.chunks.read_sync(name, where, n)
+        except ChunkNotFound:
+            return None
+
+    async def read_async(self, seg: Segment, offset: int, max_length: int) -> bytes:
+        """Like :meth:`read`, for data in tier 2 that needs I/O off the loop.
+
+        Raises :class:`errors.SegmentTruncated` if the data went away meanwhile."""
+        data = self.read(seg, offset, max_length)
+        if data is not None:
+            return data
+        extents = seg.extents_from(offset)
+        if not extents or type(extents[0][1][0]) is not str or self.chunks is None:
+            raise errors.SegmentTruncated(seg.name, seg.start_offset)
+        name, where, length = extents[0][1]
+        n = min(length, max_length, seg.durable_length - offset)
+        try:
+            if self.read_cache is not None:
+                return await self.read_cache.read(name, where, n, chunk_end=where + length)
+            return await self.chunks.read(name, where, n)
+        except ChunkNotFound:
+            raise errors.SegmentTruncated(seg.name, seg.start_offset) from None
+
+    def release_log_fds(self, below: int) -> None:
+        """Close read descriptors of log files based below ``below`` (being deleted)."""
+        for base in [b for b in self._read_fds if b < below]:
+            os.close(self._read_fds.pop(base))
 
     def _read_fd(self, base: int) -> int:
         fd = self._read_fds.get(base)
@@ -253,6 +364,8 @@ class Engine:
             raise errors.NoSuchSegment(seg.name, "segment was deleted")
         if seg.sealed:
             raise errors.SegmentSealed(seg.name, "segment is sealed")
+        if self.log_full:
+            raise errors.StorageUnavailable(seg.name, "the log is full until tier 2 takes data: retry later")
         if expected_offset is not None and expected_offset != seg.length:
             raise errors.BadOffset(seg.name, expected_offset, seg.length)
         head = APPEND_HEADER.pack(seg.id, writer_id >> 64, writer_id & _U64, last_event_number)
@@ -301,12 +414,18 @@ class Engine:
         except (LogUnavailable, LogClosedError) as exc:
             raise errors.StorageUnavailable(_op_segment(ops[0]), str(exc)) from exc
         touched = [self._touched(op) for op in ops]
+        doomed_from = len(self._doomed)
         results = [self._apply(op) for op in ops]
+        doomed = self._doomed[doomed_from:]
+        del self._doomed[doomed_from:]
         fut = self.loop.create_future()
         self.log.when_durable(end, _resolver(fut))
         await fut
         for op, seg, result in zip(ops, touched, results):
             self._make_durable(op, seg, result)
+        if doomed and self.on_garbage is not None:
+            # Only now: the operation that dropped them can no longer be lost.
+            self.on_garbage(doomed)
         return results
 
     def _touched(self, op: Op) -> Segment | None:
@@ -357,8 +476,8 @@ class Engine:
                 _check_table_offset(op.name, table, op.table_offset)
                 for key, version in op.keys:
                     _check_condition(op.name, table, key, version)
-            elif isinstance(op, PutMeta):
-                pass
+            elif isinstance(op, (PutMeta, TierSegment)):
+                pass  # a TierSegment that no longer fits is a no-op (see _apply)
             else:  # pragma: no cover - a programming error
                 raise TypeError(f"unknown operation {op!r}")
 
@@ -383,12 +502,13 @@ class Engine:
             seg = self.segments.pop(op.name)
             self.by_id.pop(seg.id, None)
             seg.deleted = True
+            self._doomed.extend(seg.chunks())
             return None
         if isinstance(op, TruncateSegment):
             seg = self.segments[op.name]
             if op.offset > seg.start_offset:
                 seg.start_offset = op.offset
-                seg.drop_below(op.offset)
+                self._doomed.extend(e[0] for e in seg.drop_below(op.offset) if type(e[0]) is str)
             return None
         if isinstance(op, MergeSegments):
             target = self.segments[op.target]
@@ -421,6 +541,12 @@ class Engine:
             else:
                 self.meta[op.key] = op.value
             return None
+        if isinstance(op, TierSegment):
+            owner = self.by_id.get(op.segment_id)
+            if owner is None or owner.name != op.name or not owner.replace_run(op.start, op.length, op.chunk):
+                self._doomed.append(op.chunk)
+                return False
+            return True
         raise TypeError(f"unknown operation {op!r}")  # pragma: no cover
 
     @staticmethod

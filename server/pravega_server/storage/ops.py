@@ -246,6 +246,34 @@ class PutMeta:
     value: bytes | None = field(default=None)
 
 
+@dataclass(frozen=True, slots=True)
+class TierSegment:
+    """Segment bytes [start, start + length) now live in tier-2 chunk ``chunk``.
+
+    Written by the tiering task after the chunk is durable. It applies only if the
+    segment still exists with ``segment_id`` and the range is still exactly a run of
+    log extents; otherwise it is a no-op and the chunk is garbage.
+    """
+
+    OP: ClassVar[int] = 10
+    name: str
+    segment_id: int
+    start: int
+    length: int
+    chunk: str
+
+    def encode(self, w: _Writer) -> None:
+        w.text(self.name)
+        w.i64(self.segment_id)
+        w.i64(self.start)
+        w.i64(self.length)
+        w.text(self.chunk)
+
+    @classmethod
+    def decode(cls, r: _Reader) -> TierSegment:
+        return cls(r.text(), r.i64(), r.i64(), r.i64(), r.text())
+
+
 Op = (
     CreateSegment
     | SealSegment
@@ -256,6 +284,7 @@ Op = (
     | TableUpdate
     | TableRemove
     | PutMeta
+    | TierSegment
 )
 
 OPS: dict[int, type[Op]] = {
@@ -270,6 +299,7 @@ OPS: dict[int, type[Op]] = {
         TableUpdate,
         TableRemove,
         PutMeta,
+        TierSegment,
     )
 }
 

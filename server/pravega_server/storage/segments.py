@@ -23,6 +23,7 @@ from .ops import NO_VERSION, SegmentKind
 MIN_EVENT_NUMBER = -(2**63)
 
 # An extent is (file base LSN, offset in that file, length) for data in the log,
+# (chunk name, offset in that chunk, length) for data in tier 2,
 # or (None, buffer, length) for the in-memory store.
 Extent = tuple[Any, Any, int]
 
@@ -152,12 +153,65 @@ class Segment:
             out.append((self.starts[j], self.extents[j]))
         return out
 
-    def drop_below(self, offset: int) -> None:
-        """Forget extents that lie wholly below ``offset`` (after a truncation)."""
+    def drop_below(self, offset: int) -> list[Extent]:
+        """Forget extents that lie wholly below ``offset`` (after a truncation); returns them."""
         i = bisect.bisect_right(self.starts, offset) - 1
         if i > 0:
+            dropped = self.extents[:i]
             del self.starts[:i]
             del self.extents[:i]
+            return dropped
+        return []
+
+    def log_run(self, max_bytes: int) -> tuple[int, int, list[Extent]] | None:
+        """The first run of durable log bytes: (segment offset, length, extents), at
+        most ``max_bytes`` long (the last extent may be cut); None if there is none."""
+        for i, extent in enumerate(self.extents):
+            if type(extent[0]) is not int:
+                continue
+            start = self.starts[i]
+            run: list[Extent] = []
+            size = 0
+            for j in range(i, len(self.extents)):
+                base, where, n = self.extents[j]
+                if type(base) is not int or self.starts[j] + n > self.durable_length or size >= max_bytes:
+                    break
+                take = min(n, max_bytes - size)
+                run.append((base, where, take))
+                size += take
+            return (start, size, run) if run else None
+        return None
+
+    def log_bytes(self) -> int:
+        """Bytes of this segment still only in the log."""
+        return sum(e[2] for e in self.extents if type(e[0]) is int)
+
+    def replace_run(self, start: int, length: int, chunk: str) -> bool:
+        """Replace the log bytes [start, start + length) by one chunk extent; ``start``
+        must begin an extent, the end may split one. False (and nothing changed) if
+        the range is not such a run of log extents any more."""
+        i = bisect.bisect_left(self.starts, start)
+        if i >= len(self.starts) or self.starts[i] != start or length <= 0:
+            return False
+        j = i
+        size = 0
+        rest: list[Extent] = []
+        while size < length:
+            if j >= len(self.extents) or type(self.extents[j][0]) is not int:
+                return False
+            base, where, n = self.extents[j]
+            if size + n > length:  # split: the tail stays in the log
+                keep = length - size
+                rest = [(base, where + keep, n - keep)]
+                n = keep
+            size += n
+            j += 1
+        self.extents[i:j] = [(chunk, 0, length), *rest]
+        self.starts[i:j] = [start, start + length] if rest else [start]
+        return True
+
+    def chunks(self) -> set[str]:
+        return {e[0] for e in self.extents if type(e[0]) is str}
 
     def notify(self) -> None:
         if self.waiters:
