@@ -109,6 +109,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="S",
         help="seconds between two retention cycles: record a tail cut, truncate (default 1800, as Pravega)",
     )
+    web = p.add_argument_group("REST API, health and metrics (HTTP)")
+    web.add_argument(
+        "--rest-port",
+        type=_port,
+        default=int(os.environ.get("PRAVEGA_REST_PORT", 9091)),
+        help="REST API / health / metrics port (default 9091 or $PRAVEGA_REST_PORT; 0 picks a free port)",
+    )
+    web.add_argument("--no-rest", action="store_true", help="no HTTP listener (no REST API, health or metrics)")
+    web.add_argument("--no-metrics", action="store_true", help="do not serve Prometheus metrics at /metrics")
     p.add_argument(
         "--log-level",
         default=os.environ.get("PRAVEGA_LOG_LEVEL", "WARNING"),
@@ -176,6 +185,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         max_txn_lease_ms=args.max_txn_lease_ms,
         autoscale=autoscale_config(args),
         retention=RetentionConfig(enabled=not args.no_retention, interval=args.retention_interval),
+        rest_port=None if args.no_rest else args.rest_port,
+        metrics=not args.no_metrics,
     )
 
 
@@ -188,9 +199,10 @@ async def run(config: ServerConfig) -> int:
         await server.stop(0)
         return 1
     where = "in memory" if config.data_dir is None else f"data-dir={config.data_dir}"
+    rest = "" if config.rest_port is None else f" rest={config.host}:{server.rest_port}"
     print(
         f"{READY_PREFIX} controller={config.host}:{server.controller_port} "
-        f"segment-store={config.host}:{server.segment_store_port} {where}",
+        f"segment-store={config.host}:{server.segment_store_port} {where}{rest}",
         flush=True,
     )
     stop = asyncio.Event()

@@ -18,6 +18,7 @@ from .controller.autoscale import AutoScaleConfig
 from .controller.grpc_service import add_to_server
 from .controller.retention import RetentionConfig
 from .controller.service import ControllerService
+from .rest import Authenticator, RestServer, build_app, start_rest
 from .service.segment_store import SegmentStore, StoreConfig
 from .storage.engine import Engine
 from .transport.tcp import start_tcp
@@ -39,6 +40,12 @@ class ServerConfig:
     max_txn_lease_ms: int = 600_000
     autoscale: AutoScaleConfig = field(default_factory=AutoScaleConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    #: REST API, health and metrics port (None: no HTTP listener; 0: a free port).
+    rest_port: int | None = None
+    #: Checks REST requests' ``Authorization`` header (see ``rest.app.auth_middleware``).
+    rest_authenticator: Authenticator | None = None
+    #: Serve Prometheus metrics at ``/metrics`` on the REST port.
+    metrics: bool = True
 
 
 class PravegaServer:
@@ -52,6 +59,8 @@ class PravegaServer:
         self.controller_port = 0
         self.segment_store_port = 0
         self._fatal = asyncio.Event()
+        self._rest: RestServer | None = None
+        self.rest_port = 0
 
     async def start(self) -> None:
         cfg = self.config
@@ -82,8 +91,39 @@ class PravegaServer:
         if self.controller_port == 0:
             raise OSError(f"cannot bind the controller to {cfg.host}:{cfg.controller_port}")
         await self._grpc.start()
+        if cfg.rest_port is not None:
+            await self._start_rest(cfg.rest_port)
+
+    async def _start_rest(self, port: int) -> None:
+        assert self.controller is not None
+        metrics = None
+        if self.config.metrics:
+            from .metrics import metrics_handler
+
+            metrics = metrics_handler(self)
+        app = build_app(
+            self.controller, self.health, authenticator=self.config.rest_authenticator, metrics_handler=metrics
+        )
+        self._rest = await start_rest(app, self.config.host, port)
+        self.rest_port = self._rest.port
+
+    def health(self) -> dict[str, bool]:
+        """Whether each part serves (the REST ``/health`` endpoints)."""
+        return {
+            "controller": self._grpc is not None and self.controller is not None,
+            "segmentStore": self._tcp is not None and self._tcp.is_serving(),
+            "durableLog": self.engine is not None and self.engine.fatal is None,
+        }
+
+    @property
+    def connections(self) -> set:
+        """The open segment-store connections."""
+        return self._connections
 
     async def stop(self, grace: float = 1.0) -> None:
+        if self._rest is not None:
+            await self._rest.stop()
+            self._rest = None
         if self._grpc is not None:
             await self._grpc.stop(grace)
             self._grpc = None

@@ -376,6 +376,8 @@ class PravegaContainer(DockerContainer):
                 PRAVEGA_CONTROLLER_PORT=str(ctrl),
                 PRAVEGA_SEGMENT_STORE_PORT=str(store),
                 PRAVEGA_ADVERTISED_HOST=advertised,
+                # REST/metrics on a free port: with the host's network two containers must not both take 9091.
+                PRAVEGA_REST_PORT="0",
             )
             if self._advertised_port is not None:
                 self.with_env("PRAVEGA_ADVERTISED_PORT", str(self._advertised_port))
