@@ -23,7 +23,8 @@ Authenticator = Callable[[str | None], Any]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 AUTHENTICATOR = web.AppKey("authenticator", object)
-PRINCIPAL = "principal"
+#: Where handlers find the authenticated principal (``request[PRINCIPAL]``).
+PRINCIPAL: Any = web.RequestKey("principal", object) if hasattr(web, "RequestKey") else "principal"
 #: Paths served without authentication: probes, the scrape endpoint, the API's description.
 OPEN_PATHS = ("/health", "/metrics", "/v1/openapi.json")
 
@@ -61,7 +62,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The one place authentication plugs in: with an authenticator configured, every
-    request outside :data:`OPEN_PATHS` must pass it; its principal is ``request["principal"]``."""
+    request outside :data:`OPEN_PATHS` must pass it; its principal is ``request[PRINCIPAL]``."""
     authenticate = request.app.get(AUTHENTICATOR)
     if authenticate is None or request.path.startswith(OPEN_PATHS):
         return await handler(request)

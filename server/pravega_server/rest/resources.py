@@ -213,24 +213,35 @@ def _state_segment_pattern(scope: str) -> re.Pattern[str]:
     return re.compile(f"^{prefix}(?P<name>.+){suffix}$")
 
 
+def _rust_state_pattern(scope: str) -> re.Pattern[str]:
+    suffix = re.escape(f"{naming.KVTABLE_SUFFIX}/0{naming.EPOCH_DELIMITER}0")
+    return re.compile(f"^{re.escape(scope)}/(?P<name>[^/]+){suffix}$")
+
+
 def reader_groups(controller: ControllerService, scope: str) -> dict[str, dict[str, Any]]:
-    """The scope's reader groups: those registered with the controller (the Java and Rust
-    clients) and those whose state is a table segment of this project's client. Values:
-    ``{"streams": [...], "online": [...]}``."""
+    """The scope's reader groups, found where each client keeps them: registered with the
+    controller (the Java client); a ``<group>_kvtable`` table segment that is no key-value
+    table (the official Rust-based client; its state's encoding is not read, so its
+    streams and readers are not listed); a ``_RG<group>_state`` table segment (this
+    project's client). Values: ``{"streams": [...], "online": [...]}``."""
     out: dict[str, dict[str, Any]] = {}
     registered = getattr(controller, "_rgs", {}).get(scope, {})
     for name, rg in registered.items():
         streams = sorted({f"{c.scope}/{c.stream}" for c in rg.starting_cuts})
         out[name] = {"streams": streams, "online": []}
-    pattern = _state_segment_pattern(scope)
-    for seg_name, seg in controller.engine.segments.items():
-        m = pattern.match(seg_name)
-        if m is None or seg.deleted or seg.table is None:
+    ours, theirs = _state_segment_pattern(scope), _rust_state_pattern(scope)
+    for seg_name, seg in list(controller.engine.segments.items()):
+        if seg.deleted or seg.table is None:
             continue
-        state = state_from_entries(seg.table.entries)
-        if state is None:
+        m = ours.match(seg_name)
+        if m is not None:
+            state = state_from_entries(seg.table.entries)
+            if state is not None:
+                out[m.group("name")] = {"streams": list(state.config.get("streams", [])), "online": state.online()}
             continue
-        out[m.group("name")] = {"streams": list(state.config.get("streams", [])), "online": state.online()}
+        m = theirs.match(seg_name)
+        if m is not None and controller.get_kvt(scope, m.group("name")) is None and seg.table.entries:
+            out.setdefault(m.group("name"), {"streams": [], "online": []})
     return out
 
 
