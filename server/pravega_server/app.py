@@ -14,7 +14,11 @@ from pathlib import Path
 
 import grpc
 
+from .auth import AuthConfig, Authenticator
+from .auth.tls import TlsConfig
+from .auth.wire import WireGuard
 from .controller.autoscale import AutoScaleConfig
+from .controller.grpc_auth import GrpcGuard
 from .controller.grpc_service import add_to_server
 from .controller.retention import RetentionConfig
 from .controller.service import ControllerService
@@ -39,6 +43,10 @@ class ServerConfig:
     max_txn_lease_ms: int = 600_000
     autoscale: AutoScaleConfig = field(default_factory=AutoScaleConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    #: TLS on both ports (None: plaintext).
+    tls: TlsConfig | None = None
+    #: Authentication and authorization (None: everybody may do everything).
+    auth: AuthConfig | None = None
 
 
 class PravegaServer:
@@ -57,7 +65,14 @@ class PravegaServer:
         cfg = self.config
         self.engine = await Engine.open(cfg.data_dir, fsync=cfg.fsync, on_fatal=lambda exc: self._fatal.set())
         store = SegmentStore(self.engine, cfg.store)
-        self._tcp, self._connections = await start_tcp(store, cfg.host, cfg.segment_store_port)
+        authenticator = Authenticator(cfg.auth) if cfg.auth is not None else None
+        self._tcp, self._connections = await start_tcp(
+            store,
+            cfg.host,
+            cfg.segment_store_port,
+            ssl_context=cfg.tls.ssl_context() if cfg.tls is not None else None,
+            guard=WireGuard(authenticator.tokens) if authenticator is not None else None,
+        )
         self.segment_store_port = self._tcp.sockets[0].getsockname()[1]
         self.controller = ControllerService(
             self.engine,
@@ -77,8 +92,12 @@ class PravegaServer:
                 ("grpc.max_send_message_length", 64 * 1024 * 1024),
             ]
         )
-        add_to_server(self._grpc, self.controller)
-        self.controller_port = self._grpc.add_insecure_port(f"{_grpc_host(cfg.host)}:{cfg.controller_port}")
+        add_to_server(self._grpc, self.controller, GrpcGuard(authenticator) if authenticator is not None else None)
+        address = f"{_grpc_host(cfg.host)}:{cfg.controller_port}"
+        if cfg.tls is not None:
+            self.controller_port = self._grpc.add_secure_port(address, cfg.tls.grpc_credentials())
+        else:
+            self.controller_port = self._grpc.add_insecure_port(address)
         if self.controller_port == 0:
             raise OSError(f"cannot bind the controller to {cfg.host}:{cfg.controller_port}")
         await self._grpc.start()
@@ -104,7 +123,8 @@ class PravegaServer:
 
     @property
     def controller_uri(self) -> str:
-        return f"tcp://{self.config.host}:{self.controller_port}"
+        scheme = "tls" if self.config.tls is not None else "tcp"
+        return f"{scheme}://{self.config.host}:{self.controller_port}"
 
     async def __aenter__(self) -> PravegaServer:
         await self.start()
