@@ -40,8 +40,8 @@ def load_secret(path: Path | None) -> bytes:
         data = path.read_bytes().strip()
     except OSError as exc:
         raise ValueError(f"cannot read the token signing key {path}: {exc}") from None
-    if len(data) < 16:
-        raise ValueError(f"the token signing key in {path} is shorter than 16 bytes")
+    if len(data) < 32:
+        raise ValueError(f"the token signing key in {path} is shorter than 32 bytes (HS256 needs 32)")
     return data
 
 
