@@ -122,8 +122,19 @@ class Acl:
         return cls(tuple(entries))
 
     def permission(self, resource: str) -> Permission:
-        """The permission this ACL gives on ``resource`` (a ``prn::/...`` string)."""
+        """The permission this ACL gives on ``resource`` (a ``prn::/...`` string).
+
+        The official client keeps a reader group's state in a table named like a
+        key-value table (``<group>_kvtable``), so a key-value table also gets the
+        permission held on the reader group of the same name.
+        """
         target = parse_resource(resource)
+        held = self._permission(target)
+        if len(target) == 2 and target[1][0] == "key-value-table":
+            held = max(held, self._permission((target[0], ("reader-group", target[1][1]))))
+        return held
+
+    def _permission(self, target: tuple[tuple[str, str], ...]) -> Permission:
         best: Permission | None = None
         depth = -1
         for pattern, permission in self.entries:
