@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .. import naming
 from . import security
@@ -46,6 +46,9 @@ class ClientContext:
     """``connection_factory`` opens the segment-store connections (default: TCP)."""
 
     def __init__(self, config: ClientConfig, connection_factory: ConnectionFactory | None = None) -> None:
+        base_uri, uri_options = security.split_uri_options(config.controller_uri)
+        if uri_options:  # e.g. tls://host:9090?trust_cert=/ca.pem&username=u&password=p
+            config = replace(config, controller_uri=base_uri, **uri_options)
         self.config = config
         tls = security.tls_enabled(config)
         self.controller = ControllerClient(

@@ -16,9 +16,11 @@ import dataclasses
 import json
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode
 
+from .. import errors
 from ..protocol import commands as c
 
 if TYPE_CHECKING:
@@ -26,6 +28,51 @@ if TYPE_CHECKING:
 
 _SEGMENT_FIELDS = ("segment", "segment_name", "parent_segment", "target", "target_segment_id")
 _TLS_SCHEMES = ("tls", "ssl", "tcps", "pravegas")
+
+
+#: ClientConfig fields that may ride in the controller URI's query string (so a string
+#: alone can configure a client, e.g. in a connector that passes only a URI around).
+URI_OPTIONS = ("tls", "trust_cert", "disable_cert_verification", "client_cert", "client_key", "username", "password")
+_BOOL_OPTIONS = ("tls", "disable_cert_verification")
+
+
+def uri_with_options(uri: str, options: Mapping[str, Any]) -> str:
+    """``uri`` with security ``options`` in its query string (see :func:`split_uri_options`)."""
+    unknown = set(options) - set(URI_OPTIONS)
+    if unknown:
+        raise errors.InterfaceError(f"unknown client options {sorted(unknown)}; known: {', '.join(URI_OPTIONS)}")
+    pairs = []
+    for key, value in options.items():
+        if value is None:
+            continue
+        if key in _BOOL_OPTIONS:
+            if not isinstance(value, bool):
+                raise errors.InterfaceError(f"client option {key} must be True or False, got {value!r}")
+            value = "true" if value else "false"
+        elif not isinstance(value, str):
+            raise errors.InterfaceError(f"client option {key} must be a string, got {value!r}")
+        pairs.append((key, value))
+    if not pairs:
+        return uri
+    return f"{uri}{'&' if '?' in uri else '?'}{urlencode(pairs)}"
+
+
+def split_uri_options(uri: str) -> tuple[str, dict[str, Any]]:
+    """``tls://host:9090?trust_cert=/ca.pem&username=u`` -> (``tls://host:9090``, options)."""
+    base, sep, query = uri.partition("?")
+    if not sep:
+        return uri, {}
+    options: dict[str, Any] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True, strict_parsing=True):
+        if key not in URI_OPTIONS:
+            raise errors.InterfaceError(f"unknown option {key!r} in controller URI; known: {', '.join(URI_OPTIONS)}")
+        if key in _BOOL_OPTIONS:
+            if value.lower() not in ("true", "false"):
+                raise errors.InterfaceError(f"option {key} in controller URI must be true or false, got {value!r}")
+            options[key] = value.lower() == "true"
+        else:
+            options[key] = value
+    return base, options
 
 
 def tls_enabled(config: ClientConfig) -> bool:
