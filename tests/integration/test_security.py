@@ -281,3 +281,26 @@ def test_passwd_command_and_bad_password_file(tmp_path: Path) -> None:
         timeout=60,
     )
     assert start.returncode == 2 and "expected 'user:hashed-password:acl'" in start.stderr
+
+
+def test_healthcheck_probes_a_secured_server(secure_server: ServerProcess, setup: SecuritySetup) -> None:
+    probe = [sys.executable, "-m", "pravega_server.healthcheck", "--host", "127.0.0.1"]
+    ports = ["--controller-port", str(secure_server.controller_port)]
+    ports += ["--segment-store-port", str(secure_server.segment_store_port)]
+    healthy = subprocess.run([*probe, *ports, "--tls"], capture_output=True, text=True, timeout=60)
+    assert healthy.returncode == 0, healthy.stderr
+    plain = subprocess.run([*probe, *ports, "--timeout", "3"], capture_output=True, text=True, timeout=60)
+    assert plain.returncode == 1 and "unhealthy" in plain.stderr
+
+
+def test_healthcheck_probes_a_plaintext_server_with_auth(setup: SecuritySetup) -> None:
+    with ServerProcess(in_memory=True, extra_args=setup.server_args(tls=False)) as server:
+        done = subprocess.run(
+            [sys.executable, "-m", "pravega_server.healthcheck", "--host", "127.0.0.1"]
+            + ["--controller-port", str(server.controller_port)]
+            + ["--segment-store-port", str(server.segment_store_port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
