@@ -14,11 +14,16 @@ from pathlib import Path
 
 import grpc
 
+from .auth import AuthConfig, Authenticator
+from .auth.tls import TlsConfig
+from .auth.wire import WireGuard
 from .controller.autoscale import AutoScaleConfig
+from .controller.grpc_auth import GrpcGuard
 from .controller.grpc_service import add_to_server
 from .controller.retention import RetentionConfig
 from .controller.service import ControllerService
-from .rest import Authenticator, RestServer, build_app, start_rest
+from .rest import Authenticator as RestAuthenticator
+from .rest import RestServer, build_app, start_rest
 from .service.segment_store import SegmentStore, StoreConfig
 from .storage.engine import Engine
 from .transport.tcp import start_tcp
@@ -43,9 +48,13 @@ class ServerConfig:
     #: REST API, health and metrics port (None: no HTTP listener; 0: a free port).
     rest_port: int | None = None
     #: Checks REST requests' ``Authorization`` header (see ``rest.app.auth_middleware``).
-    rest_authenticator: Authenticator | None = None
+    rest_authenticator: RestAuthenticator | None = None
     #: Serve Prometheus metrics at ``/metrics`` on the REST port.
     metrics: bool = True
+    #: TLS on both ports (None: plaintext).
+    tls: TlsConfig | None = None
+    #: Authentication and authorization (None: everybody may do everything).
+    auth: AuthConfig | None = None
 
 
 class PravegaServer:
@@ -60,13 +69,22 @@ class PravegaServer:
         self.segment_store_port = 0
         self._fatal = asyncio.Event()
         self._rest: RestServer | None = None
+        self._authenticator: Authenticator | None = None
         self.rest_port = 0
 
     async def start(self) -> None:
         cfg = self.config
         self.engine = await Engine.open(cfg.data_dir, fsync=cfg.fsync, on_fatal=lambda exc: self._fatal.set())
         store = SegmentStore(self.engine, cfg.store)
-        self._tcp, self._connections = await start_tcp(store, cfg.host, cfg.segment_store_port)
+        authenticator = Authenticator(cfg.auth) if cfg.auth is not None else None
+        self._authenticator = authenticator
+        self._tcp, self._connections = await start_tcp(
+            store,
+            cfg.host,
+            cfg.segment_store_port,
+            ssl_context=cfg.tls.ssl_context() if cfg.tls is not None else None,
+            guard=WireGuard(authenticator.tokens) if authenticator is not None else None,
+        )
         self.segment_store_port = self._tcp.sockets[0].getsockname()[1]
         self.controller = ControllerService(
             self.engine,
@@ -86,8 +104,12 @@ class PravegaServer:
                 ("grpc.max_send_message_length", 64 * 1024 * 1024),
             ]
         )
-        add_to_server(self._grpc, self.controller)
-        self.controller_port = self._grpc.add_insecure_port(f"{_grpc_host(cfg.host)}:{cfg.controller_port}")
+        add_to_server(self._grpc, self.controller, GrpcGuard(authenticator) if authenticator is not None else None)
+        address = f"{_grpc_host(cfg.host)}:{cfg.controller_port}"
+        if cfg.tls is not None:
+            self.controller_port = self._grpc.add_secure_port(address, cfg.tls.grpc_credentials())
+        else:
+            self.controller_port = self._grpc.add_insecure_port(address)
         if self.controller_port == 0:
             raise OSError(f"cannot bind the controller to {cfg.host}:{cfg.controller_port}")
         await self._grpc.start()
@@ -101,10 +123,22 @@ class PravegaServer:
             from .metrics import metrics_handler
 
             metrics = metrics_handler(self)
+        cfg = self.config
+        authenticate = cfg.rest_authenticator
+        authorize = None
+        if authenticate is None and self._authenticator is not None:
+            from .rest.security import authorize_principal
+
+            authenticate, authorize = self._authenticator.authenticate, authorize_principal
         app = build_app(
-            self.controller, self.health, authenticator=self.config.rest_authenticator, metrics_handler=metrics
+            self.controller,
+            self.health,
+            authenticator=authenticate,
+            authorizer=authorize,
+            metrics_handler=metrics,
         )
-        self._rest = await start_rest(app, self.config.host, port)
+        ssl_context = cfg.tls.ssl_context() if cfg.tls is not None else None
+        self._rest = await start_rest(app, cfg.host, port, ssl_context)
         self.rest_port = self._rest.port
 
     def health(self) -> dict[str, bool]:
@@ -144,7 +178,8 @@ class PravegaServer:
 
     @property
     def controller_uri(self) -> str:
-        return f"tcp://{self.config.host}:{self.controller_port}"
+        scheme = "tls" if self.config.tls is not None else "tcp"
+        return f"{scheme}://{self.config.host}:{self.controller_port}"
 
     async def __aenter__(self) -> PravegaServer:
         await self.start()

@@ -50,6 +50,7 @@ class ServerProcess:
         self.segment_store_port = 0
         #: The REST / health / metrics port (0 until started; a free one, kept across restarts).
         self.rest_port = 0
+        self.rest_scheme = "http"
         self.proc: subprocess.Popen | None = None
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}.server.log"
         self.startup_seconds = 0.0
@@ -60,8 +61,8 @@ class ServerProcess:
 
     @property
     def rest_uri(self) -> str:
-        """``http://host:port`` of the REST API, health and metrics."""
-        return f"http://{self.host}:{self.rest_port}"
+        """``http(s)://host:port`` of the REST API, health and metrics."""
+        return f"{self.rest_scheme}://{self.host}:{self.rest_port}"
 
     @property
     def segment_store_endpoint(self) -> str:
@@ -102,6 +103,7 @@ class ServerProcess:
         rest = REST.search(line)
         if rest is not None:
             self.rest_port = int(rest.group(2))
+            self.rest_scheme = "https" if " tls" in line else "http"
         return self
 
     def _read_ready_line(self) -> str:

@@ -19,6 +19,7 @@ from pravega.protocol import controller_pb2 as pb
 from pravega.protocol import controller_pb2_grpc as pb_grpc
 
 from . import model
+from .grpc_auth import GrpcGuard
 from .model import ReaderGroup, SegmentRecord, StreamConfig, StreamCutRecord
 from .service import ControllerError, ControllerService, InvalidArgument, Status
 
@@ -33,6 +34,12 @@ def _rpc(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]
     @functools.wraps(method)
     async def wrapper(self: ControllerServicer, request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
+            guard = self.guard
+            if guard is not None:  # authentication on (see grpc_auth)
+                principal, resource, held = await guard.check(method.__name__, request, context)
+                reply = await method(self, request, context)
+                guard.stamp(reply, principal, resource, held)
+                return reply
             return await method(self, request, context)
         except ControllerError as e:
             await context.abort(grpc.StatusCode[e.code], str(e))
@@ -163,6 +170,8 @@ def _token(request: Any) -> str:
 
 
 class ControllerServicer(pb_grpc.ControllerServiceServicer):
+    guard: GrpcGuard | None = None
+
     def __init__(self, service: ControllerService) -> None:
         self.service = service
 
@@ -579,6 +588,8 @@ class ControllerServicer(pb_grpc.ControllerServiceServicer):
 class ExtensionsServicer(pb_grpc.ControllerExtensionsServicer):
     """This project's additions to the controller API (see controller.proto)."""
 
+    guard: GrpcGuard | None = None
+
     def __init__(self, service: ControllerService) -> None:
         self.service = service
 
@@ -601,7 +612,10 @@ class ExtensionsServicer(pb_grpc.ControllerExtensionsServicer):
         )
 
 
-def add_to_server(server: grpc.aio.Server, service: ControllerService) -> None:
-    """Register the controller API on ``server`` (a ``grpc.aio`` server)."""
-    pb_grpc.add_ControllerServiceServicer_to_server(ControllerServicer(service), server)
-    pb_grpc.add_ControllerExtensionsServicer_to_server(ExtensionsServicer(service), server)
+def add_to_server(server: grpc.aio.Server, service: ControllerService, guard: GrpcGuard | None = None) -> None:
+    """Register the controller API on ``server`` (a ``grpc.aio`` server); with a
+    ``guard``, every call is authenticated and authorized."""
+    servicer, extensions = ControllerServicer(service), ExtensionsServicer(service)
+    servicer.guard = extensions.guard = guard
+    pb_grpc.add_ControllerServiceServicer_to_server(servicer, server)
+    pb_grpc.add_ControllerExtensionsServicer_to_server(extensions, server)

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from ..controller.service import ControllerError, ControllerService, NotFound
 from . import health, resources
+from .authz import Authorizer, resource_of
 from .openapi import document
 from .shapes import BadRequest
 
@@ -23,6 +24,7 @@ Authenticator = Callable[[str | None], Any]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 AUTHENTICATOR = web.AppKey("authenticator", object)
+AUTHORIZER = web.AppKey("authorizer", object)
 #: Where handlers find the authenticated principal (``request[PRINCIPAL]``).
 PRINCIPAL: Any = web.RequestKey("principal", object) if hasattr(web, "RequestKey") else "principal"
 #: Paths served without authentication: probes, the scrape endpoint, the API's description.
@@ -73,6 +75,14 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     except Exception as exc:
         return _json_error(401, f"authentication failed: {exc}", {"WWW-Authenticate": 'Basic realm="pravega"'})
     request[PRINCIPAL] = principal
+    authorize: Authorizer | None = request.app.get(AUTHORIZER)  # type: ignore[assignment]
+    if authorize is not None and request.match_info.route.resource is not None:
+        target = await resource_of(request)
+        if target is not None:
+            try:
+                authorize(principal, *target)
+            except Exception as exc:
+                return _json_error(403, f"permission denied: {exc}")
     return await handler(request)
 
 
@@ -81,13 +91,18 @@ def build_app(
     health_check: health.HealthCheck,
     *,
     authenticator: Authenticator | None = None,
+    authorizer: Authorizer | None = None,
     metrics_handler: Handler | None = None,
 ) -> web.Application:
+    """``authenticator`` guards every /v1 request (401); then ``authorizer`` decides on
+    the resource the request acts on (403); see :mod:`.authz`."""
     app = web.Application(middlewares=[errors_middleware, auth_middleware], client_max_size=1024 * 1024)
     app[resources.CONTROLLER] = controller
     app[health.HEALTH] = health_check
     if authenticator is not None:
         app[AUTHENTICATOR] = authenticator
+        if authorizer is not None:
+            app[AUTHORIZER] = authorizer
     for method, path, handler in (*resources.ROUTES, *health.ROUTES):
         app.router.add_route(method, path, handler)
     if metrics_handler is not None:
@@ -112,10 +127,11 @@ class RestServer:
         await self._runner.cleanup()
 
 
-async def start_rest(app: web.Application, host: str, port: int) -> RestServer:
+async def start_rest(app: web.Application, host: str, port: int, ssl_context: Any = None) -> RestServer:
+    """Serve ``app`` on ``host:port`` (HTTPS with ``ssl_context``)."""
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     try:
         await site.start()
     except OSError:

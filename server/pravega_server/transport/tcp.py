@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import struct
 from typing import Any
 
@@ -26,6 +27,7 @@ from pravega.protocol.connection import CLOSED, NEED_DATA, Connection, Role
 from pravega.protocol.errors import ProtocolError
 from pravega.protocol.framing import OLDEST_COMPATIBLE_VERSION, WIRE_VERSION, frame_event
 
+from ..auth.wire import WireGuard
 from ..service.segment_store import ILLEGAL_ARGUMENT, UNSPECIFIED, SegmentStore
 from ..storage import errors
 from ..storage.segments import MIN_EVENT_NUMBER, Segment
@@ -57,6 +59,9 @@ class _Writer:
 
 
 class WireConnection(asyncio.Protocol):
+    #: Checks delegation tokens when authentication is on (see auth.wire).
+    guard: WireGuard | None = None
+
     def __init__(self, store: SegmentStore, connections: set[WireConnection]) -> None:
         self.store = store
         self.engine = store.engine
@@ -211,6 +216,10 @@ class WireConnection(asyncio.Protocol):
     # -- dispatch --------------------------------------------------------------
 
     def _dispatch(self, cmd: c.Command) -> None:
+        if self.guard is not None and (refused := self.guard.check(cmd)) is not None:
+            log.info("%s: %s refused: %s", self.peer, type(cmd).__name__, refused.server_stack_trace)
+            self._reply(refused)
+            return
         kind = type(cmd)
         if kind is c.AppendBlockEnd:
             self._append_block_end(cmd)
@@ -395,14 +404,31 @@ def _error_frame(message: str) -> bytes:
     return encode(c.ErrorMessage(-1, "", message[:1000], UNSPECIFIED))
 
 
-async def start_tcp(store: SegmentStore, host: str, port: int) -> tuple[asyncio.AbstractServer, set[WireConnection]]:
+async def start_tcp(
+    store: SegmentStore,
+    host: str,
+    port: int,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    guard: WireGuard | None = None,
+) -> tuple[asyncio.AbstractServer, set[WireConnection]]:
+    """Listen on ``host:port``; over TLS with ``ssl_context``; checking delegation
+    tokens with ``guard``."""
     connections: set[WireConnection] = set()
     loop = asyncio.get_running_loop()
+
+    def make() -> WireConnection:
+        conn = WireConnection(store, connections)
+        conn.guard = guard
+        return conn
+
     server = await loop.create_server(
-        lambda: WireConnection(store, connections),
+        make,
         host,
         port,
         reuse_address=True,
         backlog=1024,
+        ssl=ssl_context,
+        ssl_handshake_timeout=30.0 if ssl_context is not None else None,
     )
     return server, connections

@@ -45,6 +45,7 @@ def test_defaults_are_pinned_and_ports_are_chosen_at_start() -> None:
         "PRAVEGA_CONTROLLER_PORT": str(ctrl),
         "PRAVEGA_SEGMENT_STORE_PORT": str(store),
         "PRAVEGA_ADVERTISED_HOST": "127.0.0.1",
+        "PRAVEGA_REST_PORT": "0",
     }
     assert isinstance(c._wait_strategy, PravegaWaitStrategy)
     assert (c._wait_strategy.controller_port, c._wait_strategy.segment_store_port) == (ctrl, store)
