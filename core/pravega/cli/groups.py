@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -47,9 +49,14 @@ def rest_uri(args: argparse.Namespace) -> str:
     return f"{scheme}://{hostname}:{DEFAULT_REST_PORT}"
 
 
-def _get_json(url: str) -> tuple[int, Any]:
+def _get_json(url: str, args: argparse.Namespace) -> tuple[int, Any]:
+    request = urllib.request.Request(url)
+    if args.username:
+        token = base64.b64encode(f"{args.username}:{args.password or ''}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    context = ssl.create_default_context(cafile=args.trust_cert) if url.startswith("https") else None
     try:
-        with urllib.request.urlopen(url, timeout=30) as resp:
+        with urllib.request.urlopen(request, timeout=30, context=context) as resp:
             return resp.status, json.loads(resp.read() or b"null")
     except urllib.error.HTTPError as exc:
         return exc.code, None
@@ -59,9 +66,11 @@ async def group_list(client: Client, args: argparse.Namespace, out: Output) -> i
     base = rest_uri(args)
     url = f"{base}/v1/scopes/{urllib.parse.quote(args.scope, safe='')}/readergroups"
     try:
-        status, body = await asyncio.to_thread(_get_json, url)
+        status, body = await asyncio.to_thread(_get_json, url, args)
     except (urllib.error.URLError, OSError) as exc:
         raise errors.ConnectionLostError(f"cannot reach the REST API at {base} (set --rest): {exc}") from None
+    if status in (401, 403):
+        raise errors.PravegaError(f"the REST API refused the request ({status}): check --username/--password")
     if status == 404:
         raise errors.NoSuchScopeError(f"no scope {args.scope!r}")
     if status != 200:

@@ -34,6 +34,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("PRAVEGA_REST_URI"),
         help="REST API URI, used to list reader groups (default: $PRAVEGA_REST_URI or the controller host, port 9091)",
     )
+    p.add_argument("--username", default=os.environ.get("PRAVEGA_USERNAME"), help="user (default $PRAVEGA_USERNAME)")
+    p.add_argument(
+        "--password", default=os.environ.get("PRAVEGA_PASSWORD"), help="password (default $PRAVEGA_PASSWORD)"
+    )
+    p.add_argument(
+        "--trust-cert",
+        default=os.environ.get("PRAVEGA_TRUST_CERT"),
+        help="PEM file of the CA to trust for tls:// and https:// (default $PRAVEGA_TRUST_CERT)",
+    )
     p.add_argument("--json", action="store_true", help="print results as JSON")
     sub = p.add_subparsers(dest="group", metavar="{scope,stream,reader-group,kvt}", required=True)
     streams.add_scope_commands(sub)
@@ -45,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 async def _run(args: argparse.Namespace, out: Output) -> int:
     handler: Handler = args.handler
-    async with Client(args.controller) as client:
+    options = {k: getattr(args, k) for k in ("username", "password", "trust_cert") if getattr(args, k)}
+    async with Client(args.controller, **options) as client:
         return await handler(client, args, out)
 
 
