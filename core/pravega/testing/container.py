@@ -185,6 +185,7 @@ class PravegaContainer(DockerContainer):
         super().__init__(image, **kwargs)
         self._controller_port = _check_port(controller_port)
         self._segment_store_port = _check_port(segment_store_port)
+        self._rest_port: int | None = None  # REST API / health / metrics (this project's image)
         self._host_network: bool | None = None  # None: decided at start from the daemon
         self._advertised_host: str | None = None
         self._advertised_port: int | None = None
@@ -412,12 +413,19 @@ class PravegaContainer(DockerContainer):
                 port = _free_port(bind_probe)
             self._segment_store_port = port
         ctrl, store = self._controller_port, self._segment_store_port
+        if self._rest_port is None and not self._official:
+            port = _free_port(bind_probe)
+            while port in (ctrl, store):
+                port = _free_port(bind_probe)
+            self._rest_port = port
         if self._host_network:
             self._kwargs["network_mode"] = "host"
             self.ports.clear()
         else:
             self.with_bind_ports(ctrl, ctrl)
             self.with_bind_ports(store, store)
+            if self._rest_port is not None:
+                self.with_bind_ports(self._rest_port, self._rest_port)
         # The container host's address as the Docker client sees it; known before the
         # container exists. (Tests that themselves run in a container on a bridge network
         # reach it by another address: they set with_advertised_host().)
@@ -430,8 +438,8 @@ class PravegaContainer(DockerContainer):
                 PRAVEGA_CONTROLLER_PORT=str(ctrl),
                 PRAVEGA_SEGMENT_STORE_PORT=str(store),
                 PRAVEGA_ADVERTISED_HOST=advertised,
-                # REST/metrics on a free port: with the host's network two containers must not both take 9091.
-                PRAVEGA_REST_PORT="0",
+                # A free port, as for the others: on the host's network two containers cannot both take 9091.
+                PRAVEGA_REST_PORT=str(self._rest_port),
             )
             if self._advertised_port is not None:
                 self.with_env("PRAVEGA_ADVERTISED_PORT", str(self._advertised_port))
@@ -457,7 +465,7 @@ class PravegaContainer(DockerContainer):
 
     def get_exposed_port(self, port: int) -> int:
         # Ports are published one-to-one (or shared with the host): the port is the port.
-        if port in (self._controller_port, self._segment_store_port):
+        if port in (self._controller_port, self._segment_store_port, self._rest_port):
             return int(port)
         return super().get_exposed_port(port)
 
@@ -474,6 +482,17 @@ class PravegaContainer(DockerContainer):
         clients, Beam and PyFlink take."""
         scheme = "tls" if self._tls else "tcp"
         return f"{scheme}://{self.get_container_host_ip()}:{self.get_controller_port()}"
+
+    def get_rest_uri(self) -> str:
+        """``http(s)://host:port`` of the REST API, health probes and ``/metrics``."""
+        self._require_ports()
+        if self._rest_port is None:
+            raise RuntimeError("the official image's REST API is not published by this module")
+        return f"{'https' if self._tls else 'http'}://{self.get_container_host_ip()}:{self._rest_port}"
+
+    @property
+    def rest_uri(self) -> str:
+        return self.get_rest_uri()
 
     def get_segment_store_endpoint(self) -> str:
         """``host:port`` of the segment store, as reached from here."""
