@@ -175,3 +175,26 @@ def test_wrong_password_is_refused_and_creates_nothing(
     m = admin(monkeypatch, secure_server, setup)
     assert "intruder" not in m.list_stream(scope)
     assert m.create_stream(scope, "still-serving", 1) is True
+
+
+def test_short_lived_tokens_are_refreshed_by_the_client(monkeypatch: pytest.MonkeyPatch, setup: SecuritySetup) -> None:
+    """Tokens valid for 3 s: new writers and readers keep getting fresh ones over 8 s."""
+    with ServerProcess(in_memory=True, extra_args=[*setup.server_args(), "--auth-token-ttl", "3"]) as server:
+        m = admin(monkeypatch, server, setup)
+        m.create_scope(SCOPE)
+        assert m.create_stream(SCOPE, "ttl", 2) is True
+        writer = m.create_writer(SCOPE, "ttl")
+        written: list[bytes] = []
+        started = time.monotonic()
+        while time.monotonic() - started < 8.0:  # writing for longer than two token lifetimes
+            for _ in range(10):
+                event = f"t{len(written)}"
+                writer.write_event(event, routing_key=event)
+                written.append(event.encode())
+            writer.flush()
+            fresh = m.create_writer(SCOPE, "ttl")  # a new SetupAppend, with the token of now
+            event = f"t{len(written)}"
+            fresh.write_event(event)
+            fresh.flush()
+            written.append(event.encode())
+        assert sorted(read_all(m, "ttl", len(written))) == sorted(written)

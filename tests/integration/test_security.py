@@ -304,3 +304,44 @@ def test_healthcheck_probes_a_plaintext_server_with_auth(setup: SecuritySetup) -
             timeout=60,
         )
         assert done.returncode == 0, done.stderr
+
+
+def test_listings_show_only_what_the_user_may_read(secure_server, setup, streams) -> None:
+    async def main() -> None:
+        async with client(secure_server, setup, "admin") as admin:
+            await admin.create_scope("elsewhere")
+            assert {"sec", "elsewhere"} <= set(await admin.list_scopes())
+            assert {"shared", "secret", "team"} <= set(await admin.list_streams(SCOPE))
+        async with client(secure_server, setup, "team") as team:
+            assert await team.list_scopes() == [SCOPE]
+            listed = set(await team.list_streams(SCOPE))
+            assert {"shared", "team"} <= listed and "secret" not in listed
+        async with client(secure_server, setup, "reader") as reader:
+            assert await reader.list_scopes() == []
+            with pytest.raises(pravega.AuthorizationError, match="lacks READ permission on prn::/scope:sec"):
+                await reader.list_streams(SCOPE)
+
+    run(main())
+
+
+def test_short_lived_tokens_are_refreshed(setup: SecuritySetup) -> None:
+    """Tokens valid for 3 s: our client fetches new ones for new writers and reads."""
+
+    async def main(server: ServerProcess) -> None:
+        async with client(server, setup, "admin") as cl:
+            await cl.create_scope(SCOPE)
+            await cl.create_stream(SCOPE, "ttl", pravega.ScalingPolicy.fixed(2))
+            assert cl.ctx.tokens is not None
+            written: list[str] = []
+            tokens: set[str] = set()
+            started = time.monotonic()
+            while time.monotonic() - started < 8.0:  # longer than two token lifetimes
+                batch = [f"t{len(written) + i}" for i in range(10)]
+                await _write(cl, "ttl", batch)  # a new writer: SetupAppend with a current token
+                written.extend(batch)
+                tokens.add(await cl.ctx.tokens.token(SCOPE, "ttl"))
+            assert len(tokens) >= 2  # refreshed at least once
+            assert sorted(await _read_all(cl, "ttl", len(written))) == sorted(written)
+
+    with ServerProcess(in_memory=True, extra_args=[*setup.server_args(), "--auth-token-ttl", "3"]) as server:
+        run(main(server))

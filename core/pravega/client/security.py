@@ -140,28 +140,37 @@ def _expiry(token: str) -> float:
 
 
 class TokenProvider:
-    """Delegation tokens per (scope, stream), fetched with ``fetch`` and cached."""
+    """Delegation tokens per (scope, stream), fetched with ``fetch`` and cached until a
+    quarter of their lifetime (at most 30 s) before they expire."""
 
-    #: Fetch a new token this many seconds before the cached one expires.
-    REFRESH_MARGIN = 30.0
+    MAX_REFRESH_MARGIN = 30.0
 
     def __init__(self, fetch: Callable[[str, str], Awaitable[str]]) -> None:
         self._fetch = fetch
+        #: (scope, stream) -> (token, time to fetch a new one)
         self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
+    def _cached(self, key: tuple[str, str]) -> str | None:
+        cached = self._tokens.get(key)
+        if cached is not None and cached[1] > time.time():
+            return cached[0]
+        return None
+
     async def token(self, scope: str, stream: str) -> str:
         key = (scope, stream)
-        cached = self._tokens.get(key)
-        if cached is not None and cached[1] - self.REFRESH_MARGIN > time.time():
-            return cached[0]
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            cached = self._tokens.get(key)
-            if cached is not None and cached[1] - self.REFRESH_MARGIN > time.time():
-                return cached[0]
+        token = self._cached(key)
+        if token is not None:
+            return token
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            token = self._cached(key)
+            if token is not None:
+                return token
             token = await self._fetch(scope, stream)
-            self._tokens[key] = (token, _expiry(token) if token else time.time() + 3600.0)
+            now = time.time()
+            expires = _expiry(token) if token else now + 3600.0
+            margin = min(self.MAX_REFRESH_MARGIN, max(0.0, expires - now) / 4)
+            self._tokens[key] = (token, expires - margin)
             return token
 
     def forget(self, cmd: c.Command) -> None:

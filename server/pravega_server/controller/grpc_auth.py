@@ -8,7 +8,7 @@ needs; reads need READ, changes READ_UPDATE. The caller is authenticated from th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -96,6 +96,16 @@ RULES: dict[str, tuple[Callable[[Any], str], Permission] | None] = {
 }
 
 
+#: Listing RPC -> (repeated reply field, resource of one item): items the caller cannot
+#: READ are left out, as Pravega does.
+_LISTINGS: dict[str, tuple[str, Callable[[Any, Any], str]]] = {
+    "listScopes": ("scopes", lambda req, item: scope_resource(item)),
+    "listStreamsInScope": ("streams", lambda req, item: stream_resource(item.scope, item.stream)),
+    "listStreamsInScopeForTag": ("streams", lambda req, item: stream_resource(item.scope, item.stream)),
+    "listKeyValueTablesInScope": ("kvtables", lambda req, item: kvt_resource(item.scope, item.kvtName)),
+}
+
+
 class GrpcGuard:
     def __init__(self, authenticator: Authenticator) -> None:
         self.authenticator = authenticator
@@ -122,6 +132,48 @@ class GrpcGuard:
         except PermissionDenied as exc:
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{name}: {exc}")
         raise AssertionError("unreachable")  # context.abort raises
+
+    async def call(
+        self,
+        name: str,
+        invoke: Callable[[Any], Awaitable[Any]],
+        request: Any,
+        context: grpc.aio.ServicerContext,
+    ) -> Any:
+        """Check, run ``invoke(request)``, hide what the caller may not read from
+        listings, and stamp delegation tokens into the reply."""
+        principal, resource, held = await self.check(name, request, context)
+        reply = await invoke(request)
+        listing = _LISTINGS.get(name)
+        if listing is not None:
+            field, visible = listing
+            reply = await self._filtered(reply, request, invoke, principal, field, visible)
+        self.stamp(reply, principal, resource, held)
+        return reply
+
+    async def _filtered(
+        self,
+        reply: Any,
+        request: Any,
+        invoke: Callable[[Any], Awaitable[Any]],
+        principal: Principal,
+        field: str,
+        visible: Callable[[Any, Any], str],
+    ) -> Any:
+        # A page filtered down to nothing would end the client's paging (an empty page
+        # means "no more"): fetch the next page instead.
+        while True:
+            items = getattr(reply, field)
+            kept = [i for i in items if principal.permission(visible(request, i)) >= Permission.READ]
+            if kept or not len(items) or not reply.continuationToken.token:
+                if len(kept) != len(items):
+                    del items[:]
+                    items.extend(kept)
+                return reply
+            following = type(request)()
+            following.CopyFrom(request)
+            following.continuationToken.token = reply.continuationToken.token
+            request, reply = following, await invoke(following)
 
     def token(self, principal: Principal, resource: str, held: Permission) -> str:
         return self.authenticator.tokens.issue(principal.name, resource, held)

@@ -34,12 +34,8 @@ def _rpc(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]
     @functools.wraps(method)
     async def wrapper(self: ControllerServicer, request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
-            guard = self.guard
-            if guard is not None:  # authentication on (see grpc_auth)
-                principal, resource, held = await guard.check(method.__name__, request, context)
-                reply = await method(self, request, context)
-                guard.stamp(reply, principal, resource, held)
-                return reply
+            if self.guard is not None:  # authentication on (see grpc_auth)
+                return await self.guard.call(method.__name__, lambda r: method(self, r, context), request, context)
             return await method(self, request, context)
         except ControllerError as e:
             await context.abort(grpc.StatusCode[e.code], str(e))
