@@ -81,3 +81,20 @@ def test_acls_decide_per_resource(server: ServerProcess, setup: SecuritySetup) -
     assert call(server, setup, "PUT", "/v1/scopes/rsec/streams/shared/state", "team", json={"streamState": "SEALED"}).ok
     assert call(server, setup, "DELETE", "/v1/scopes/rsec/streams/shared", "reader").status_code == 403
     assert call(server, setup, "GET", "/v1/scopes/rsec/streams/shared", "admin").status_code == 200  # still there
+
+
+def test_listings_leave_out_what_the_caller_cannot_read(server: ServerProcess, setup: SecuritySetup) -> None:
+    call(server, setup, "POST", "/v1/scopes", "admin", json={"scopeName": "rsec"})
+    call(server, setup, "POST", "/v1/scopes", "admin", json={"scopeName": "hidden"})
+    for name in ("open", "secret"):
+        call(server, setup, "POST", "/v1/scopes/rsec/streams", "admin", json={"streamName": name})
+    admin_scopes = {s["scopeName"] for s in call(server, setup, "GET", "/v1/scopes", "admin").json()["scopes"]}
+    assert {"rsec", "hidden"} <= admin_scopes
+    team_scopes = {s["scopeName"] for s in call(server, setup, "GET", "/v1/scopes", "team").json()["scopes"]}
+    assert team_scopes == {"rsec"}
+    team_streams = {
+        s["streamName"] for s in call(server, setup, "GET", "/v1/scopes/rsec/streams", "team").json()["streams"]
+    }
+    assert "open" in team_streams and "secret" not in team_streams
+    admin_streams = call(server, setup, "GET", "/v1/scopes/rsec/streams", "admin").json()["streams"]
+    assert "secret" in {s["streamName"] for s in admin_streams}

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from ..controller.service import ControllerError, ControllerService, NotFound
 from . import health, resources
-from .authz import Authorizer, resource_of
+from .authz import AUTHORIZER, PRINCIPAL, Authorizer, resource_of
 from .openapi import document
 from .shapes import BadRequest
 
@@ -24,9 +24,6 @@ Authenticator = Callable[[str | None], Any]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 AUTHENTICATOR = web.AppKey("authenticator", object)
-AUTHORIZER = web.AppKey("authorizer", object)
-#: Where handlers find the authenticated principal (``request[PRINCIPAL]``).
-PRINCIPAL: Any = web.RequestKey("principal", object) if hasattr(web, "RequestKey") else "principal"
 #: Paths served without authentication: probes, the scrape endpoint, the API's description.
 OPEN_PATHS = ("/health", "/metrics", "/v1/openapi.json")
 

@@ -14,6 +14,23 @@ Resource = tuple[str, ...]
 #: ``authorize(principal, resource, write)`` returns or raises to refuse with 403.
 Authorizer = Callable[[Any, Resource, bool], None]
 
+AUTHORIZER = web.AppKey("authorizer", object)
+#: Where handlers find the authenticated principal (``request[PRINCIPAL]``).
+PRINCIPAL: Any = web.RequestKey("principal", object) if hasattr(web, "RequestKey") else "principal"
+
+
+def visible(request: web.Request, resource: Resource) -> bool:
+    """Whether the caller may read ``resource``: listings leave out what it may not
+    (as the gRPC listings do). Always true without an authorizer."""
+    authorize: Authorizer | None = request.app.get(AUTHORIZER)  # type: ignore[assignment]
+    if authorize is None:
+        return True
+    try:
+        authorize(request.get(PRINCIPAL), resource, False)
+    except Exception:
+        return False
+    return True
+
 
 async def _body_name(request: web.Request, key: str) -> str | None:
     try:

@@ -19,6 +19,7 @@ from pravega.client.reader_group_state import state_from_entries
 
 from ..controller.model import StreamConfig
 from ..controller.service import ControllerError, ControllerService, Status
+from .authz import visible
 from .shapes import BadRequest, apply_request, scale_event_json, stream_json
 
 CONTROLLER = web.AppKey("controller", ControllerService)
@@ -56,7 +57,7 @@ def _all_scopes(controller: ControllerService) -> list[str]:
 
 
 async def list_scopes(request: web.Request) -> web.Response:
-    names = sorted(_all_scopes(_controller(request)))
+    names = sorted(n for n in _all_scopes(_controller(request)) if visible(request, ("scope", n)))
     return web.json_response({"scopes": [{"scopeName": n} for n in names]})
 
 
@@ -113,6 +114,7 @@ async def list_streams(request: web.Request) -> web.Response:
         chosen = [s for s in streams if not s.name.startswith(naming.INTERNAL_PREFIX)]
         if filter_type == "tag":
             chosen = [s for s in chosen if filter_value in s.config.tags]
+    chosen = [s for s in chosen if visible(request, ("stream", scope, s.name))]
     return web.json_response({"streams": [stream_json(s) for s in chosen]})
 
 
@@ -250,7 +252,7 @@ async def list_reader_groups(request: web.Request) -> web.Response:
     controller = _controller(request)
     if not controller.scope_exists(scope):
         return error(404, f"scope {scope} not found")
-    names = sorted(reader_groups(controller, scope))
+    names = sorted(n for n in reader_groups(controller, scope) if visible(request, ("reader-group", scope, n)))
     return web.json_response({"readerGroups": [{"readerGroupName": n} for n in names]})
 
 
