@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -302,3 +303,26 @@ def test_unreachable_controller_fails_with_exit_1() -> None:
     env = {**os.environ, "PRAVEGA_CONTROLLER_URI": "tcp://127.0.0.1:1"}
     done = subprocess.run([str(CLI), "scope", "list"], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 1 and "error" in done.stderr
+
+
+def test_stream_tail_stops_on_ctrl_c_and_removes_its_reader_group(server: ServerProcess) -> None:
+    scope = unique("clisig")
+    cli(server, "scope", "create", scope)
+    cli(server, "stream", "create", f"{scope}/s")
+    env = {**os.environ, "PRAVEGA_CONTROLLER_URI": server.controller_uri}
+    proc = subprocess.Popen(
+        [str(CLI), "stream", "tail", f"{scope}/s"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()  # "following ..." once its reader group exists
+        assert "following" in line, line
+        assert len(ok_json(server, "reader-group", "list", scope)) == 1
+        proc.send_signal(signal.SIGINT)
+        proc.wait(120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
+    assert ok_json(server, "reader-group", "list", scope) == []
