@@ -105,3 +105,30 @@ def test_process_metrics_are_there(server: ServerProcess) -> None:
     samples = scrape(server)
     assert value(samples, "process_resident_memory_bytes") > 0
     assert value(samples, "segmentstore_log_failed") == 0
+
+
+def test_counters_stay_monotonic_when_segments_go_away(server: ServerProcess) -> None:
+    scope = f"mgone-{uuid.uuid4().hex[:8]}"
+    labels = {"scope": scope, "stream": "s"}
+    with pravega.Client(server.controller_uri) as client:
+        client.create_scope(scope)
+        client.create_stream(scope, "s")
+        txn_writer = client.create_transactional_writer(scope, "s")
+        txn = txn_writer.begin()
+        for _ in range(30):
+            txn.write(b"t" * 10)
+        txn.flush()
+        seen = scrape(server)  # the transaction's segment, before it is merged and deleted
+        assert value(seen, "segmentstore_segment_write_events_total", **labels) == 30
+        txn.commit()
+        txn_writer.close()
+        committed = scrape(server)
+        assert value(committed, "segmentstore_segment_write_events_total", **labels) >= 30
+        client.seal_stream(scope, "s")
+        client.delete_stream(scope, "s")
+    gone = scrape(server)
+    assert value(gone, "segmentstore_segment_write_events_total", **labels) == value(
+        committed, "segmentstore_segment_write_events_total", **labels
+    )
+    global_events = "segmentstore_segment_write_events_global_total"
+    assert value(gone, global_events) >= value(committed, global_events)

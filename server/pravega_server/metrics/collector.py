@@ -27,6 +27,10 @@ KINDS = {0: "stream", 1: "table", 2: "transient"}
 class ServerCollector:
     def __init__(self, server: PravegaServer) -> None:
         self.server = server
+        # Counts of segments seen at the last scrape, and the final counts of those gone
+        # since (deleted streams, merged transactions): the counters stay monotonic.
+        self._seen: dict[str, tuple[tuple[str, str] | None, int, int]] = {}
+        self._retired: dict[tuple[str, str] | None, list[int]] = {}
 
     def describe(self) -> list[Metric]:
         return []  # families depend on the state; collected on demand
@@ -54,10 +58,9 @@ class ServerCollector:
             "Events appended to the stream's segments since the server started",
             labels=["scope", "stream"],
         )
-        by_stream: dict[tuple[str, str], list[int]] = {}
         counts: Counter[tuple[str, str]] = Counter()
         stored = 0
-        total_bytes = total_events = 0
+        seen: dict[str, tuple[tuple[str, str] | None, int, int]] = {}
         for name, seg in list(engine.segments.items()):
             if getattr(seg, "deleted", False):
                 continue
@@ -66,19 +69,23 @@ class ServerCollector:
             stored += max(0, seg.length - seg.start_offset)
             nbytes = getattr(seg, "appended_bytes", 0)
             nevents = getattr(seg, "appended_events", 0)
-            total_bytes += nbytes
-            total_events += nevents
-            if kind != "stream" or not (nbytes or nevents):
-                continue
-            try:
-                scope, stream, _ = naming.parse_segment_name(
-                    naming.parse_transaction_segment_name(name)[0] if naming.is_transaction_segment(name) else name
-                )
-            except Exception:
-                continue
-            acc = by_stream.setdefault((scope, stream), [0, 0])
+            if nbytes or nevents:
+                owner = _stream_of(name) if kind == "stream" else None
+                seen[name] = (owner, nbytes, nevents)
+        for name, (owner, nbytes, nevents) in self._seen.items():
+            if name not in seen:
+                retired = self._retired.setdefault(owner, [0, 0])
+                retired[0] += nbytes
+                retired[1] += nevents
+        self._seen = seen
+        totals: dict[tuple[str, str] | None, list[int]] = {k: list(v) for k, v in self._retired.items()}
+        for owner, nbytes, nevents in seen.values():
+            acc = totals.setdefault(owner, [0, 0])
             acc[0] += nbytes
             acc[1] += nevents
+        total_bytes = sum(v[0] for v in totals.values())
+        total_events = sum(v[1] for v in totals.values())
+        by_stream = {k: v for k, v in totals.items() if k is not None}
         for (scope, stream), (nbytes, nevents) in sorted(by_stream.items()):
             write_bytes.add_metric([scope, stream], nbytes)
             write_events.add_metric([scope, stream], nevents)
@@ -177,6 +184,17 @@ class ServerCollector:
             "Truncations made by retention since the server started",
             value=getattr(retention, "truncations", 0),
         )
+
+
+def _stream_of(segment: str) -> tuple[str, str] | None:
+    """(scope, stream) of a stream segment or of a transaction segment of it."""
+    try:
+        if naming.is_transaction_segment(segment):
+            segment = naming.parse_transaction_segment_name(segment)[0]
+        scope, stream, _ = naming.parse_segment_name(segment)
+    except Exception:  # not a stream segment name: counted globally only
+        return None
+    return scope, stream
 
 
 def _log_disk_bytes(data_dir: Path | None) -> int:
