@@ -118,11 +118,11 @@ class PravegaServer:
 
     async def _start_rest(self, port: int) -> None:
         assert self.controller is not None
-        metrics = None
+        metrics, timing = None, None
         if self.config.metrics:
-            from .metrics import metrics_handler
+            from .metrics import rest_metrics
 
-            metrics = metrics_handler(self)
+            metrics, timing = rest_metrics(self)
         cfg = self.config
         authenticate = cfg.rest_authenticator
         authorize = None
@@ -136,6 +136,7 @@ class PravegaServer:
             authenticator=authenticate,
             authorizer=authorize,
             metrics_handler=metrics,
+            middlewares=[timing] if timing is not None else [],
         )
         ssl_context = cfg.tls.ssl_context() if cfg.tls is not None else None
         self._rest = await start_rest(app, cfg.host, port, ssl_context)

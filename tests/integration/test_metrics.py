@@ -132,3 +132,19 @@ def test_counters_stay_monotonic_when_segments_go_away(server: ServerProcess) ->
     )
     global_events = "segmentstore_segment_write_events_global_total"
     assert value(gone, global_events) >= value(committed, global_events)
+
+
+def test_rest_requests_are_counted_and_timed(server: ServerProcess) -> None:
+    route = {"method": "GET", "route": "/v1/scopes/{scopeName}"}
+    before = scrape(server)
+    for _ in range(3):
+        assert requests.get(f"{server.rest_uri}/v1/scopes/nope-{uuid.uuid4().hex[:6]}", timeout=60).status_code == 404
+    assert requests.get(f"{server.rest_uri}/v1/nothing/here", timeout=60).status_code == 404
+    after = scrape(server)
+    answered = "rest_requests_total"
+    assert value(after, answered, **route, status="404") - value(before, answered, **route, status="404") == 3
+    unmatched = {"method": "GET", "route": "unmatched", "status": "404"}
+    assert value(after, answered, **unmatched) - value(before, answered, **unmatched) == 1
+    timed = "rest_request_duration_seconds_count"
+    assert value(after, timed, **route) - value(before, timed, **route) == 3
+    assert value(after, "rest_request_duration_seconds_sum", **route) > 0

@@ -8,10 +8,11 @@ Prometheus scrapes ``/metrics``. Names follow Pravega's where one applies
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
@@ -32,13 +33,48 @@ def registry_for(server: PravegaServer) -> CollectorRegistry:
 
 def metrics_handler(server: PravegaServer) -> Any:
     """An aiohttp handler serving the Prometheus text format."""
+    return rest_metrics(server)[0]
+
+
+def rest_metrics(server: PravegaServer) -> tuple[Any, Any]:
+    """(handler of ``/metrics``, middleware timing the REST requests): the REST API's own
+    request counts and latency histogram go into the same registry as the server's."""
     registry = registry_for(server)
+    latency = Histogram(
+        "rest_request_duration_seconds",
+        "Time to answer a REST request, by route and method",
+        ["method", "route"],
+        registry=registry,
+    )
+    answered = Counter(
+        "rest_requests",
+        "REST requests answered, by route, method and status",
+        ["method", "route", "status"],
+        registry=registry,
+    )
 
     async def metrics(request: web.Request) -> web.Response:
         body = generate_latest(registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    return metrics
+    @web.middleware
+    async def timing(request: web.Request, handler: Any) -> web.StreamResponse:
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            resource = request.match_info.route.resource
+            route = resource.canonical if resource is not None else "unmatched"
+            latency.labels(request.method, route).observe(time.perf_counter() - started)
+            answered.labels(request.method, route, str(status)).inc()
+
+    return metrics, timing
 
 
-__all__ = ["ServerCollector", "metrics_handler", "registry_for"]
+__all__ = ["ServerCollector", "metrics_handler", "registry_for", "rest_metrics"]

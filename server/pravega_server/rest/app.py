@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -90,10 +90,11 @@ def build_app(
     authenticator: Authenticator | None = None,
     authorizer: Authorizer | None = None,
     metrics_handler: Handler | None = None,
+    middlewares: Sequence[Any] = (),
 ) -> web.Application:
     """``authenticator`` guards every /v1 request (401); then ``authorizer`` decides on
     the resource the request acts on (403); see :mod:`.authz`."""
-    app = web.Application(middlewares=[errors_middleware, auth_middleware], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[*middlewares, errors_middleware, auth_middleware], client_max_size=1024 * 1024)
     app[resources.CONTROLLER] = controller
     app[health.HEALTH] = health_check
     if authenticator is not None:
