@@ -55,7 +55,7 @@ def test_no_server_errors_and_answers_match_the_document(
     for operation in ops:
 
         @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def fuzz(case: schemathesis.Case) -> None:
             case.call_and_validate(session=session, checks=CHECKS)
 
