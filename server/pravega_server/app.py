@@ -8,7 +8,10 @@ command line (``pravega-server``, see ``__main__``).
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +29,8 @@ from .rest import Authenticator as RestAuthenticator
 from .rest import RestServer, build_app, start_rest
 from .service.segment_store import SegmentStore, StoreConfig
 from .storage.engine import Engine
-from .transport.tcp import start_tcp
+from .storage.wal.format import DEFAULT_FILE_SIZE
+from .transport.tcp import bind_listener, start_tcp
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +59,8 @@ class ServerConfig:
     tls: TlsConfig | None = None
     #: Authentication and authorization (None: everybody may do everything).
     auth: AuthConfig | None = None
+    #: Size at which the log moves to a new file.
+    log_file_size: int = DEFAULT_FILE_SIZE
 
 
 class PravegaServer:
@@ -71,17 +77,46 @@ class PravegaServer:
         self._rest: RestServer | None = None
         self._authenticator: Authenticator | None = None
         self.rest_port = 0
+        self._sock: socket.socket | None = None
+        self._rest_sock: socket.socket | None = None
 
     async def start(self) -> None:
         cfg = self.config
-        self.engine = await Engine.open(cfg.data_dir, fsync=cfg.fsync, on_fatal=lambda exc: self._fatal.set())
+        # Ports first, exclusively: a second server on a taken port fails here, before it
+        # touches the data directory.
+        self._sock = bind_listener(cfg.host, cfg.segment_store_port)
+        self._grpc = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+                ("grpc.max_send_message_length", 64 * 1024 * 1024),
+                ("grpc.so_reuseport", 0),  # gRPC shares ports by default: two controllers would alternate
+            ]
+        )
+        where = f"{cfg.host}:{cfg.controller_port}"
+        address = f"{_grpc_host(cfg.host)}:{cfg.controller_port}"
+        try:
+            if cfg.tls is not None:
+                self.controller_port = self._grpc.add_secure_port(address, cfg.tls.grpc_credentials())
+            else:
+                self.controller_port = self._grpc.add_insecure_port(address)
+        except RuntimeError as exc:
+            raise OSError(errno.EADDRINUSE, f"cannot bind the controller to {where}: {exc}") from None
+        if self.controller_port == 0:
+            raise OSError(errno.EADDRINUSE, f"cannot bind the controller to {where} (address already in use?)")
+        if cfg.rest_port is not None:
+            self._rest_sock = _bind_rest(cfg.host, cfg.rest_port)
+        self.engine = await Engine.open(
+            cfg.data_dir, fsync=cfg.fsync, file_size=cfg.log_file_size, on_fatal=lambda exc: self._fatal.set()
+        )
         store = SegmentStore(self.engine, cfg.store)
         authenticator = Authenticator(cfg.auth) if cfg.auth is not None else None
         self._authenticator = authenticator
+        sock, self._sock = self._sock, None
         self._tcp, self._connections = await start_tcp(
             store,
             cfg.host,
             cfg.segment_store_port,
+            sock=sock,
             ssl_context=cfg.tls.ssl_context() if cfg.tls is not None else None,
             guard=WireGuard(authenticator.tokens) if authenticator is not None else None,
         )
@@ -98,25 +133,13 @@ class PravegaServer:
             retention=cfg.retention,
         )
         await self.controller.start()
-        self._grpc = grpc.aio.server(
-            options=[
-                ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-                ("grpc.max_send_message_length", 64 * 1024 * 1024),
-            ]
-        )
         add_to_server(self._grpc, self.controller, GrpcGuard(authenticator) if authenticator is not None else None)
-        address = f"{_grpc_host(cfg.host)}:{cfg.controller_port}"
-        if cfg.tls is not None:
-            self.controller_port = self._grpc.add_secure_port(address, cfg.tls.grpc_credentials())
-        else:
-            self.controller_port = self._grpc.add_insecure_port(address)
-        if self.controller_port == 0:
-            raise OSError(f"cannot bind the controller to {cfg.host}:{cfg.controller_port}")
         await self._grpc.start()
-        if cfg.rest_port is not None:
-            await self._start_rest(cfg.rest_port)
+        if self._rest_sock is not None:
+            rest_sock, self._rest_sock = self._rest_sock, None
+            await self._start_rest(rest_sock)
 
-    async def _start_rest(self, port: int) -> None:
+    async def _start_rest(self, sock: socket.socket) -> None:
         assert self.controller is not None
         metrics, timing = None, None
         if self.config.metrics:
@@ -139,7 +162,7 @@ class PravegaServer:
             middlewares=[timing] if timing is not None else [],
         )
         ssl_context = cfg.tls.ssl_context() if cfg.tls is not None else None
-        self._rest = await start_rest(app, cfg.host, port, ssl_context)
+        self._rest = await start_rest(app, sock, ssl_context)
         self.rest_port = self._rest.port
 
     def health(self) -> dict[str, bool]:
@@ -159,6 +182,12 @@ class PravegaServer:
         if self._rest is not None:
             await self._rest.stop()
             self._rest = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        if self._rest_sock is not None:
+            self._rest_sock.close()
+            self._rest_sock = None
         if self._grpc is not None:
             await self._grpc.stop(grace)
             self._grpc = None
@@ -188,6 +217,14 @@ class PravegaServer:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+def _bind_rest(host: str, port: int) -> socket.socket:
+    try:
+        return bind_listener(host, port)
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise OSError(exc.errno, f"cannot bind the REST API to {host}:{port}: {reason}") from None
 
 
 def _grpc_host(host: str) -> str:

@@ -3,9 +3,13 @@ every /v1 endpoint, the health probes and the OpenAPI document."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -242,3 +246,19 @@ def test_openapi_document_describes_exactly_the_routes(api: Any) -> None:
     served = {(m, p) for m, p, _ in ROUTES} | {("GET", "/health"), ("GET", "/health/liveness")}
     served |= {("GET", "/health/readiness"), ("GET", "/metrics")}
     assert documented == served
+
+
+def test_a_taken_rest_port_stops_the_start_before_the_data_dir_is_touched(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        data = tmp_path / "data"
+        done = subprocess.run(
+            [sys.executable, "-m", "pravega_server", "--data-dir", str(data), "--controller-port", "0",
+             "--segment-store-port", "0", "--rest-port", str(port)],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert f"cannot bind the REST API to 127.0.0.1:{port}" in done.stderr
+    assert not data.exists()

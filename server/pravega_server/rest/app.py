@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import socket
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -125,17 +126,14 @@ class RestServer:
         await self._runner.cleanup()
 
 
-async def start_rest(app: web.Application, host: str, port: int, ssl_context: Any = None) -> RestServer:
-    """Serve ``app`` on ``host:port`` (HTTPS with ``ssl_context``)."""
+async def start_rest(app: web.Application, sock: socket.socket, ssl_context: Any = None) -> RestServer:
+    """Serve ``app`` on ``sock`` (bound and listening; HTTPS with ``ssl_context``)."""
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
+    site = web.SockSite(runner, sock, ssl_context=ssl_context)
     try:
         await site.start()
     except OSError:
         await runner.cleanup()
         raise
-    server = site._server
-    sockets = getattr(server, "sockets", None) or []
-    bound = sockets[0].getsockname()[1] if sockets else port
-    return RestServer(runner, bound)
+    return RestServer(runner, sock.getsockname()[1])
