@@ -33,6 +33,8 @@ USERS = {
     "admin": ("admin-pw", "prn::/,READ_UPDATE"),
     # May read stream sec/shared through any reader group, nothing else.
     "reader": ("reader-pw", "prn::/scope:sec/stream:shared,READ;prn::/scope:sec/reader-group:*,READ_UPDATE"),
+    # May read stream sec/shared's segments (no reader groups, no tables).
+    "streamer": ("streamer-pw", "prn::/scope:sec/stream:shared,READ"),
     # May do anything in scope sec, except touching sec/secret.
     "team": ("team-pw", "prn::/scope:sec,READ_UPDATE;prn::/scope:sec/stream:secret,NONE"),
 }
@@ -345,3 +347,34 @@ def test_short_lived_tokens_are_refreshed(setup: SecuritySetup) -> None:
 
     with ServerProcess(in_memory=True, extra_args=[*setup.server_args(), "--auth-token-ttl", "3"]) as server:
         run(main(server))
+
+
+def test_tables_and_transactions_under_auth(secure_server, setup, streams) -> None:
+    """Key-value tables and transactions carry tokens for their own segments (table
+    segments, transaction segments) and are refused without the permission."""
+
+    async def main() -> None:
+        async with client(secure_server, setup, "team") as team:
+            assert await team.create_key_value_table(SCOPE, "kv", partitions=2)
+            table = team.key_value_table(SCOPE, "kv", pravega.StringSerializer(), pravega.StringSerializer())
+            await table.put("alice", "1")
+            assert (await table.get("alice")).value == "1"  # type: ignore[union-attr]
+            writer = await team.create_transactional_writer(SCOPE, "team", pravega.StringSerializer())
+            txn = await writer.begin()
+            await txn.write("in a transaction", routing_key="t")
+            await txn.commit()
+            await writer.close()
+        async with client(secure_server, setup, "reader") as reader:
+            with pytest.raises(pravega.AuthorizationError, match="key-value-table:kv"):
+                await reader.create_key_value_table(SCOPE, "kv2")
+            refused = await reader.create_transactional_writer(SCOPE, "shared", pravega.StringSerializer())
+            with pytest.raises(
+                pravega.AuthorizationError, match="READ_UPDATE permission on prn::/scope:sec/stream:shared"
+            ):
+                await refused.begin()
+            await refused.close()
+        async with client(secure_server, setup, "streamer") as streamer:
+            with pytest.raises(pravega.AuthorizationError, match="key-value-table:kv"):
+                await streamer.key_value_table(SCOPE, "kv", pravega.StringSerializer()).get("alice")
+
+    run(main())

@@ -49,9 +49,10 @@ class Principal:
     def permission(self, resource: str) -> Permission:
         return self.acl.permission(resource)
 
-    def require(self, resource: str, needed: Permission) -> Permission:
-        """The permission held on ``resource``; raises PermissionDenied below ``needed``."""
-        held = self.acl.permission(resource)
+    def require(self, resource: str, needed: Permission, *, data: bool = False) -> Permission:
+        """The permission held on ``resource`` (on its data with ``data``, see
+        :meth:`~.acl.Acl.data_permission`); raises PermissionDenied below ``needed``."""
+        held = self.acl.data_permission(resource) if data else self.acl.permission(resource)
         if held < needed:
             raise PermissionDenied(f"user {self.name!r} lacks {needed.name} permission on {resource}")
         return held

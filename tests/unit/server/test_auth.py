@@ -32,8 +32,9 @@ def test_acl_most_specific_entry_wins_and_wildcards_match() -> None:
     assert str(Acl.parse("prn::/scope:a/stream:s , READ")) == "prn::/scope:a/stream:s,READ"
     # The official client's reader-group state lives in "<group>_kvtable".
     groups = Acl.parse("prn::/scope:a/reader-group:*,READ_UPDATE")
-    assert groups.permission(stream_resource("a", "rg1_kvtable")) == W
-    assert groups.permission("prn::/scope:a/stream:rg1") == N
+    assert groups.data_permission(stream_resource("a", "rg1_kvtable")) == W
+    assert groups.permission(stream_resource("a", "rg1_kvtable")) == N  # not the table itself
+    assert groups.data_permission("prn::/scope:a/stream:rg1") == N
 
 
 @pytest.mark.parametrize(
