@@ -130,7 +130,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--auth-token-key-file",
         type=Path,
         default=_env_path("PRAVEGA_AUTH_TOKEN_KEY_FILE"),
-        help="key signing delegation tokens (default: a random key per run)",
+        help="key signing delegation tokens (default: auth-token.key in the data directory; random with --in-memory)",
     )
     sec.add_argument(
         "--auth-token-ttl",

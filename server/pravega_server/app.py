@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import grpc
 
 from .auth import AuthConfig, Authenticator
 from .auth.tls import TlsConfig
+from .auth.tokens import persistent_secret_file
 from .auth.wire import WireGuard
 from .controller.autoscale import AutoScaleConfig
 from .controller.grpc_auth import GrpcGuard
@@ -65,7 +66,10 @@ class PravegaServer:
         cfg = self.config
         self.engine = await Engine.open(cfg.data_dir, fsync=cfg.fsync, on_fatal=lambda exc: self._fatal.set())
         store = SegmentStore(self.engine, cfg.store)
-        authenticator = Authenticator(cfg.auth) if cfg.auth is not None else None
+        auth = cfg.auth
+        if auth is not None and auth.token_key_file is None and cfg.data_dir is not None:
+            auth = replace(auth, token_key_file=persistent_secret_file(cfg.data_dir))
+        authenticator = Authenticator(auth) if auth is not None else None
         self._tcp, self._connections = await start_tcp(
             store,
             cfg.host,

@@ -378,3 +378,37 @@ def test_tables_and_transactions_under_auth(secure_server, setup, streams) -> No
                 await streamer.key_value_table(SCOPE, "kv", pravega.StringSerializer()).get("alice")
 
     run(main())
+
+
+def test_tokens_survive_a_crash_without_a_key_file(setup: SecuritySetup, tmp_path: Path) -> None:
+    """Without --auth-token-key-file the server keeps its signing key in the data
+    directory: a token handed out before kill -9 is still good after the restart."""
+    args = ["--auth-password-file", str(setup.password_file)]  # plaintext, auth, no key file
+    segment = f"{SCOPE}/crash/0.#epoch.0"
+
+    async def before(server: ServerProcess) -> str:
+        async with Client(f"tcp://127.0.0.1:{server.controller_port}", username="admin", password="admin-pw") as cl:
+            await cl.create_scope(SCOPE)
+            await cl.create_stream(SCOPE, "crash", pravega.ScalingPolicy.fixed(1))
+            await _write(cl, "crash", ["before"])
+            assert cl.ctx.tokens is not None
+            return await cl.ctx.tokens.token(SCOPE, "crash")
+
+    async def after(server: ServerProcess, token: str) -> None:
+        conn = await SegmentStoreConnection.open(("127.0.0.1", server.segment_store_port))
+        try:
+            reply = await conn.request(c.SetupAppend(next_request_id(), uuid.uuid4().int, segment, token))
+            assert isinstance(reply, c.AppendSetup), reply
+        finally:
+            conn.close()
+
+    with ServerProcess(tmp_path / "data", extra_args=args) as server:
+        token = run_value(before(server))
+        assert (tmp_path / "data" / "auth-token.key").exists()
+        server.kill()
+        server.start()
+        run(after(server, token))
+
+
+def run_value(coro: Coroutine[Any, Any, str]) -> str:
+    return asyncio.run(coro)

@@ -61,7 +61,8 @@ class Principal:
 @dataclass(frozen=True)
 class AuthConfig:
     password_file: Path
-    #: File holding the delegation-token signing key (None: random per process).
+    #: File holding the delegation-token signing key (None: the server keeps one in its data
+    #: directory, or a random one per process in memory).
     token_key_file: Path | None = None
     token_ttl: float = DEFAULT_TTL
 
