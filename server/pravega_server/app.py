@@ -8,7 +8,9 @@ command line (``pravega-server``, see ``__main__``).
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import socket
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -25,7 +27,8 @@ from .controller.retention import RetentionConfig
 from .controller.service import ControllerService
 from .service.segment_store import SegmentStore, StoreConfig
 from .storage.engine import Engine
-from .transport.tcp import start_tcp
+from .storage.wal.format import DEFAULT_FILE_SIZE
+from .transport.tcp import bind_listener, start_tcp
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,8 @@ class ServerConfig:
     max_txn_lease_ms: int = 600_000
     autoscale: AutoScaleConfig = field(default_factory=AutoScaleConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    #: Size at which the log moves to a new file.
+    log_file_size: int = DEFAULT_FILE_SIZE
     #: TLS on both ports (None: plaintext).
     tls: TlsConfig | None = None
     #: Authentication and authorization (None: everybody may do everything).
@@ -61,19 +66,46 @@ class PravegaServer:
         self.controller_port = 0
         self.segment_store_port = 0
         self._fatal = asyncio.Event()
+        self._sock: socket.socket | None = None
 
     async def start(self) -> None:
         cfg = self.config
-        self.engine = await Engine.open(cfg.data_dir, fsync=cfg.fsync, on_fatal=lambda exc: self._fatal.set())
+        # Ports first, exclusively: a second server on a taken port fails here, before it
+        # touches the data directory.
+        self._sock = bind_listener(cfg.host, cfg.segment_store_port)
+        self._grpc = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+                ("grpc.max_send_message_length", 64 * 1024 * 1024),
+                ("grpc.so_reuseport", 0),  # gRPC shares ports by default: two controllers would alternate
+            ]
+        )
+        where = f"{cfg.host}:{cfg.controller_port}"
+        try:
+            address = f"{_grpc_host(cfg.host)}:{cfg.controller_port}"
+            if cfg.tls is not None:
+                self.controller_port = self._grpc.add_secure_port(address, cfg.tls.grpc_credentials())
+            else:
+                self.controller_port = self._grpc.add_insecure_port(address)
+        except RuntimeError as exc:
+            raise OSError(errno.EADDRINUSE, f"cannot bind the controller to {where}: {exc}") from None
+        if self.controller_port == 0:
+            raise OSError(errno.EADDRINUSE, f"cannot bind the controller to {where} (address already in use?)")
+        self.engine = await Engine.open(
+            cfg.data_dir, fsync=cfg.fsync, file_size=cfg.log_file_size, on_fatal=lambda exc: self._fatal.set()
+        )
         store = SegmentStore(self.engine, cfg.store)
         auth = cfg.auth
         if auth is not None and auth.token_key_file is None and cfg.data_dir is not None:
+            # After Engine.open, which holds the data directory's lock.
             auth = replace(auth, token_key_file=persistent_secret_file(cfg.data_dir))
         authenticator = Authenticator(auth) if auth is not None else None
+        sock, self._sock = self._sock, None
         self._tcp, self._connections = await start_tcp(
             store,
             cfg.host,
             cfg.segment_store_port,
+            sock=sock,
             ssl_context=cfg.tls.ssl_context() if cfg.tls is not None else None,
             guard=WireGuard(authenticator.tokens) if authenticator is not None else None,
         )
@@ -90,23 +122,13 @@ class PravegaServer:
             retention=cfg.retention,
         )
         await self.controller.start()
-        self._grpc = grpc.aio.server(
-            options=[
-                ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-                ("grpc.max_send_message_length", 64 * 1024 * 1024),
-            ]
-        )
         add_to_server(self._grpc, self.controller, GrpcGuard(authenticator) if authenticator is not None else None)
-        address = f"{_grpc_host(cfg.host)}:{cfg.controller_port}"
-        if cfg.tls is not None:
-            self.controller_port = self._grpc.add_secure_port(address, cfg.tls.grpc_credentials())
-        else:
-            self.controller_port = self._grpc.add_insecure_port(address)
-        if self.controller_port == 0:
-            raise OSError(f"cannot bind the controller to {cfg.host}:{cfg.controller_port}")
         await self._grpc.start()
 
     async def stop(self, grace: float = 1.0) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
         if self._grpc is not None:
             await self._grpc.stop(grace)
             self._grpc = None
