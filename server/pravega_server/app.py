@@ -67,6 +67,9 @@ class PravegaServer:
         self.segment_store_port = 0
         self._fatal = asyncio.Event()
         self._sock: socket.socket | None = None
+        #: Checks credentials and permissions (None: authentication off); for other APIs
+        #: of the server (e.g. HTTP) to share.
+        self.authenticator: Authenticator | None = None
 
     async def start(self) -> None:
         cfg = self.config
@@ -99,7 +102,7 @@ class PravegaServer:
         if auth is not None and auth.token_key_file is None and cfg.data_dir is not None:
             # After Engine.open, which holds the data directory's lock.
             auth = replace(auth, token_key_file=persistent_secret_file(cfg.data_dir))
-        authenticator = Authenticator(auth) if auth is not None else None
+        authenticator = self.authenticator = Authenticator(auth) if auth is not None else None
         sock, self._sock = self._sock, None
         self._tcp, self._connections = await start_tcp(
             store,

@@ -5,6 +5,12 @@ the controller, the segment store and an HTTP API share one implementation.
   base64(user:password)`` against the password file, see :mod:`.passwords`) and
   answers with a :class:`Principal` whose ACL (:mod:`.acl`) decides what it may do;
 * :class:`~.tokens.TokenSigner` hands out and checks delegation tokens.
+
+An HTTP layer uses it as the controller does (a running server's is
+``PravegaServer.authenticator``, None when authentication is off)::
+
+    principal = authenticator.authenticate(request.headers.get("Authorization"))  # AuthenticationFailed: 401
+    principal.require(acl.stream_resource(scope, stream), Permission.READ_UPDATE)  # PermissionDenied: 403
 """
 
 from __future__ import annotations
