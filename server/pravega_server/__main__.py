@@ -149,7 +149,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--auth-token-key-file",
         type=Path,
         default=_env_path("PRAVEGA_AUTH_TOKEN_KEY_FILE"),
-        help="key signing delegation tokens (default: a random key per run)",
+        help="key signing delegation tokens (default: auth-token.key in the data directory; random with --in-memory)",
     )
     sec.add_argument(
         "--auth-token-ttl",
@@ -317,12 +317,12 @@ def repair_main(argv: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["repair"]:
+        repair_main(argv[1:])
     if argv[:1] == ["passwd"]:
         from .auth.cli import passwd_main
 
         sys.exit(passwd_main(argv[1:]))
-    if argv[:1] == ["repair"]:
-        repair_main(argv[1:])
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

@@ -12,13 +12,14 @@ import errno
 import logging
 import os
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import grpc
 
 from .auth import AuthConfig, Authenticator
 from .auth.tls import TlsConfig
+from .auth.tokens import persistent_secret_file
 from .auth.wire import WireGuard
 from .controller.autoscale import AutoScaleConfig
 from .controller.grpc_auth import GrpcGuard
@@ -49,18 +50,18 @@ class ServerConfig:
     max_txn_lease_ms: int = 600_000
     autoscale: AutoScaleConfig = field(default_factory=AutoScaleConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    #: Size at which the log moves to a new file.
+    log_file_size: int = DEFAULT_FILE_SIZE
+    #: TLS on both ports (None: plaintext).
+    tls: TlsConfig | None = None
+    #: Authentication and authorization (None: everybody may do everything).
+    auth: AuthConfig | None = None
     #: REST API, health and metrics port (None: no HTTP listener; 0: a free port).
     rest_port: int | None = None
     #: Checks REST requests' ``Authorization`` header (see ``rest.app.auth_middleware``).
     rest_authenticator: RestAuthenticator | None = None
     #: Serve Prometheus metrics at ``/metrics`` on the REST port.
     metrics: bool = True
-    #: TLS on both ports (None: plaintext).
-    tls: TlsConfig | None = None
-    #: Authentication and authorization (None: everybody may do everything).
-    auth: AuthConfig | None = None
-    #: Size at which the log moves to a new file.
-    log_file_size: int = DEFAULT_FILE_SIZE
 
 
 class PravegaServer:
@@ -75,10 +76,12 @@ class PravegaServer:
         self.segment_store_port = 0
         self._fatal = asyncio.Event()
         self._rest: RestServer | None = None
-        self._authenticator: Authenticator | None = None
         self.rest_port = 0
         self._sock: socket.socket | None = None
         self._rest_sock: socket.socket | None = None
+        #: Checks credentials and permissions (None: authentication off); for other APIs
+        #: of the server (e.g. HTTP) to share.
+        self.authenticator: Authenticator | None = None
 
     async def start(self) -> None:
         cfg = self.config
@@ -93,8 +96,8 @@ class PravegaServer:
             ]
         )
         where = f"{cfg.host}:{cfg.controller_port}"
-        address = f"{_grpc_host(cfg.host)}:{cfg.controller_port}"
         try:
+            address = f"{_grpc_host(cfg.host)}:{cfg.controller_port}"
             if cfg.tls is not None:
                 self.controller_port = self._grpc.add_secure_port(address, cfg.tls.grpc_credentials())
             else:
@@ -109,8 +112,11 @@ class PravegaServer:
             cfg.data_dir, fsync=cfg.fsync, file_size=cfg.log_file_size, on_fatal=lambda exc: self._fatal.set()
         )
         store = SegmentStore(self.engine, cfg.store)
-        authenticator = Authenticator(cfg.auth) if cfg.auth is not None else None
-        self._authenticator = authenticator
+        auth = cfg.auth
+        if auth is not None and auth.token_key_file is None and cfg.data_dir is not None:
+            # After Engine.open, which holds the data directory's lock.
+            auth = replace(auth, token_key_file=persistent_secret_file(cfg.data_dir))
+        authenticator = self.authenticator = Authenticator(auth) if auth is not None else None
         sock, self._sock = self._sock, None
         self._tcp, self._connections = await start_tcp(
             store,
@@ -149,10 +155,10 @@ class PravegaServer:
         cfg = self.config
         authenticate = cfg.rest_authenticator
         authorize = None
-        if authenticate is None and self._authenticator is not None:
+        if authenticate is None and self.authenticator is not None:
             from .rest.security import authorize_principal
 
-            authenticate, authorize = self._authenticator.authenticate, authorize_principal
+            authenticate, authorize = self.authenticator.authenticate, authorize_principal
         app = build_app(
             self.controller,
             self.health,

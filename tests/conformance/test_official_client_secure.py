@@ -198,3 +198,27 @@ def test_short_lived_tokens_are_refreshed_by_the_client(monkeypatch: pytest.Monk
             fresh.flush()
             written.append(event.encode())
         assert sorted(read_all(m, "ttl", len(written))) == sorted(written)
+
+
+@pytest.mark.parametrize("tls,auth", [(True, False), (False, True)], ids=["tls-only", "auth-only"])
+def test_tls_without_auth_and_auth_without_tls(
+    monkeypatch: pytest.MonkeyPatch, setup: SecuritySetup, tls: bool, auth: bool
+) -> None:
+    with ServerProcess(in_memory=True, extra_args=setup.server_args(tls=tls, auth=auth)) as server:
+        if auth:
+            monkeypatch.setenv("pravega_client_auth_method", "Basic")
+            monkeypatch.setenv("pravega_client_auth_username", "admin")
+            monkeypatch.setenv("pravega_client_auth_password", USERS["admin"][0])
+        if tls:
+            monkeypatch.setenv("pravega_client_tls_cert_path", str(setup.trust_dir))
+        scheme, host = ("tls", "localhost") if tls else ("tcp", "127.0.0.1")
+        m = pravega_client.StreamManager(
+            f"{scheme}://{host}:{server.controller_port}", auth_enabled=auth, tls_enabled=tls
+        )
+        assert m.create_scope(SCOPE) is True
+        assert m.create_stream(SCOPE, "combo", 1) is True
+        writer = m.create_writer(SCOPE, "combo")
+        for i in range(20):
+            writer.write_event(f"c{i}")
+        writer.flush()
+        assert sorted(read_all(m, "combo", 20)) == sorted(f"c{i}".encode() for i in range(20))

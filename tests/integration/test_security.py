@@ -33,6 +33,8 @@ USERS = {
     "admin": ("admin-pw", "prn::/,READ_UPDATE"),
     # May read stream sec/shared through any reader group, nothing else.
     "reader": ("reader-pw", "prn::/scope:sec/stream:shared,READ;prn::/scope:sec/reader-group:*,READ_UPDATE"),
+    # May read stream sec/shared's segments (no reader groups, no tables).
+    "streamer": ("streamer-pw", "prn::/scope:sec/stream:shared,READ"),
     # May do anything in scope sec, except touching sec/secret.
     "team": ("team-pw", "prn::/scope:sec,READ_UPDATE;prn::/scope:sec/stream:secret,NONE"),
 }
@@ -345,3 +347,68 @@ def test_short_lived_tokens_are_refreshed(setup: SecuritySetup) -> None:
 
     with ServerProcess(in_memory=True, extra_args=[*setup.server_args(), "--auth-token-ttl", "3"]) as server:
         run(main(server))
+
+
+def test_tables_and_transactions_under_auth(secure_server, setup, streams) -> None:
+    """Key-value tables and transactions carry tokens for their own segments (table
+    segments, transaction segments) and are refused without the permission."""
+
+    async def main() -> None:
+        async with client(secure_server, setup, "team") as team:
+            assert await team.create_key_value_table(SCOPE, "kv", partitions=2)
+            table = team.key_value_table(SCOPE, "kv", pravega.StringSerializer(), pravega.StringSerializer())
+            await table.put("alice", "1")
+            assert (await table.get("alice")).value == "1"  # type: ignore[union-attr]
+            writer = await team.create_transactional_writer(SCOPE, "team", pravega.StringSerializer())
+            txn = await writer.begin()
+            await txn.write("in a transaction", routing_key="t")
+            await txn.commit()
+            await writer.close()
+        async with client(secure_server, setup, "reader") as reader:
+            with pytest.raises(pravega.AuthorizationError, match="key-value-table:kv"):
+                await reader.create_key_value_table(SCOPE, "kv2")
+            refused = await reader.create_transactional_writer(SCOPE, "shared", pravega.StringSerializer())
+            with pytest.raises(
+                pravega.AuthorizationError, match="READ_UPDATE permission on prn::/scope:sec/stream:shared"
+            ):
+                await refused.begin()
+            await refused.close()
+        async with client(secure_server, setup, "streamer") as streamer:
+            with pytest.raises(pravega.AuthorizationError, match="key-value-table:kv"):
+                await streamer.key_value_table(SCOPE, "kv", pravega.StringSerializer()).get("alice")
+
+    run(main())
+
+
+def test_tokens_survive_a_crash_without_a_key_file(setup: SecuritySetup, tmp_path: Path) -> None:
+    """Without --auth-token-key-file the server keeps its signing key in the data
+    directory: a token handed out before kill -9 is still good after the restart."""
+    args = ["--auth-password-file", str(setup.password_file)]  # plaintext, auth, no key file
+    segment = f"{SCOPE}/crash/0.#epoch.0"
+
+    async def before(server: ServerProcess) -> str:
+        async with Client(f"tcp://127.0.0.1:{server.controller_port}", username="admin", password="admin-pw") as cl:
+            await cl.create_scope(SCOPE)
+            await cl.create_stream(SCOPE, "crash", pravega.ScalingPolicy.fixed(1))
+            await _write(cl, "crash", ["before"])
+            assert cl.ctx.tokens is not None
+            return await cl.ctx.tokens.token(SCOPE, "crash")
+
+    async def after(server: ServerProcess, token: str) -> None:
+        conn = await SegmentStoreConnection.open(("127.0.0.1", server.segment_store_port))
+        try:
+            reply = await conn.request(c.SetupAppend(next_request_id(), uuid.uuid4().int, segment, token))
+            assert isinstance(reply, c.AppendSetup), reply
+        finally:
+            conn.close()
+
+    with ServerProcess(tmp_path / "data", extra_args=args) as server:
+        token = run_value(before(server))
+        assert (tmp_path / "data" / "auth-token.key").exists()
+        server.kill()
+        server.start()
+        run(after(server, token))
+
+
+def run_value(coro: Coroutine[Any, Any, str]) -> str:
+    return asyncio.run(coro)

@@ -334,7 +334,7 @@ class PravegaContainer(DockerContainer):
     ) -> Self:
         """Authentication and authorization: users, password hashes and ACLs from
         ``password_file`` (made with ``pravega-server passwd``), delegation tokens signed
-        with the key in ``token_key_file`` (default: a random key per start) and valid for
+        with the key in ``token_key_file`` (default: one the server keeps in its data) and valid for
         ``token_ttl`` seconds (default 600). Files are mounted read-only (see :meth:`with_tls`)."""
         self._pravega_native_only("with_auth()")
         self._mount_security("PRAVEGA_AUTH_PASSWORD_FILE", password_file, "auth/passwords")

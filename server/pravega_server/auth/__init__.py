@@ -5,6 +5,12 @@ the controller, the segment store and an HTTP API share one implementation.
   base64(user:password)`` against the password file, see :mod:`.passwords`) and
   answers with a :class:`Principal` whose ACL (:mod:`.acl`) decides what it may do;
 * :class:`~.tokens.TokenSigner` hands out and checks delegation tokens.
+
+An HTTP layer uses it as the controller does (a running server's is
+``PravegaServer.authenticator``, None when authentication is off)::
+
+    principal = authenticator.authenticate(request.headers.get("Authorization"))  # AuthenticationFailed: 401
+    principal.require(acl.stream_resource(scope, stream), Permission.READ_UPDATE)  # PermissionDenied: 403
 """
 
 from __future__ import annotations
@@ -49,9 +55,10 @@ class Principal:
     def permission(self, resource: str) -> Permission:
         return self.acl.permission(resource)
 
-    def require(self, resource: str, needed: Permission) -> Permission:
-        """The permission held on ``resource``; raises PermissionDenied below ``needed``."""
-        held = self.acl.permission(resource)
+    def require(self, resource: str, needed: Permission, *, data: bool = False) -> Permission:
+        """The permission held on ``resource`` (on its data with ``data``, see
+        :meth:`~.acl.Acl.data_permission`); raises PermissionDenied below ``needed``."""
+        held = self.acl.data_permission(resource) if data else self.acl.permission(resource)
         if held < needed:
             raise PermissionDenied(f"user {self.name!r} lacks {needed.name} permission on {resource}")
         return held
@@ -60,7 +67,8 @@ class Principal:
 @dataclass(frozen=True)
 class AuthConfig:
     password_file: Path
-    #: File holding the delegation-token signing key (None: random per process).
+    #: File holding the delegation-token signing key (None: the server keeps one in its data
+    #: directory, or a random one per process in memory).
     token_key_file: Path | None = None
     token_ttl: float = DEFAULT_TTL
 

@@ -122,11 +122,16 @@ class Acl:
         return cls(tuple(entries))
 
     def permission(self, resource: str) -> Permission:
-        """The permission this ACL gives on ``resource`` (a ``prn::/...`` string).
+        """The permission this ACL gives on ``resource`` (a ``prn::/...`` string)."""
+        return self._permission(parse_resource(resource))
+
+    def data_permission(self, resource: str) -> Permission:
+        """The permission on the data of ``resource`` (its segments, for delegation tokens).
 
         The official client keeps a reader group's state in a table named like a
-        key-value table (``<group>_kvtable``), so a key-value table also gets the
-        permission held on the reader group of the same name.
+        key-value table (``<group>_kvtable``), so the data of a key-value table is also
+        open to the permission held on the reader group of the same name. (Creating or
+        deleting the table itself still takes the table's own permission.)
         """
         target = parse_resource(resource)
         held = self._permission(target)

@@ -96,6 +96,18 @@ class TokenSigner:
             raise TokenError(f"the delegation token does not grant {needed.name} on {resource}")
 
 
+def persistent_secret_file(data_dir: Path) -> Path:
+    """``<data_dir>/auth-token.key``, created with a random key on first use: without a
+    key file, tokens handed out before a restart (or a crash) stay valid after it."""
+    path = data_dir / "auth-token.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        new_secret_file(tmp)
+        os.replace(tmp, path)
+    return path
+
+
 def new_secret_file(path: Path) -> None:
     """Write a random signing key (for ``pravega-server`` setups and tests)."""
     path.write_text(secrets.token_hex(32) + "\n")

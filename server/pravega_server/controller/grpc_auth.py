@@ -106,6 +106,10 @@ _LISTINGS: dict[str, tuple[str, Callable[[Any, Any], str]]] = {
 }
 
 
+#: RPCs about a resource's segments: they take the data permission (Acl.data_permission).
+_DATA_RPCS = frozenset({"getDelegationToken", "getURI"})
+
+
 class GrpcGuard:
     def __init__(self, authenticator: Authenticator) -> None:
         self.authenticator = authenticator
@@ -126,7 +130,7 @@ class GrpcGuard:
                 return principal, ROOT, principal.permission(ROOT)
             resource_of, needed = rule
             resource = resource_of(request)
-            return principal, resource, principal.require(resource, needed)
+            return principal, resource, principal.require(resource, needed, data=name in _DATA_RPCS)
         except AuthenticationFailed as exc:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, f"{name}: {exc}")
         except PermissionDenied as exc:

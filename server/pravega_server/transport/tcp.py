@@ -60,10 +60,10 @@ class _Writer:
 
 
 class WireConnection(asyncio.Protocol):
-    #: Checks delegation tokens when authentication is on (see auth.wire).
-    guard: WireGuard | None = None
     #: Set once an append was refused for lack of storage: later blocks are refused too.
     _storage_failed = False
+    #: Checks delegation tokens when authentication is on (see auth.wire).
+    guard: WireGuard | None = None
 
     def __init__(self, store: SegmentStore, connections: set[WireConnection]) -> None:
         self.store = store

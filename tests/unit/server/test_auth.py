@@ -32,8 +32,9 @@ def test_acl_most_specific_entry_wins_and_wildcards_match() -> None:
     assert str(Acl.parse("prn::/scope:a/stream:s , READ")) == "prn::/scope:a/stream:s,READ"
     # The official client's reader-group state lives in "<group>_kvtable".
     groups = Acl.parse("prn::/scope:a/reader-group:*,READ_UPDATE")
-    assert groups.permission(stream_resource("a", "rg1_kvtable")) == W
-    assert groups.permission("prn::/scope:a/stream:rg1") == N
+    assert groups.data_permission(stream_resource("a", "rg1_kvtable")) == W
+    assert groups.permission(stream_resource("a", "rg1_kvtable")) == N  # not the table itself
+    assert groups.data_permission("prn::/scope:a/stream:rg1") == N
 
 
 @pytest.mark.parametrize(
@@ -119,3 +120,25 @@ def test_tokens_grant_expire_and_refuse_forgeries(tmp_path: Path) -> None:
     short.write_text("short")
     with pytest.raises(ValueError, match="shorter than 32 bytes"):
         load_secret(short)
+
+
+def test_embedded_server_shares_its_authenticator(tmp_path: Path) -> None:
+    """Other APIs of a running server (HTTP) check credentials with the server's own
+    authenticator; a durable server keeps its token key in the data directory."""
+    import asyncio
+
+    from pravega_server.app import PravegaServer, ServerConfig
+
+    f = tmp_path / "pw"
+    set_user(f, "alice", "s3cret", "prn::/scope:a,READ")
+
+    async def main() -> None:
+        config = ServerConfig(data_dir=tmp_path / "data", controller_port=0, segment_store_port=0, auth=AuthConfig(f))
+        async with PravegaServer(config) as server:
+            assert server.authenticator is not None
+            assert server.authenticator.authenticate(_basic("alice", "s3cret")).name == "alice"
+        async with PravegaServer(ServerConfig(controller_port=0, segment_store_port=0)) as plain:
+            assert plain.authenticator is None
+
+    asyncio.run(main())
+    assert len((tmp_path / "data" / "auth-token.key").read_text().strip()) == 64
