@@ -28,6 +28,8 @@ __all__ = [
     "KeyDoesNotExistError",
     "ServerError",
     "InvalidArgumentError",
+    "AuthenticationError",
+    "AuthorizationError",
 ]
 
 
@@ -109,3 +111,12 @@ class ServerError(PravegaError):
 
 class InvalidArgumentError(InterfaceError):
     """The controller rejected an argument (a name, a policy, a stream cut...)."""
+
+
+class AuthenticationError(PravegaError):
+    """The server refused the credentials (missing, malformed or wrong user/password)."""
+
+
+class AuthorizationError(PravegaError):
+    """The server refused the operation: the user lacks the permission, or the
+    delegation token does not grant it."""

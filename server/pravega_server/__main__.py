@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 from .app import PravegaServer, ServerConfig
+from .auth import AuthConfig, Authenticator
+from .auth.tls import TlsConfig
 from .controller.autoscale import AutoScaleConfig
 from .controller.retention import RetentionConfig
 from .service.segment_store import StoreConfig
@@ -167,6 +169,43 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0,
         help="bound of the log on disk: beyond it appends are refused until tier 2 catches up (default: none)",
     )
+    web = p.add_argument_group("REST API, health and metrics (HTTP)")
+    web.add_argument(
+        "--rest-port",
+        type=_port,
+        default=int(os.environ.get("PRAVEGA_REST_PORT", 9091)),
+        help="REST API / health / metrics port (default 9091 or $PRAVEGA_REST_PORT; 0 picks a free port)",
+    )
+    web.add_argument("--no-rest", action="store_true", help="no HTTP listener (no REST API, health or metrics)")
+    web.add_argument("--no-metrics", action="store_true", help="do not serve Prometheus metrics at /metrics")
+    sec = p.add_argument_group("security (TLS on both ports, users and permissions)")
+    sec.add_argument("--tls-cert", type=Path, default=_env_path("PRAVEGA_TLS_CERT"), help="server certificate, PEM")
+    sec.add_argument("--tls-key", type=Path, default=_env_path("PRAVEGA_TLS_KEY"), help="its private key, PEM")
+    sec.add_argument(
+        "--tls-client-ca",
+        type=Path,
+        default=_env_path("PRAVEGA_TLS_CLIENT_CA"),
+        help="require client certificates signed by this CA (PEM)",
+    )
+    sec.add_argument(
+        "--auth-password-file",
+        type=Path,
+        default=_env_path("PRAVEGA_AUTH_PASSWORD_FILE"),
+        help="turn authentication on: users, hashed passwords and ACLs (see 'pravega-server passwd')",
+    )
+    sec.add_argument(
+        "--auth-token-key-file",
+        type=Path,
+        default=_env_path("PRAVEGA_AUTH_TOKEN_KEY_FILE"),
+        help="key signing delegation tokens (default: auth-token.key in the data directory; random with --in-memory)",
+    )
+    sec.add_argument(
+        "--auth-token-ttl",
+        type=float,
+        default=float(os.environ.get("PRAVEGA_AUTH_TOKEN_TTL", 600)),
+        metavar="S",
+        help="seconds a delegation token is valid (default 600)",
+    )
     p.add_argument(
         "--log-level",
         default=os.environ.get("PRAVEGA_LOG_LEVEL", "WARNING"),
@@ -190,7 +229,41 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"tiering: {problem}")
     if args.lts and not args.lts.startswith(("file://", "s3://")):
         p.error("--lts must be file:///path or s3://bucket/prefix")
+    if (args.tls_cert is None) != (args.tls_key is None):
+        p.error("--tls-cert and --tls-key go together")
+    tls = tls_config(args)
+    if tls is not None and (problem := tls.validate()):
+        p.error(problem)
+    if args.tls_client_ca is not None and tls is None:
+        p.error("--tls-client-ca needs --tls-cert and --tls-key")
+    if args.auth_password_file is None and args.auth_token_key_file is not None:
+        p.error("--auth-token-key-file needs --auth-password-file")
+    if args.auth_token_ttl <= 0:
+        p.error("--auth-token-ttl must be positive")
+    auth = auth_config(args)
+    if auth is not None:
+        try:
+            Authenticator(auth)  # a bad file is refused now, not at the first call
+        except ValueError as exc:
+            p.error(str(exc))
     return args
+
+
+def tls_config(args: argparse.Namespace) -> TlsConfig | None:
+    if args.tls_cert is None:
+        return None
+    return TlsConfig(args.tls_cert, args.tls_key, args.tls_client_ca)
+
+
+def auth_config(args: argparse.Namespace) -> AuthConfig | None:
+    if args.auth_password_file is None:
+        return None
+    return AuthConfig(args.auth_password_file, args.auth_token_key_file, args.auth_token_ttl)
+
+
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value) if value else None
 
 
 def _windows(text: str) -> tuple[float, float, float, float]:
@@ -271,6 +344,10 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         tiering=None if args.no_tiering else tiering_config(args),
         lts=args.lts,
         lts_endpoint=args.lts_endpoint,
+        rest_port=None if args.no_rest else args.rest_port,
+        metrics=not args.no_metrics,
+        tls=tls_config(args),
+        auth=auth_config(args),
     )
 
 
@@ -283,9 +360,14 @@ async def run(config: ServerConfig) -> int:
         await server.stop(0)
         return 1
     where = "in memory" if config.data_dir is None else f"data-dir={config.data_dir}"
+    rest = "" if config.rest_port is None else f" rest={config.host}:{server.rest_port}"
+    if config.tls is not None:
+        where += " tls"
+    if config.auth is not None:
+        where += " auth"
     print(
         f"{READY_PREFIX} controller={config.host}:{server.controller_port} "
-        f"segment-store={config.host}:{server.segment_store_port} {where}",
+        f"segment-store={config.host}:{server.segment_store_port} {where}{rest}",
         flush=True,
     )
     stop = asyncio.Event()
@@ -319,6 +401,10 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["repair"]:
         repair_main(argv[1:])
+    if argv[:1] == ["passwd"]:
+        from .auth.cli import passwd_main
+
+        sys.exit(passwd_main(argv[1:]))
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

@@ -10,16 +10,24 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import os
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import grpc
 
+from .auth import AuthConfig, Authenticator
+from .auth.tls import TlsConfig
+from .auth.tokens import persistent_secret_file
+from .auth.wire import WireGuard
 from .controller.autoscale import AutoScaleConfig
+from .controller.grpc_auth import GrpcGuard
 from .controller.grpc_service import add_to_server
 from .controller.retention import RetentionConfig
 from .controller.service import ControllerService
+from .rest import Authenticator as RestAuthenticator
+from .rest import RestServer, build_app, start_rest
 from .service.segment_store import SegmentStore, StoreConfig
 from .storage.engine import Engine
 from .storage.lts import open_chunk_store
@@ -51,6 +59,16 @@ class ServerConfig:
     #: Tier 2: ``file:///path`` or ``s3://bucket/prefix`` (default: DATA_DIR/lts).
     lts: str | None = None
     lts_endpoint: str | None = None
+    #: TLS on both ports (None: plaintext).
+    tls: TlsConfig | None = None
+    #: Authentication and authorization (None: everybody may do everything).
+    auth: AuthConfig | None = None
+    #: REST API, health and metrics port (None: no HTTP listener; 0: a free port).
+    rest_port: int | None = None
+    #: Checks REST requests' ``Authorization`` header (see ``rest.app.auth_middleware``).
+    rest_authenticator: RestAuthenticator | None = None
+    #: Serve Prometheus metrics at ``/metrics`` on the REST port.
+    metrics: bool = True
 
 
 class PravegaServer:
@@ -64,7 +82,13 @@ class PravegaServer:
         self.controller_port = 0
         self.segment_store_port = 0
         self._fatal = asyncio.Event()
+        self._rest: RestServer | None = None
+        self.rest_port = 0
         self._sock: socket.socket | None = None
+        self._rest_sock: socket.socket | None = None
+        #: Checks credentials and permissions (None: authentication off); for other APIs
+        #: of the server (e.g. HTTP) to share.
+        self.authenticator: Authenticator | None = None
 
     async def start(self) -> None:
         cfg = self.config
@@ -80,7 +104,11 @@ class PravegaServer:
         )
         where = f"{cfg.host}:{cfg.controller_port}"
         try:
-            self.controller_port = self._grpc.add_insecure_port(f"{_grpc_host(cfg.host)}:{cfg.controller_port}")
+            address = f"{_grpc_host(cfg.host)}:{cfg.controller_port}"
+            if cfg.tls is not None:
+                self.controller_port = self._grpc.add_secure_port(address, cfg.tls.grpc_credentials())
+            else:
+                self.controller_port = self._grpc.add_insecure_port(address)
         except RuntimeError as exc:
             raise OSError(errno.EADDRINUSE, f"cannot bind the controller to {where}: {exc}") from None
         if self.controller_port == 0:
@@ -89,6 +117,8 @@ class PravegaServer:
         if cfg.data_dir is not None and cfg.tiering is not None:
             url = cfg.lts or f"file://{Path(cfg.data_dir).resolve() / 'lts'}"
             chunks = open_chunk_store(url, endpoint=cfg.lts_endpoint, fsync=cfg.fsync)
+        if cfg.rest_port is not None:
+            self._rest_sock = _bind_rest(cfg.host, cfg.rest_port)
         self.engine = await Engine.open(
             cfg.data_dir,
             fsync=cfg.fsync,
@@ -98,8 +128,20 @@ class PravegaServer:
             tiering=cfg.tiering if chunks is not None else None,
         )
         store = SegmentStore(self.engine, cfg.store)
+        auth = cfg.auth
+        if auth is not None and auth.token_key_file is None and cfg.data_dir is not None:
+            # After Engine.open, which holds the data directory's lock.
+            auth = replace(auth, token_key_file=persistent_secret_file(cfg.data_dir))
+        authenticator = self.authenticator = Authenticator(auth) if auth is not None else None
         sock, self._sock = self._sock, None
-        self._tcp, self._connections = await start_tcp(store, cfg.host, cfg.segment_store_port, sock=sock)
+        self._tcp, self._connections = await start_tcp(
+            store,
+            cfg.host,
+            cfg.segment_store_port,
+            sock=sock,
+            ssl_context=cfg.tls.ssl_context() if cfg.tls is not None else None,
+            guard=WireGuard(authenticator.tokens) if authenticator is not None else None,
+        )
         self.segment_store_port = self._tcp.sockets[0].getsockname()[1]
         self.controller = ControllerService(
             self.engine,
@@ -113,13 +155,61 @@ class PravegaServer:
             retention=cfg.retention,
         )
         await self.controller.start()
-        add_to_server(self._grpc, self.controller)
+        add_to_server(self._grpc, self.controller, GrpcGuard(authenticator) if authenticator is not None else None)
         await self._grpc.start()
+        if self._rest_sock is not None:
+            rest_sock, self._rest_sock = self._rest_sock, None
+            await self._start_rest(rest_sock)
+
+    async def _start_rest(self, sock: socket.socket) -> None:
+        assert self.controller is not None
+        metrics, timing = None, None
+        if self.config.metrics:
+            from .metrics import rest_metrics
+
+            metrics, timing = rest_metrics(self)
+        cfg = self.config
+        authenticate = cfg.rest_authenticator
+        authorize = None
+        if authenticate is None and self.authenticator is not None:
+            from .rest.security import authorize_principal
+
+            authenticate, authorize = self.authenticator.authenticate, authorize_principal
+        app = build_app(
+            self.controller,
+            self.health,
+            authenticator=authenticate,
+            authorizer=authorize,
+            metrics_handler=metrics,
+            middlewares=[timing] if timing is not None else [],
+        )
+        ssl_context = cfg.tls.ssl_context() if cfg.tls is not None else None
+        self._rest = await start_rest(app, sock, ssl_context)
+        self.rest_port = self._rest.port
+
+    def health(self) -> dict[str, bool]:
+        """Whether each part serves (the REST ``/health`` endpoints)."""
+        return {
+            "controller": self._grpc is not None and self.controller is not None,
+            "segmentStore": self._tcp is not None and self._tcp.is_serving(),
+            "durableLog": self.engine is not None and self.engine.fatal is None,
+        }
+
+    @property
+    def connections(self) -> set:
+        """The open segment-store connections."""
+        return self._connections
 
     async def stop(self, grace: float = 1.0) -> None:
+        if self._rest is not None:
+            await self._rest.stop()
+            self._rest = None
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+        if self._rest_sock is not None:
+            self._rest_sock.close()
+            self._rest_sock = None
         if self._grpc is not None:
             await self._grpc.stop(grace)
             self._grpc = None
@@ -140,7 +230,8 @@ class PravegaServer:
 
     @property
     def controller_uri(self) -> str:
-        return f"tcp://{self.config.host}:{self.controller_port}"
+        scheme = "tls" if self.config.tls is not None else "tcp"
+        return f"{scheme}://{self.config.host}:{self.controller_port}"
 
     async def __aenter__(self) -> PravegaServer:
         await self.start()
@@ -148,6 +239,14 @@ class PravegaServer:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+def _bind_rest(host: str, port: int) -> socket.socket:
+    try:
+        return bind_listener(host, port)
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise OSError(exc.errno, f"cannot bind the REST API to {host}:{port}: {reason}") from None
 
 
 def _grpc_host(host: str) -> str:

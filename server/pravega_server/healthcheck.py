@@ -21,14 +21,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--controller-port", type=int, default=int(os.environ.get("PRAVEGA_CONTROLLER_PORT") or 9090))
     p.add_argument("--segment-store-port", type=int, default=int(os.environ.get("PRAVEGA_SEGMENT_STORE_PORT") or 12345))
     p.add_argument("--timeout", type=float, default=2.0, help="seconds per ping (default 2)")
+    p.add_argument(
+        "--tls",
+        action="store_true",
+        default=bool(os.environ.get("PRAVEGA_TLS_CERT")),
+        help="ping over TLS (default: when PRAVEGA_TLS_CERT is set)",
+    )
     args = p.parse_args(argv)
     host = "127.0.0.1" if args.host in WILDCARDS else args.host
 
     from pravega.testing.ping import ping_controller, ping_segment_store
 
     try:
-        version = ping_segment_store(host, args.segment_store_port, args.timeout)
-        ping_controller(host, args.controller_port, args.timeout)
+        version = ping_segment_store(host, args.segment_store_port, args.timeout, tls=args.tls)
+        ping_controller(host, args.controller_port, args.timeout, tls=args.tls)
     except Exception as exc:
         print(f"unhealthy: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

@@ -29,6 +29,7 @@ def second_server(
             str(controller_port),
             "--segment-store-port",
             str(segment_store_port),
+            "--no-rest",  # not on the default REST port 9091, which may be taken here
         ],
         capture_output=True,
         text=True,

@@ -28,7 +28,7 @@ residuals in Beam 2.61), or on the portable runner (``--runner=PortableRunner
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import apache_beam as beam
@@ -38,6 +38,7 @@ from apache_beam.transforms import window
 
 from pravega import StreamCut, naming
 from pravega.client.controller import parse_controller_uri
+from pravega.client.security import uri_with_options
 
 from ._progress import SinkConflictError, SinkInUseError, new_run_id, table_segment
 from ._sdf import PravegaEvent, _ReadFn, _ReadSpec, _UnboundedReadFn
@@ -58,6 +59,16 @@ def _controller(uri: Any) -> str:
     except ValueError:
         raise ValueError(f"controller_uri must look like 'tcp://host:port', got {uri!r}") from None
     return uri
+
+
+def _with_client_options(uri: str, options: Mapping[str, Any] | None) -> str:
+    """The URI the workers connect with: ``uri`` plus the client's TLS and credential
+    options (see :data:`pravega.client.security.URI_OPTIONS`) in its query string."""
+    if options is None:
+        return uri
+    if not isinstance(options, Mapping):
+        raise ValueError(f"client_options must be a dict like {{'trust_cert': '/ca.pem'}}, got {options!r}")
+    return uri_with_options(uri, options)
 
 
 def _scoped(name: Any) -> tuple[str, str]:
@@ -127,6 +138,10 @@ class ReadFromPravega(beam.PTransform):
         has no record of start at ``start``; a bounded read still ends at ``end``).
         The last committed event is read again and the sink drops it. Use it with
         ``with_metadata=True``, as the sink needs the positions.
+      client_options: TLS and credentials of the workers' client, as
+        :class:`pravega.ClientConfig` fields: ``trust_cert``, ``tls``,
+        ``disable_cert_verification``, ``client_cert``, ``client_key``, ``username``,
+        ``password`` (they travel with the pipeline; display data shows only the URI).
 
     Each routing key's events come out in order (also across scaling); events of
     different keys and segments interleave. An unbounded read of one stream is one
@@ -146,9 +161,11 @@ class ReadFromPravega(beam.PTransform):
         idle_timeout: float | None = 10.0,
         max_poll_ms: int = 200,
         resume_from_sink: str | None = None,
+        client_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self._controller_uri = _controller(controller_uri)
+        self._connect_uri = _with_client_options(self._controller_uri, client_options)
         names = [stream] if isinstance(stream, str) else list(stream) if isinstance(stream, (list, tuple)) else None
         if not names:
             raise ValueError(f"stream must be 'scope/stream' or a non-empty list of them, got {stream!r}")
@@ -218,7 +235,7 @@ class ReadFromPravega(beam.PTransform):
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
         _check_runner(pbegin.pipeline)
         specs = [
-            _ReadSpec(self._controller_uri, scope, stream, self._start, self._end, self._resume)
+            _ReadSpec(self._connect_uri, scope, stream, self._start, self._end, self._resume)
             for scope, stream in self._streams
         ]
         fn_class = _ReadFn if self.bounded else _UnboundedReadFn
@@ -302,6 +319,8 @@ class WriteToPravega(beam.PTransform):
         use a sink id: a second one fails at once with :class:`SinkInUseError`; after a
         run died, a new run takes the sink over once the old heartbeat is
         ``STALE_SECONDS`` (3 s) old.
+      client_options: TLS and credentials of the workers' client, as for
+        :class:`ReadFromPravega`.
 
     Returns the committed transaction ids (hex) with exactly_once, else an empty
     PCollection.
@@ -317,10 +336,12 @@ class WriteToPravega(beam.PTransform):
         transaction_lease_ms: int | None = None,
         sink_id: str | None = None,
         *,
+        client_options: Mapping[str, Any] | None = None,
         _fault_hook: Callable[[str, str], None] | None = None,
     ) -> None:
         super().__init__()
         self._controller_uri = _controller(controller_uri)
+        self._connect_uri = _with_client_options(self._controller_uri, client_options)
         if not isinstance(stream, str):
             raise ValueError(f"stream must be one 'scope/stream', got {stream!r}")
         self._scope, self._stream = _scoped(stream)
@@ -354,7 +375,7 @@ class WriteToPravega(beam.PTransform):
         self._fault_hook = _fault_hook
 
     def expand(self, pcoll: beam.PCollection) -> beam.PCollection:
-        uri, scope, stream = self._controller_uri, self._scope, self._stream
+        uri, scope, stream = self._connect_uri, self._scope, self._stream
         if not self._exactly_once:
             return pcoll | "WriteEvents" >> beam.ParDo(
                 _WriteEventsFn(uri, scope, stream, self._serialize, self._routing_key_fn)

@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import ssl as _ssl
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
-from ..errors import ConnectionLostError
+from ..errors import AuthorizationError, ConnectionLostError
 from ..protocol import commands as c
 from ..protocol.connection import Connection, Role, Sentinel, versions_compatible
 from ..protocol.errors import ProtocolError
@@ -38,8 +40,14 @@ Endpoint = tuple[str, int]
 #: The default is :meth:`SegmentStoreConnection.open` (TCP); tests plug in other transports.
 ConnectionFactory = Callable[[Endpoint, float], Awaitable["SegmentStoreConnection"]]
 
+if TYPE_CHECKING:
+    from .security import TokenProvider
+
 
 class SegmentStoreConnection(asyncio.Protocol):
+    #: Fills in delegation tokens when the client has credentials (see security.py).
+    tokens: TokenProvider | None = None
+
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
         self.codec = Connection(Role.CLIENT)
@@ -56,12 +64,19 @@ class SegmentStoreConnection(asyncio.Protocol):
     # -- opening ------------------------------------------------------------
 
     @classmethod
-    async def open(cls, endpoint: Endpoint, timeout: float = 10.0) -> SegmentStoreConnection:
-        """Connect over TCP and exchange Hellos."""
+    async def open(
+        cls, endpoint: Endpoint, timeout: float = 10.0, *, ssl: _ssl.SSLContext | None = None
+    ) -> SegmentStoreConnection:
+        """Connect over TCP (TLS with ``ssl``) and exchange Hellos."""
         loop = asyncio.get_running_loop()
         host, port = endpoint
         try:
-            _, conn = await asyncio.wait_for(loop.create_connection(lambda: cls(endpoint), host, port), timeout)
+            _, conn = await asyncio.wait_for(
+                loop.create_connection(
+                    lambda: cls(endpoint), host, port, ssl=ssl, server_hostname=host if ssl else None
+                ),
+                timeout,
+            )
         except (TimeoutError, OSError) as exc:
             raise ConnectionLostError(f"cannot connect to segment store {host}:{port}: {exc}") from exc
         await conn.handshake(timeout)
@@ -169,6 +184,21 @@ class SegmentStoreConnection(asyncio.Protocol):
             await asyncio.shield(self._drain)
 
     async def request(self, cmd: c.Command, timeout: float = DEFAULT_TIMEOUT) -> c.Command:
+        if self.tokens is None or getattr(cmd, "delegation_token", None) != "":
+            return await self._request(cmd, timeout)
+        why = ""
+        for attempt in range(2):
+            reply = await self._request(await self.tokens.fill(cmd), timeout)
+            if not isinstance(reply, c.AuthTokenCheckFailed):
+                return reply
+            why = reply.server_stack_trace
+            if reply.error_code == c.AuthTokenCheckFailed.TOKEN_EXPIRED and attempt == 0:
+                self.tokens.forget(cmd)  # fetch a fresh one and try once more
+                continue
+            break
+        raise AuthorizationError(f"segment store refused {type(cmd).__name__}: {why}")
+
+    async def _request(self, cmd: c.Command, timeout: float) -> c.Command:
         fut = asyncio.get_running_loop().create_future()
         rid = cmd.request_id
         self.waiters[rid] = fut

@@ -68,12 +68,20 @@ class ControllerClient:
         initial_backoff: float = 0.01,
         max_backoff: float = 2.0,
         timeout: float = 30.0,
+        tls: bool | None = None,
+        channel_credentials: grpc.ChannelCredentials | None = None,
+        metadata: tuple[tuple[str, str], ...] = (),
     ) -> None:
-        target, tls = parse_controller_uri(uri)
+        """``tls`` overrides the URI scheme; ``channel_credentials`` (default: the system's
+        trust store) and ``metadata`` (sent with every call: credentials) come from
+        :mod:`pravega.client.security`."""
+        target, uri_tls = parse_controller_uri(uri)
         self.uri = uri
+        self.metadata = metadata or None
         options = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
-        if tls:
-            self._channel = grpc.aio.secure_channel(target, grpc.ssl_channel_credentials(), options=options)
+        if uri_tls if tls is None else tls:
+            credentials = channel_credentials or grpc.ssl_channel_credentials()
+            self._channel = grpc.aio.secure_channel(target, credentials, options=options)
         else:
             self._channel = grpc.aio.insecure_channel(target, options=options)
         self._stub = ControllerServiceStub(self._channel)
@@ -100,7 +108,7 @@ class ControllerClient:
         last: BaseException | None = None
         for attempt in range(self.attempts):
             try:
-                reply = await getattr(stub or self._stub, name)(request, timeout=self.timeout)
+                reply = await getattr(stub or self._stub, name)(request, timeout=self.timeout, metadata=self.metadata)
                 return check(reply)
             except _Retry as exc:
                 last = exc
@@ -110,6 +118,10 @@ class ControllerClient:
                     raise errors.InvalidArgumentError(f"{name}: {exc.details()}") from None
                 if code == grpc.StatusCode.NOT_FOUND:
                     raise errors.NoSuchStreamError(f"{name}: {exc.details()}") from None
+                if code == grpc.StatusCode.UNAUTHENTICATED:
+                    raise errors.AuthenticationError(f"{exc.details()}") from None
+                if code == grpc.StatusCode.PERMISSION_DENIED:
+                    raise errors.AuthorizationError(f"{exc.details()}") from None
                 if code not in _RETRIABLE:
                     raise errors.ServerError(f"{name} failed: {code.name}: {exc.details()}") from None
                 last = exc
@@ -117,6 +129,11 @@ class ControllerClient:
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 4, self.max_backoff)
         raise errors.RetriesExhaustedError(f"{name} to {self.uri} kept failing: {last}") from last
+
+    async def get_delegation_token(self, scope: str, stream: str) -> str:
+        """A token for the segment store's checks on ``scope/stream`` ("" without auth)."""
+        reply = await self._call("getDelegationToken", pb.StreamInfo(scope=scope, stream=stream))
+        return str(reply.delegationToken)
 
     # -- scopes ---------------------------------------------------------------
 

@@ -79,6 +79,8 @@ READY_LOG = re.compile(r"pravega-server ready:")
 OFFICIAL_READY_LOG = re.compile(r"Pravega Sandbox is running locally now")
 #: Where the image keeps its data.
 DATA_DIR = "/data"
+#: Where with_tls() / with_auth() mount their files (read-only).
+SECURITY_DIR = "/etc/pravega"
 
 _RUNNING = {"created", "restarting", "running"}
 PathOrName = Union[str, "os.PathLike[str]"]
@@ -92,12 +94,18 @@ class PravegaWaitStrategy(WaitStrategy):
     """
 
     def __init__(
-        self, controller_port: int, segment_store_port: int, log_message: re.Pattern[str] | None = None
+        self,
+        controller_port: int,
+        segment_store_port: int,
+        log_message: re.Pattern[str] | None = None,
+        *,
+        tls: bool = False,
     ) -> None:
         super().__init__()
         self.controller_port = controller_port
         self.segment_store_port = segment_store_port
         self.log_message = log_message
+        self.tls = tls
         self._poll_interval = 0.05
         self.last_error: BaseException | None = None
 
@@ -118,8 +126,8 @@ class PravegaWaitStrategy(WaitStrategy):
             try:
                 if self.log_message is not None and not self.log_message.search(_output(container)):
                     raise PingError(f"no line matching {self.log_message.pattern!r} yet")
-                ping_segment_store(host, store, timeout=1.0)
-                ping_controller(host, ctrl, timeout=1.0)
+                ping_segment_store(host, store, timeout=1.0, tls=self.tls)
+                ping_controller(host, ctrl, timeout=1.0, tls=self.tls)
                 return
             except (OSError, ProtocolError, grpc.RpcError) as exc:  # PingError is an OSError
                 self.last_error = exc
@@ -177,6 +185,7 @@ class PravegaContainer(DockerContainer):
         super().__init__(image, **kwargs)
         self._controller_port = _check_port(controller_port)
         self._segment_store_port = _check_port(segment_store_port)
+        self._rest_port: int | None = None  # REST API / health / metrics (this project's image)
         self._host_network: bool | None = None  # None: decided at start from the daemon
         self._advertised_host: str | None = None
         self._advertised_port: int | None = None
@@ -187,6 +196,8 @@ class PravegaContainer(DockerContainer):
         self._log_level: str | None = None
         self._official = False
         self._startup_timeout = 30.0
+        self._security_env: dict[str, str] = {}
+        self._tls = False
         #: Seconds from ``start()`` (or ``restart()``) until the server was ready.
         self.startup_seconds: float | None = None
 
@@ -303,6 +314,50 @@ class PravegaContainer(DockerContainer):
         self._server_args.extend(str(a) for a in args)
         return self
 
+    def with_tls(self, cert_file: PathOrName, key_file: PathOrName, client_ca_file: PathOrName | None = None) -> Self:
+        """TLS on both ports with this PEM certificate and key; with ``client_ca_file``,
+        clients must present a certificate signed by that CA. The files are mounted
+        read-only, so the container's user (10001, or the one of ``with_data_volume``)
+        must be able to read them. Clients then use ``tls://`` (:meth:`get_controller_uri`);
+        the official client also needs a host name the certificate names as the advertised
+        host (:meth:`with_advertised_host`, e.g. ``"localhost"``)."""
+        self._pravega_native_only("with_tls()")
+        self._tls = True
+        self._mount_security("PRAVEGA_TLS_CERT", cert_file, "tls/cert.pem")
+        self._mount_security("PRAVEGA_TLS_KEY", key_file, "tls/key.pem")
+        if client_ca_file is not None:
+            self._mount_security("PRAVEGA_TLS_CLIENT_CA", client_ca_file, "tls/client-ca.pem")
+        return self
+
+    def with_auth(
+        self, password_file: PathOrName, token_key_file: PathOrName | None = None, token_ttl: float | None = None
+    ) -> Self:
+        """Authentication and authorization: users, password hashes and ACLs from
+        ``password_file`` (made with ``pravega-server passwd``), delegation tokens signed
+        with the key in ``token_key_file`` (default: one the server keeps in its data) and valid for
+        ``token_ttl`` seconds (default 600). Files are mounted read-only (see :meth:`with_tls`)."""
+        self._pravega_native_only("with_auth()")
+        self._mount_security("PRAVEGA_AUTH_PASSWORD_FILE", password_file, "auth/passwords")
+        if token_key_file is not None:
+            self._mount_security("PRAVEGA_AUTH_TOKEN_KEY_FILE", token_key_file, "auth/token.key")
+        if token_ttl is not None:
+            if token_ttl <= 0:
+                raise ValueError("the token lifetime must be positive")
+            self._security_env["PRAVEGA_AUTH_TOKEN_TTL"] = str(float(token_ttl))
+        return self
+
+    def _pravega_native_only(self, what: str) -> None:
+        if self._official:
+            raise ValueError(f"{what} applies to pravega-native images; the official one is configured by JAVA_OPTS")
+
+    def _mount_security(self, env: str, source: PathOrName, target: str) -> None:
+        path = Path(os.fspath(source)).expanduser().resolve()
+        if not path.is_file():
+            raise ValueError(f"{env}: no such file {path}")
+        inside = f"{SECURITY_DIR}/{target}"
+        self.with_volume_mapping(str(path), inside, "ro")
+        self._security_env[env] = inside
+
     def with_startup_timeout(self, seconds: float) -> Self:
         """How long ``start()`` waits for readiness (default 30 s; 120 s for the official image)."""
         if seconds <= 0:
@@ -358,12 +413,19 @@ class PravegaContainer(DockerContainer):
                 port = _free_port(bind_probe)
             self._segment_store_port = port
         ctrl, store = self._controller_port, self._segment_store_port
+        if self._rest_port is None and not self._official:
+            port = _free_port(bind_probe)
+            while port in (ctrl, store):
+                port = _free_port(bind_probe)
+            self._rest_port = port
         if self._host_network:
             self._kwargs["network_mode"] = "host"
             self.ports.clear()
         else:
             self.with_bind_ports(ctrl, ctrl)
             self.with_bind_ports(store, store)
+            if self._rest_port is not None:
+                self.with_bind_ports(self._rest_port, self._rest_port)
         # The container host's address as the Docker client sees it; known before the
         # container exists. (Tests that themselves run in a container on a bridge network
         # reach it by another address: they set with_advertised_host().)
@@ -376,17 +438,21 @@ class PravegaContainer(DockerContainer):
                 PRAVEGA_CONTROLLER_PORT=str(ctrl),
                 PRAVEGA_SEGMENT_STORE_PORT=str(store),
                 PRAVEGA_ADVERTISED_HOST=advertised,
+                # A free port, as for the others: on the host's network two containers cannot both take 9091.
+                PRAVEGA_REST_PORT=str(self._rest_port),
             )
             if self._advertised_port is not None:
                 self.with_env("PRAVEGA_ADVERTISED_PORT", str(self._advertised_port))
             if self._log_level:
                 self.with_env("PRAVEGA_LOG_LEVEL", self._log_level)
+            for key, value in self._security_env.items():
+                self.with_env(key, value)
             args = (["--in-memory"] if self._in_memory else []) + self._server_args
             self.with_command(args)
             if self._volume_user:
                 self._kwargs["user"] = self._volume_user
         if self._wait_strategy is None or isinstance(self._wait_strategy, PravegaWaitStrategy):
-            strategy = PravegaWaitStrategy(ctrl, store, OFFICIAL_READY_LOG if self._official else None)
+            strategy = PravegaWaitStrategy(ctrl, store, OFFICIAL_READY_LOG if self._official else None, tls=self._tls)
             # Declared int | timedelta, but it keeps float(timeout); a timedelta would drop the fraction.
             self.waiting_for(strategy.with_startup_timeout(self._startup_timeout))  # type: ignore[arg-type]
 
@@ -399,7 +465,7 @@ class PravegaContainer(DockerContainer):
 
     def get_exposed_port(self, port: int) -> int:
         # Ports are published one-to-one (or shared with the host): the port is the port.
-        if port in (self._controller_port, self._segment_store_port):
+        if port in (self._controller_port, self._segment_store_port, self._rest_port):
             return int(port)
         return super().get_exposed_port(port)
 
@@ -412,8 +478,21 @@ class PravegaContainer(DockerContainer):
         return int(self._segment_store_port)  # type: ignore[arg-type]
 
     def get_controller_uri(self) -> str:
-        """``tcp://host:port`` of the controller: what clients, Beam and PyFlink take."""
-        return f"tcp://{self.get_container_host_ip()}:{self.get_controller_port()}"
+        """``tcp://host:port`` (``tls://`` with :meth:`with_tls`) of the controller: what
+        clients, Beam and PyFlink take."""
+        scheme = "tls" if self._tls else "tcp"
+        return f"{scheme}://{self.get_container_host_ip()}:{self.get_controller_port()}"
+
+    def get_rest_uri(self) -> str:
+        """``http(s)://host:port`` of the REST API, health probes and ``/metrics``."""
+        self._require_ports()
+        if self._rest_port is None:
+            raise RuntimeError("the official image's REST API is not published by this module")
+        return f"{'https' if self._tls else 'http'}://{self.get_container_host_ip()}:{self._rest_port}"
+
+    @property
+    def rest_uri(self) -> str:
+        return self.get_rest_uri()
 
     def get_segment_store_endpoint(self) -> str:
         """``host:port`` of the segment store, as reached from here."""

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 READY = re.compile(r"pravega-server ready: controller=(\S+):(\d+) segment-store=(\S+):(\d+)")
+REST = re.compile(r" rest=(\S+):(\d+)")
 
 
 class ServerProcess:
@@ -47,6 +48,9 @@ class ServerProcess:
         self.ready_timeout = ready_timeout
         self.controller_port = 0
         self.segment_store_port = 0
+        #: The REST / health / metrics port (0 until started; a free one, kept across restarts).
+        self.rest_port = 0
+        self.rest_scheme = "http"
         self.proc: subprocess.Popen | None = None
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}.server.log"
         self.startup_seconds = 0.0
@@ -54,6 +58,11 @@ class ServerProcess:
     @property
     def controller_uri(self) -> str:
         return f"tcp://{self.host}:{self.controller_port}"
+
+    @property
+    def rest_uri(self) -> str:
+        """``http(s)://host:port`` of the REST API, health and metrics."""
+        return f"{self.rest_scheme}://{self.host}:{self.rest_port}"
 
     @property
     def segment_store_endpoint(self) -> str:
@@ -72,6 +81,8 @@ class ServerProcess:
             str(self.controller_port),
             "--segment-store-port",
             str(self.segment_store_port),
+            "--rest-port",
+            str(self.rest_port),
             "--log-level",
             self.log_level,
             *(["--in-memory"] if self.in_memory else ["--data-dir", str(self.data_dir)]),
@@ -89,6 +100,10 @@ class ServerProcess:
             raise RuntimeError(f"pravega-server did not become ready: {line!r}; log: {self._log_tail()}")
         self.controller_port = int(m.group(2))
         self.segment_store_port = int(m.group(4))
+        rest = REST.search(line)
+        if rest is not None:
+            self.rest_port = int(rest.group(2))
+            self.rest_scheme = "https" if " tls" in line else "http"
         return self
 
     def _read_ready_line(self) -> str:

@@ -19,6 +19,7 @@ from pravega.protocol import controller_pb2 as pb
 from pravega.protocol import controller_pb2_grpc as pb_grpc
 
 from . import model
+from .grpc_auth import GrpcGuard
 from .model import ReaderGroup, SegmentRecord, StreamConfig, StreamCutRecord
 from .service import ControllerService
 from .status import ControllerError, InvalidArgument, Status
@@ -34,6 +35,8 @@ def _rpc(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]
     @functools.wraps(method)
     async def wrapper(self: ControllerServicer, request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
+            if self.guard is not None:  # authentication on (see grpc_auth)
+                return await self.guard.call(method.__name__, lambda r: method(self, r, context), request, context)
             return await method(self, request, context)
         except ControllerError as e:
             await context.abort(grpc.StatusCode[e.code], str(e))
@@ -169,6 +172,8 @@ def _token(request: Any) -> str:
 
 
 class ControllerServicer(pb_grpc.ControllerServiceServicer):
+    guard: GrpcGuard | None = None
+
     def __init__(self, service: ControllerService) -> None:
         self.service = service
 
@@ -585,6 +590,8 @@ class ControllerServicer(pb_grpc.ControllerServiceServicer):
 class ExtensionsServicer(pb_grpc.ControllerExtensionsServicer):
     """This project's additions to the controller API (see controller.proto)."""
 
+    guard: GrpcGuard | None = None
+
     def __init__(self, service: ControllerService) -> None:
         self.service = service
 
@@ -607,7 +614,10 @@ class ExtensionsServicer(pb_grpc.ControllerExtensionsServicer):
         )
 
 
-def add_to_server(server: grpc.aio.Server, service: ControllerService) -> None:
-    """Register the controller API on ``server`` (a ``grpc.aio`` server)."""
-    pb_grpc.add_ControllerServiceServicer_to_server(ControllerServicer(service), server)
-    pb_grpc.add_ControllerExtensionsServicer_to_server(ExtensionsServicer(service), server)
+def add_to_server(server: grpc.aio.Server, service: ControllerService, guard: GrpcGuard | None = None) -> None:
+    """Register the controller API on ``server`` (a ``grpc.aio`` server); with a
+    ``guard``, every call is authenticated and authorized."""
+    servicer, extensions = ControllerServicer(service), ExtensionsServicer(service)
+    servicer.guard = extensions.guard = guard
+    pb_grpc.add_ControllerServiceServicer_to_server(servicer, server)
+    pb_grpc.add_ControllerExtensionsServicer_to_server(extensions, server)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 from typing import Any
 
 from pravega.protocol import commands as c
@@ -28,6 +29,7 @@ from pravega.protocol.connection import Connection, Role, versions_compatible
 from pravega.protocol.errors import ProtocolError
 from pravega.protocol.framing import OLDEST_COMPATIBLE_VERSION, WIRE_VERSION
 
+from ..auth.wire import WireGuard
 from ..service.appends import APPEND_COMMANDS, AppendProcessor
 from ..service.replies import UNSPECIFIED, closes_connection, error_reply
 from ..service.segment_store import SegmentStore
@@ -48,6 +50,9 @@ class _Slot:
 
 
 class WireConnection(asyncio.Protocol):
+    #: Checks delegation tokens when authentication is on (see auth.wire).
+    guard: WireGuard | None = None
+
     def __init__(self, store: SegmentStore, connections: set[WireConnection]) -> None:
         self.store = store
         self.codec = Connection(Role.SERVER)
@@ -206,6 +211,10 @@ class WireConnection(asyncio.Protocol):
     # -- dispatch --------------------------------------------------------------
 
     def _dispatch(self, cmd: c.Command) -> None:
+        if self.guard is not None and (refused := self.guard.check(cmd)) is not None:
+            log.info("%s: %s refused: %s", self.peer, type(cmd).__name__, refused.server_stack_trace)
+            self._reply(refused)
+            return
         if isinstance(cmd, c.AppendBlockEnd):  # the hot path first
             self.appends.append_block_end(cmd)
             return
@@ -241,15 +250,34 @@ def _error_frame(message: str) -> bytes:
 
 
 async def start_tcp(
-    store: SegmentStore, host: str, port: int, *, sock: socket.socket | None = None
+    store: SegmentStore,
+    host: str,
+    port: int,
+    *,
+    sock: socket.socket | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    guard: WireGuard | None = None,
 ) -> tuple[asyncio.Server, set[WireConnection]]:
     """Serve the wire protocol on ``host:port``, or on ``sock`` (bound and listening already,
-    see :func:`bind_listener`)."""
+    see :func:`bind_listener`); over TLS with ``ssl_context``; checking delegation tokens
+    with ``guard``."""
     connections: set[WireConnection] = set()
     loop = asyncio.get_running_loop()
     if sock is None:
         sock = bind_listener(host, port)
-    server = await loop.create_server(lambda: WireConnection(store, connections), sock=sock, backlog=1024)
+
+    def make() -> WireConnection:
+        conn = WireConnection(store, connections)
+        conn.guard = guard
+        return conn
+
+    server = await loop.create_server(
+        make,
+        sock=sock,
+        backlog=1024,
+        ssl=ssl_context,
+        ssl_handshake_timeout=30.0 if ssl_context is not None else None,
+    )
     return server, connections
 
 

@@ -45,7 +45,9 @@ def test_defaults_are_pinned_and_ports_are_chosen_at_start() -> None:
         "PRAVEGA_CONTROLLER_PORT": str(ctrl),
         "PRAVEGA_SEGMENT_STORE_PORT": str(store),
         "PRAVEGA_ADVERTISED_HOST": "127.0.0.1",
+        "PRAVEGA_REST_PORT": str(c._rest_port),
     }
+    assert c._rest_port not in (ctrl, store) and c.rest_uri == f"http://127.0.0.1:{c._rest_port}"
     assert isinstance(c._wait_strategy, PravegaWaitStrategy)
     assert (c._wait_strategy.controller_port, c._wait_strategy.segment_store_port) == (ctrl, store)
 
@@ -66,7 +68,8 @@ def test_options_are_fluent_and_validated(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         c.with_log_level("chatty")
     configured(c, host_network=False)
-    assert c.ports == {"19090": 19090, "22345": 22345}  # published one-to-one
+    rest = c._rest_port
+    assert c.ports == {"19090": 19090, "22345": 22345, str(rest): rest}  # published one-to-one
     assert c.env["PRAVEGA_HOST"] == "0.0.0.0"
     assert c.env["PRAVEGA_ADVERTISED_HOST"] == "pravega.example"
     assert c.env["PRAVEGA_ADVERTISED_PORT"] == "32345"

@@ -321,12 +321,13 @@ public final class AppendSession implements AutoCloseable {
     private void setupLocked() {
         Endpoint ep = controller.getEndpoint(locator);
         ConnectionListener listener = new ConnectionListener();
-        WireConnection bound = WireConnection.open(ep, listener, timeoutMillis);
+        WireConnection bound = WireConnection.open(ep, listener, timeoutMillis, controller.getSecurity());
         listener.conn = bound;
         long rid = WireConnection.nextRequestId();
         Reply reply;
         try {
-            reply = bound.call(rid, WireCommands.setupAppend(rid, writerHigh, writerLow, segmentName))
+            String token = controller.tokenFor(segmentName);
+            reply = bound.call(rid, WireCommands.setupAppend(rid, writerHigh, writerLow, segmentName, token))
                     .get(timeoutMillis, TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -43,7 +43,10 @@ public final class ControllerClient implements AutoCloseable {
     }
 
     private final Endpoint endpoint;
+    private final ClientSecurity security;
     private final GrpcTransport transport;
+    /** "scope/stream" -> delegation token and the time (ms) to fetch a new one. */
+    private final Map<String, Object[]> tokens = new ConcurrentHashMap<>();
     private final long callTimeoutMillis;
     private final long retryBudgetMillis;
     private final Map<Segment, Endpoint> uriCache = new ConcurrentHashMap<>();
@@ -54,13 +57,82 @@ public final class ControllerClient implements AutoCloseable {
 
     public ControllerClient(String controllerUri, long callTimeoutMillis, long retryBudgetMillis) {
         this.endpoint = Endpoint.parseControllerUri(controllerUri);
-        this.transport = new GrpcTransport(endpoint);
+        this.security = ClientSecurity.fromUri(controllerUri);
+        this.transport = new GrpcTransport(endpoint, security);
         this.callTimeoutMillis = callTimeoutMillis;
         this.retryBudgetMillis = retryBudgetMillis;
     }
 
     public Endpoint getEndpoint() {
         return endpoint;
+    }
+
+    /** TLS and credentials of this client's connections (from the controller URI). */
+    public ClientSecurity getSecurity() {
+        return security;
+    }
+
+    /**
+     * The delegation token for commands on {@code segment} ("scope/stream/..."): "" without
+     * credentials; otherwise from {@code getDelegationToken}, cached until a quarter of its
+     * lifetime (at most 30 s) before its {@code exp}.
+     */
+    public String tokenFor(String segment) {
+        if (!security.hasCredentials()) {
+            return "";
+        }
+        String[] parts = segment.split("/");
+        if (parts.length < 3) {
+            return "";
+        }
+        String key = parts[0] + "/" + parts[1];
+        Object[] cached = tokens.get(key);
+        long now = System.currentTimeMillis();
+        if (cached != null && (Long) cached[1] > now) {
+            return (String) cached[0];
+        }
+        byte[] reply = call("getDelegationToken", streamInfo(parts[0], parts[1]));
+        Proto.Reader r = new Proto.Reader(reply);
+        String token = "";
+        while (r.next()) {
+            if (r.field() == 1) {
+                token = r.string();
+            } else {
+                r.skip();
+            }
+        }
+        long expires = expiryMillis(token, now);
+        long margin = Math.min(30_000, Math.max(0, expires - now) / 4);
+        tokens.put(key, new Object[] {token, expires - margin});
+        return token;
+    }
+
+    /** Forgets the cached token of {@code segment}'s stream (after the server said it expired). */
+    public void forgetToken(String segment) {
+        String[] parts = segment.split("/");
+        if (parts.length >= 2) {
+            tokens.remove(parts[0] + "/" + parts[1]);
+        }
+    }
+
+    private static final java.util.regex.Pattern EXP = java.util.regex.Pattern.compile("\"exp\"\\s*:\\s*(\\d+)");
+
+    /** The {@code exp} claim of a JWT in milliseconds (not verified: the server does that). */
+    static long expiryMillis(String token, long now) {
+        String[] parts = token.split("\\.");
+        if (parts.length == 3) {
+            try {
+                String payload = new String(java.util.Base64.getUrlDecoder().decode(parts[1]),
+                        java.nio.charset.StandardCharsets.UTF_8);
+                java.util.regex.Matcher m = EXP.matcher(payload);
+                if (m.find()) {
+                    return Long.parseLong(m.group(1)) * 1000;
+                }
+            } catch (IllegalArgumentException e) {
+                // not a JWT we can read: keep it briefly
+            }
+        }
+        return now + 60_000;
     }
 
     // -- message helpers ----------------------------------------------------------------------

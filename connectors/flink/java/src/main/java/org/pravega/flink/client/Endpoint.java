@@ -32,12 +32,13 @@ public final class Endpoint implements Serializable {
             throw new IllegalArgumentException("the controller URI is empty");
         }
         String rest = uri.trim();
+        int query = rest.indexOf('?');
+        if (query >= 0) {
+            ClientSecurity.fromUri(rest); // TLS and credential options (see ClientSecurity): checked here
+            rest = rest.substring(0, query);
+        }
         int scheme = rest.indexOf("://");
         if (scheme >= 0) {
-            String s = rest.substring(0, scheme).toLowerCase();
-            if (s.equals("tls") || s.equals("ssl") || s.equals("tcps") || s.equals("pravegas")) {
-                throw new IllegalArgumentException("TLS controller URIs are not supported yet: " + uri);
-            }
             rest = rest.substring(scheme + 3);
         }
         int comma = rest.indexOf(',');

@@ -7,13 +7,21 @@ import java.io.UncheckedIOException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
+import javax.net.ssl.SSLException;
+
 import org.apache.beam.vendor.grpc.v1p60p1.io.grpc.CallOptions;
+import org.apache.beam.vendor.grpc.v1p60p1.io.grpc.Channel;
+import org.apache.beam.vendor.grpc.v1p60p1.io.grpc.ClientInterceptors;
 import org.apache.beam.vendor.grpc.v1p60p1.io.grpc.ManagedChannel;
+import org.apache.beam.vendor.grpc.v1p60p1.io.grpc.Metadata;
 import org.apache.beam.vendor.grpc.v1p60p1.io.grpc.MethodDescriptor;
 import org.apache.beam.vendor.grpc.v1p60p1.io.grpc.Status;
 import org.apache.beam.vendor.grpc.v1p60p1.io.grpc.StatusRuntimeException;
+import org.apache.beam.vendor.grpc.v1p60p1.io.grpc.netty.GrpcSslContexts;
 import org.apache.beam.vendor.grpc.v1p60p1.io.grpc.netty.NettyChannelBuilder;
 import org.apache.beam.vendor.grpc.v1p60p1.io.grpc.stub.ClientCalls;
+import org.apache.beam.vendor.grpc.v1p60p1.io.grpc.stub.MetadataUtils;
+import org.apache.beam.vendor.grpc.v1p60p1.io.netty.handler.ssl.SslContextBuilder;
 
 /**
  * Unary gRPC calls carrying raw protobuf bytes. This is the only class that touches gRPC; it uses
@@ -42,6 +50,8 @@ final class GrpcTransport implements AutoCloseable {
     };
 
     private final ManagedChannel channel;
+    /** The channel calls go through: with credentials, it adds the authorization header. */
+    private final Channel calls;
     private final ConcurrentHashMap<String, MethodDescriptor<byte[], byte[]>> methods = new ConcurrentHashMap<>();
 
     static void checkAvailable() {
@@ -55,11 +65,33 @@ final class GrpcTransport implements AutoCloseable {
     }
 
     GrpcTransport(Endpoint endpoint) {
+        this(endpoint, ClientSecurity.fromUri("tcp://" + endpoint));
+    }
+
+    GrpcTransport(Endpoint endpoint, ClientSecurity security) {
         checkAvailable();
-        this.channel = NettyChannelBuilder.forAddress(endpoint.getHost(), endpoint.getPort())
-                .usePlaintext()
-                .maxInboundMessageSize(64 << 20)
-                .build();
+        NettyChannelBuilder builder = NettyChannelBuilder.forAddress(endpoint.getHost(), endpoint.getPort())
+                .maxInboundMessageSize(64 << 20);
+        if (security.isTls()) {
+            try {
+                SslContextBuilder ssl = GrpcSslContexts.forClient();
+                ssl.trustManager(security.trustManagers()[0]);
+                builder.sslContext(ssl.build());
+            } catch (SSLException e) {
+                throw new PravegaException("cannot set up TLS to the controller " + endpoint + ": " + e, e);
+            }
+        } else {
+            builder.usePlaintext();
+        }
+        this.channel = builder.build();
+        String authorization = security.authorizationHeader();
+        if (authorization == null) {
+            this.calls = channel;
+        } else {
+            Metadata headers = new Metadata();
+            headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), authorization);
+            this.calls = ClientInterceptors.intercept(channel, MetadataUtils.newAttachHeadersInterceptor(headers));
+        }
     }
 
     private MethodDescriptor<byte[], byte[]> method(String name) {
@@ -78,7 +110,7 @@ final class GrpcTransport implements AutoCloseable {
      */
     byte[] call(String rpc, byte[] request, long timeoutMillis) {
         try {
-            return ClientCalls.blockingUnaryCall(channel, method(rpc),
+            return ClientCalls.blockingUnaryCall(calls, method(rpc),
                     CallOptions.DEFAULT.withDeadlineAfter(timeoutMillis, TimeUnit.MILLISECONDS), request);
         } catch (StatusRuntimeException e) {
             Status.Code code = e.getStatus().getCode();

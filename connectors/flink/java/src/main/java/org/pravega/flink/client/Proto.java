@@ -255,7 +255,10 @@ public final class Proto {
                     pos += 8;
                     break;
                 case LENGTH_DELIMITED:
-                    pos += length();
+                    // Not "pos += length()": that adds to pos as it was before length() read the
+                    // length's varint, and lands inside the field.
+                    int len = length();
+                    pos += len;
                     break;
                 case FIXED32:
                     pos += 4;

@@ -37,11 +37,12 @@ public final class SegmentMetadataClient implements AutoCloseable {
             WireConnection c = connections.get(ep);
             try {
                 if (c == null || !c.isOpen()) {
-                    c = WireConnection.open(ep, null, timeoutMillis);
+                    c = WireConnection.open(ep, null, timeoutMillis, controller.getSecurity());
                     connections.put(ep, c);
                 }
                 long rid = WireConnection.nextRequestId();
-                Reply r = c.call(rid, WireCommands.getStreamSegmentInfo(rid, segment.getQualifiedName()))
+                String name = segment.getQualifiedName();
+                Reply r = c.call(rid, WireCommands.getStreamSegmentInfo(rid, name, controller.tokenFor(name)))
                         .get(timeoutMillis, TimeUnit.MILLISECONDS);
                 switch (r.type) {
                     case WireCommands.STREAM_SEGMENT_INFO:

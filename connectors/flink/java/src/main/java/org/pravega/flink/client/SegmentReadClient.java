@@ -37,7 +37,8 @@ public final class SegmentReadClient implements AutoCloseable {
         }
         try {
             if (conn == null || !conn.isOpen()) {
-                conn = WireConnection.open(controller.getEndpoint(segment), null, timeoutMillis);
+                conn = WireConnection.open(controller.getEndpoint(segment), null, timeoutMillis,
+                        controller.getSecurity());
             }
         } catch (RuntimeException e) {
             CompletableFuture<Reply> f = new CompletableFuture<>();
@@ -45,7 +46,15 @@ public final class SegmentReadClient implements AutoCloseable {
             return f;
         }
         long rid = WireConnection.nextRequestId();
-        return conn.call(rid, WireCommands.readSegment(name, offset, length, rid));
+        String token;
+        try {
+            token = controller.tokenFor(name);
+        } catch (RuntimeException e) {
+            CompletableFuture<Reply> f = new CompletableFuture<>();
+            f.completeExceptionally(e);
+            return f;
+        }
+        return conn.call(rid, WireCommands.readSegment(name, offset, length, rid, token));
     }
 
     /** Drops the connection (after WrongHost or an error); the next read reconnects. */

@@ -112,13 +112,18 @@ public final class WireCommands {
     }
 
     public static byte[] setupAppend(long requestId, long writerHigh, long writerLow, String segment) {
-        FrameBuilder f = new FrameBuilder(SETUP_APPEND, 32 + segment.length());
+        return setupAppend(requestId, writerHigh, writerLow, segment, "");
+    }
+
+    /** With a delegation token (see {@link ControllerClient#tokenFor}). */
+    public static byte[] setupAppend(long requestId, long writerHigh, long writerLow, String segment, String token) {
+        FrameBuilder f = new FrameBuilder(SETUP_APPEND, 32 + segment.length() + token.length());
         try {
             f.out.writeLong(requestId);
             f.out.writeLong(writerHigh);
             f.out.writeLong(writerLow);
             f.out.writeUTF(segment);
-            f.out.writeUTF("");
+            f.out.writeUTF(token);
         } catch (IOException e) {
             throw new AssertionError(e);
         }
@@ -126,12 +131,16 @@ public final class WireCommands {
     }
 
     public static byte[] readSegment(String segment, long offset, int suggestedLength, long requestId) {
-        FrameBuilder f = new FrameBuilder(READ_SEGMENT, 32 + segment.length());
+        return readSegment(segment, offset, suggestedLength, requestId, "");
+    }
+
+    public static byte[] readSegment(String segment, long offset, int suggestedLength, long requestId, String token) {
+        FrameBuilder f = new FrameBuilder(READ_SEGMENT, 32 + segment.length() + token.length());
         try {
             f.out.writeUTF(segment);
             f.out.writeLong(offset);
             f.out.writeInt(suggestedLength);
-            f.out.writeUTF("");
+            f.out.writeUTF(token);
             f.out.writeLong(requestId);
         } catch (IOException e) {
             throw new AssertionError(e);
@@ -140,11 +149,15 @@ public final class WireCommands {
     }
 
     public static byte[] getStreamSegmentInfo(long requestId, String segment) {
-        FrameBuilder f = new FrameBuilder(GET_STREAM_SEGMENT_INFO, 16 + segment.length());
+        return getStreamSegmentInfo(requestId, segment, "");
+    }
+
+    public static byte[] getStreamSegmentInfo(long requestId, String segment, String token) {
+        FrameBuilder f = new FrameBuilder(GET_STREAM_SEGMENT_INFO, 16 + segment.length() + token.length());
         try {
             f.out.writeLong(requestId);
             f.out.writeUTF(segment);
-            f.out.writeUTF("");
+            f.out.writeUTF(token);
         } catch (IOException e) {
             throw new AssertionError(e);
         }

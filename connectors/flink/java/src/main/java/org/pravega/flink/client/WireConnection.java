@@ -53,6 +53,12 @@ public final class WireConnection implements AutoCloseable {
 
     /** Connects, exchanges Hello and returns the open connection. */
     public static WireConnection open(Endpoint endpoint, Listener listener, int timeoutMillis) {
+        return open(endpoint, listener, timeoutMillis, null);
+    }
+
+    /** As {@link #open(Endpoint, Listener, int)}, over TLS when {@code security} says so. */
+    public static WireConnection open(Endpoint endpoint, Listener listener, int timeoutMillis,
+            ClientSecurity security) {
         Socket socket = new Socket();
         try {
             socket.setTcpNoDelay(true);
@@ -60,6 +66,15 @@ public final class WireConnection implements AutoCloseable {
             socket.setSendBufferSize(1 << 20);
             socket.setReceiveBufferSize(1 << 20);
             socket.connect(new InetSocketAddress(endpoint.getHost(), endpoint.getPort()), timeoutMillis);
+            if (security != null && security.isTls()) {
+                socket.setSoTimeout(timeoutMillis); // for the handshake only
+                Socket tls = security.wrap(socket, endpoint.getHost(), endpoint.getPort());
+                tls.setSoTimeout(0);
+                socket = tls;
+            }
+        } catch (javax.net.ssl.SSLException e) {
+            closeQuietly(socket);
+            throw new PravegaException("TLS handshake with segment store " + endpoint + " failed: " + e, e);
         } catch (IOException e) {
             closeQuietly(socket);
             throw new RetriableException("cannot connect to segment store " + endpoint + ": " + e, e);

@@ -67,7 +67,7 @@ public final class PravegaSourceConfig implements Serializable {
 
     @Override
     public String toString() {
-        return "PravegaSourceConfig{controller=" + controllerUri + ", streams=" + streams + ", startAtTail="
+        return "PravegaSourceConfig{controller=" + controllerUri.split("\\?")[0] + ", streams=" + streams + ", startAtTail="
                 + startAtTail + ", bounded=" + bounded + "}";
     }
 }

@@ -64,7 +64,7 @@ public final class PravegaSinkConfig implements Serializable {
 
     @Override
     public String toString() {
-        return "PravegaSinkConfig{controller=" + controllerUri + ", stream=" + scopedStream() + ", guarantee="
+        return "PravegaSinkConfig{controller=" + controllerUri.split("\\?")[0] + ", stream=" + scopedStream() + ", guarantee="
                 + deliveryGuarantee + ", transactionTimeout=" + transactionTimeoutMillis + " ms}";
     }
 }
