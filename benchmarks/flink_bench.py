@@ -41,6 +41,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join([str(_FLINK), os.environ.get("PYTHONP
 import pravega  # noqa: E402
 import pravega.aio  # noqa: E402
 from pravega.testing import ServerProcess  # noqa: E402
+from pravega_flink import _jar  # noqa: E402
 
 SIZE = 100
 TARGETS = {"source": "200,000 ev/s", "sink": "100,000 ev/s"}
@@ -115,7 +116,21 @@ def flink_env(work: Path, checkpoint_ms: int | None):
     env = StreamExecutionEnvironment.get_execution_environment(cfg)
     env.set_parallelism(1)
     pravega_flink.register(env)
+    # The benchmark helpers (padded numbers, a counting sink, a logging transaction listener)
+    # live in the connector's test jar, compiled from java/src/test.
+    env.add_jars(_jar.test_jar_path().as_uri())
     return env
+
+
+def testing():
+    """The test jar's package in PyFlink's gateway JVM."""
+    from pyflink.java_gateway import get_gateway
+    from pyflink.util.java_utils import add_jars_to_context_class_loader
+
+    import pravega_flink
+
+    add_jars_to_context_class_loader([pravega_flink.jar_path().resolve().as_uri(), _jar.test_jar_path().as_uri()])
+    return get_gateway().jvm.org.pravega.flink.testing
 
 
 def log_lines(path: Path, kind: str) -> list[list[str]]:
@@ -125,7 +140,6 @@ def log_lines(path: Path, kind: str) -> list[list[str]]:
 def flink_source(uri: str, scope: str, stream: str, work: Path, log: Path) -> tuple[int, float]:
     from pyflink.common import SimpleStringSchema, WatermarkStrategy
     from pyflink.datastream.connectors import Sink
-    from pyflink.java_gateway import get_gateway
 
     from pravega_flink import PravegaSource
 
@@ -138,7 +152,7 @@ def flink_source(uri: str, scope: str, stream: str, work: Path, log: Path) -> tu
         .set_bounded()
         .build()
     )
-    counting = Sink(get_gateway().jvm.org.pravega.flink.util.BenchmarkSupport.countingSink("source"))
+    counting = Sink(testing().BenchmarkSupport.countingSink("source", str(log)))
     env.from_source(source, WatermarkStrategy.no_watermarks(), "pravega").sink_to(counting)
     env.execute("bench-source")
     _, _, _, count, first, last = log_lines(log, "count")[-1]
@@ -150,20 +164,20 @@ def flink_exactly_once_sink(uri: str, scope: str, stream: str, events: int, work
     from pyflink.common.serialization import SerializationSchema
     from pyflink.datastream.connectors import DeliveryGuarantee
     from pyflink.datastream.connectors.number_seq import NumberSequenceSource
-    from pyflink.java_gateway import get_gateway
 
     from pravega_flink import PravegaSink
 
     env = flink_env(work, 1000)
-    padded = SerializationSchema(get_gateway().jvm.org.pravega.flink.util.BenchmarkSupport.paddedLongs(SIZE))
-    sink = (
+    padded = SerializationSchema(testing().BenchmarkSupport.paddedLongs(SIZE))
+    builder = (
         PravegaSink.builder()
         .set_controller_uri(uri)
         .set_stream(f"{scope}/{stream}")
         .set_serialization_schema(padded)
         .set_delivery_guarantee(DeliveryGuarantee.EXACTLY_ONCE)
-        .build()
     )
+    builder._j_builder.setTransactionListener(testing().LoggingTransactionListener(str(log)))
+    sink = builder.build()
     numbers = NumberSequenceSource(1, events)
     env.from_source(numbers, WatermarkStrategy.no_watermarks(), "numbers").sink_to(sink)
     env.execute("bench-exactly-once-sink")
@@ -211,11 +225,8 @@ def main() -> int:
             count, seconds = python_read(uri, scope, "src")
             table.add("python client: read (batch client)", rate(count, seconds))
 
-            from pyflink.java_gateway import get_gateway
-
             log = work / "connector-events.log"
             log.touch()
-            get_gateway().jvm.System.setProperty("pravega.flink.test.eventLog", str(log))
             count, seconds = flink_source(uri, scope, "src", work, log)
             assert count == n, f"the source read {count} events, expected {n}"
             table.add(

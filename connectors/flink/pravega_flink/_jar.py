@@ -35,6 +35,10 @@ JAVA_RELEASE = "11"
 _HERE = Path(__file__).resolve().parent
 PACKAGED_JAR = _HERE / "lib" / JAR_NAME
 SOURCE_ROOT = _HERE.parent / "java" / "src" / "main" / "java"
+#: Test-only Java code (failing operators, a logging transaction listener, benchmark helpers,
+#: the self test): compiled into a separate test jar, never into the connector.
+TEST_SOURCE_ROOT = _HERE.parent / "java" / "src" / "test" / "java"
+TEST_JAR_NAME = "pravega-flink-connector-tests.jar"
 
 
 class ConnectorJarError(RuntimeError):
@@ -217,6 +221,25 @@ def jar_path() -> Path:
         if not target.is_file():
             build_jar(target)
             _prune_cache(target.parent)
+    return target
+
+
+def test_jar_path() -> Path:
+    """The test jar (source trees only): ``src/test/java`` compiled against the connector jar,
+    cached beside it. Tests and benchmarks add it to a job next to the connector jar."""
+    if not TEST_SOURCE_ROOT.is_dir():
+        raise ConnectorJarError(f"the Java test sources ({TEST_SOURCE_ROOT}) are not part of this installation")
+    main = jar_path()
+    version = check_flink_version()
+    h = hashlib.sha256()
+    h.update(source_digest(TEST_SOURCE_ROOT, version).encode())
+    h.update(hashlib.sha256(main.read_bytes()).hexdigest().encode())
+    target = cache_root() / ("tests-" + h.hexdigest()[:20]) / TEST_JAR_NAME
+    if target.is_file():
+        return target
+    with _locked(target.parent / ".lock"):
+        if not target.is_file():
+            build_jar(target, TEST_SOURCE_ROOT, [main, *flink_classpath()])
     return target
 
 

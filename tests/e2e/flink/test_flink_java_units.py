@@ -4,7 +4,7 @@ enumerator's successor / failover protocol against a real server, and the event 
 to successor segments when its stream is scaled under it.
 
 The checks live in ``connectors/flink/java/src/test/java/org/pravega/flink/SelfTest.java``
-(there is no Maven or JUnit here); this module compiles it against the connector jar.
+(there is no Maven or JUnit here); it runs from the connector's test jar (``_jar.test_jar_path``).
 """
 
 from __future__ import annotations
@@ -34,14 +34,8 @@ def selftest(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
         pytest.skip("no java")
     jar = pravega_flink.jar_path()
     classpath = [str(jar)] + [str(p) for p in _jar.flink_classpath()]
+    tests_jar = _jar.test_jar_path()
     out = tmp_path_factory.mktemp("selftest")
-    sources = [str(p) for p in sorted(TEST_SOURCES.rglob("*.java"))]
-    subprocess.run(
-        [_jar.find_javac(), "--release", "11", "-nowarn", "-cp", ":".join(classpath), "-d", str(out), *sources],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
     log_config = out / "log4j2.properties"
     log_config.write_text(
         "rootLogger.level = WARN\nrootLogger.appenderRef.c.ref = C\n"
@@ -54,7 +48,7 @@ def selftest(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
         java,
         f"-Dlog4j2.configurationFile={log_config}",
         "-cp",
-        ":".join([str(out), *classpath, *logging]),
+        ":".join([str(out), str(tests_jar), *classpath, *logging]),
         "org.pravega.flink.SelfTest",
     ]
 

@@ -3,12 +3,15 @@ package org.pravega.flink.sink;
 import java.util.ArrayList;
 import java.util.List;
 
+import org.apache.flink.annotation.Internal;
 import org.apache.flink.annotation.PublicEvolving;
 import org.apache.flink.api.common.serialization.SerializationSchema;
 import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.pravega.flink.client.Endpoint;
 import org.pravega.flink.client.WriterConfig;
+import org.pravega.flink.sink.internal.CommitterFactory;
 import org.pravega.flink.sink.internal.PravegaSinkConfig;
+import org.pravega.flink.sink.internal.TransactionListener;
 
 /** Builds a {@link PravegaSink}; {@link #build()} names any missing or invalid setting. */
 @PublicEvolving
@@ -26,6 +29,8 @@ public class PravegaSinkBuilder<T> {
     private long pingIntervalMillis = -1;
     private RoutingKeyExtractor<T> routingKeyExtractor = RoutingKeyExtractors.none();
     private final WriterConfig writer = new WriterConfig();
+    private TransactionListener transactionListener = TransactionListener.NONE;
+    private CommitterFactory committerFactory = CommitterFactory.DEFAULT;
 
     PravegaSinkBuilder() {}
 
@@ -107,13 +112,28 @@ public class PravegaSinkBuilder<T> {
         return this;
     }
 
+    /** Told about every step of the sink's transactions (EXACTLY_ONCE); default: nobody. */
+    @Internal
+    public PravegaSinkBuilder<T> setTransactionListener(TransactionListener listener) {
+        this.transactionListener = listener == null ? TransactionListener.NONE : listener;
+        return this;
+    }
+
+    /** Makes the committer (default: the real one); a seam for tests that wrap it. */
+    @Internal
+    public PravegaSinkBuilder<T> setCommitterFactory(CommitterFactory factory) {
+        this.committerFactory = factory == null ? CommitterFactory.DEFAULT : factory;
+        return this;
+    }
+
     public PravegaSink<T> build() {
         sanityCheck();
         long ping = pingIntervalMillis > 0 ? pingIntervalMillis
                 : Math.max(100, Math.min(30_000, transactionTimeoutMillis / 10));
         PravegaSinkConfig config = new PravegaSinkConfig(controllerUri, scope, stream, deliveryGuarantee,
                 transactionTimeoutMillis, ping, writer.copy());
-        return new PravegaSink<>(config, serializationSchema, routingKeyExtractor);
+        return new PravegaSink<>(config, serializationSchema, routingKeyExtractor, transactionListener,
+                committerFactory);
     }
 
     /** Checks the settings; each message names the setting to fix. */
