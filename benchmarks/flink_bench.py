@@ -57,7 +57,7 @@ def python_write(uri: str, scope: str, stream: str, events: int) -> float:
     with pravega.Client(uri) as client:
         writer = client.create_writer(scope, stream, pravega.BytesSerializer())
         started = time.perf_counter()
-        chunk = [(payload, None)] * 2000
+        chunk: list[tuple[bytes, str | None]] = [(payload, None)] * 2000
         for _ in range(events // len(chunk)):
             writer.write_many(chunk)
         writer.flush()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from flink_testkit import (
     InputWriter,
@@ -55,7 +56,7 @@ def _pipeline(
 def _txn_states(run, stream: str, hex_ids: set[str]) -> dict[str, str]:
     async def go() -> dict[str, str]:
         async with pravega.aio.Client(run.uri) as c:
-            w = await c.create_transactional_writer(run.scope, stream.split("/")[1], keep_alive=False)
+            w: Any = await c.create_transactional_writer(run.scope, stream.split("/")[1], keep_alive=False)
             states = {}
             for h in hex_ids:
                 txn = await w.get_transaction(int(h, 16))

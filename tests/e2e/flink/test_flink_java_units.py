@@ -99,10 +99,13 @@ def test_event_writer_moves_to_successors_when_the_stream_scales(selftest, run):
         text=True,
     )
 
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    stdin, stdout, stderr = proc.stdin, proc.stdout, proc.stderr
+
     def command(line: str) -> str:
-        proc.stdin.write(line + "\n")
-        proc.stdin.flush()
-        return proc.stdout.readline().strip()
+        stdin.write(line + "\n")
+        stdin.flush()
+        return stdout.readline().strip()
 
     try:
         assert command("write 4000") == "written 4000"
@@ -113,9 +116,9 @@ def test_event_writer_moves_to_successors_when_the_stream_scales(selftest, run):
         run.client.scale_stream(run.scope, "scaled", [1], [(0.5, 0.75), (0.75, 1.0)])
         assert command("write 4000") == "written 4000"
         assert command("flush") == "flushed"
-        proc.stdin.write("exit\n")
-        proc.stdin.flush()
-        assert proc.wait(30) == 0, proc.stderr.read()
+        stdin.write("exit\n")
+        stdin.flush()
+        assert proc.wait(30) == 0, stderr.read()
     finally:
         if proc.poll() is None:
             proc.kill()
