@@ -17,7 +17,8 @@ prints beside our raw Python client's rates from the same run (no assertions):
     client).
 
 Flink's own start-up (JVM, job submission, Python workers) is not part of (a) and (b): the
-timestamps come from the connector (its test-hook event log), not from around ``execute``.
+timestamps come from the connector's test jar (a counting sink and a transaction listener writing
+a log), not from around ``execute``.
 """
 
 from __future__ import annotations
