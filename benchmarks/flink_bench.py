@@ -134,6 +134,14 @@ def testing():
     return get_gateway().jvm.org.pravega.flink.testing
 
 
+def contain_flink_files(work: Path) -> None:
+    """Flink's logs and the JVM's temporary files go under ``work`` (read when the JVM starts)."""
+    for name in ("tmp", "log"):
+        (work / name).mkdir()
+    os.environ.setdefault("FLINK_LOG_DIR", str(work / "log"))
+    os.environ["JVM_ARGS"] = f"-Djava.io.tmpdir={work / 'tmp'}"
+
+
 def log_lines(path: Path, kind: str) -> list[list[str]]:
     return [ln.split() for ln in path.read_text().splitlines() if ln.split()[1:2] == [kind]]
 
@@ -203,10 +211,7 @@ def main() -> int:
     table = Table(f"PyFlink connector, {SIZE} B events, parallelism 1 (durable server, fsync)")
     with tempfile.TemporaryDirectory(prefix="flink-bench-") as tmp:
         work = Path(tmp)
-        for name in ("tmp", "log"):
-            (work / name).mkdir()
-        os.environ.setdefault("FLINK_LOG_DIR", str(work / "log"))
-        os.environ["JVM_ARGS"] = f"-Djava.io.tmpdir={work / 'tmp'}"
+        contain_flink_files(work)
         with ServerProcess(work / "data") as server:
             uri = server.controller_uri
             scope = "bench" + uuid.uuid4().hex[:6]

@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, Table
+from flink_bench import contain_flink_files
 
 _FLINK = ROOT / "connectors" / "flink"
 sys.path.insert(0, str(_FLINK))
@@ -64,10 +65,7 @@ def main() -> int:
     table = Table(f"Flink SQL INSERT INTO pravega, {n:,} rows, json, parallelism 1 (durable server, fsync)")
     with tempfile.TemporaryDirectory(prefix="flink-sql-bench-") as tmp:
         work = Path(tmp)
-        for name in ("tmp", "log"):
-            (work / name).mkdir()
-        os.environ.setdefault("FLINK_LOG_DIR", str(work / "log"))
-        os.environ["JVM_ARGS"] = f"-Djava.io.tmpdir={work / 'tmp'}"
+        contain_flink_files(work)
         with ServerProcess(work / "data") as server:
             uri = server.controller_uri
             scope = "sqlbench" + uuid.uuid4().hex[:6]
