@@ -17,7 +17,8 @@ prints beside our raw Python client's rates from the same run (no assertions):
     client).
 
 Flink's own start-up (JVM, job submission, Python workers) is not part of (a) and (b): the
-timestamps come from the connector (its test-hook event log), not from around ``execute``.
+timestamps come from the connector's test jar (a counting sink and a transaction listener writing
+a log), not from around ``execute``.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join([str(_FLINK), os.environ.get("PYTHONP
 import pravega  # noqa: E402
 import pravega.aio  # noqa: E402
 from pravega.testing import ServerProcess  # noqa: E402
+from pravega_flink import _jar  # noqa: E402
 
 SIZE = 100
 TARGETS = {"source": "200,000 ev/s", "sink": "100,000 ev/s"}
@@ -56,7 +58,7 @@ def python_write(uri: str, scope: str, stream: str, events: int) -> float:
     with pravega.Client(uri) as client:
         writer = client.create_writer(scope, stream, pravega.BytesSerializer())
         started = time.perf_counter()
-        chunk = [(payload, None)] * 2000
+        chunk: list[tuple[bytes, str | None]] = [(payload, None)] * 2000
         for _ in range(events // len(chunk)):
             writer.write_many(chunk)
         writer.flush()
@@ -115,7 +117,29 @@ def flink_env(work: Path, checkpoint_ms: int | None):
     env = StreamExecutionEnvironment.get_execution_environment(cfg)
     env.set_parallelism(1)
     pravega_flink.register(env)
+    # The benchmark helpers (padded numbers, a counting sink, a logging transaction listener)
+    # live in the connector's test jar, compiled from java/src/test.
+    env.add_jars(_jar.test_jar_path().as_uri())
     return env
+
+
+def testing():
+    """The test jar's package in PyFlink's gateway JVM."""
+    from pyflink.java_gateway import get_gateway
+    from pyflink.util.java_utils import add_jars_to_context_class_loader
+
+    import pravega_flink
+
+    add_jars_to_context_class_loader([pravega_flink.jar_path().resolve().as_uri(), _jar.test_jar_path().as_uri()])
+    return get_gateway().jvm.org.pravega.flink.testing
+
+
+def contain_flink_files(work: Path) -> None:
+    """Flink's logs and the JVM's temporary files go under ``work`` (read when the JVM starts)."""
+    for name in ("tmp", "log"):
+        (work / name).mkdir()
+    os.environ.setdefault("FLINK_LOG_DIR", str(work / "log"))
+    os.environ["JVM_ARGS"] = f"-Djava.io.tmpdir={work / 'tmp'}"
 
 
 def log_lines(path: Path, kind: str) -> list[list[str]]:
@@ -125,7 +149,6 @@ def log_lines(path: Path, kind: str) -> list[list[str]]:
 def flink_source(uri: str, scope: str, stream: str, work: Path, log: Path) -> tuple[int, float]:
     from pyflink.common import SimpleStringSchema, WatermarkStrategy
     from pyflink.datastream.connectors import Sink
-    from pyflink.java_gateway import get_gateway
 
     from pravega_flink import PravegaSource
 
@@ -138,7 +161,7 @@ def flink_source(uri: str, scope: str, stream: str, work: Path, log: Path) -> tu
         .set_bounded()
         .build()
     )
-    counting = Sink(get_gateway().jvm.org.pravega.flink.util.BenchmarkSupport.countingSink("source"))
+    counting = Sink(testing().BenchmarkSupport.countingSink("source", str(log)))
     env.from_source(source, WatermarkStrategy.no_watermarks(), "pravega").sink_to(counting)
     env.execute("bench-source")
     _, _, _, count, first, last = log_lines(log, "count")[-1]
@@ -150,20 +173,20 @@ def flink_exactly_once_sink(uri: str, scope: str, stream: str, events: int, work
     from pyflink.common.serialization import SerializationSchema
     from pyflink.datastream.connectors import DeliveryGuarantee
     from pyflink.datastream.connectors.number_seq import NumberSequenceSource
-    from pyflink.java_gateway import get_gateway
 
     from pravega_flink import PravegaSink
 
     env = flink_env(work, 1000)
-    padded = SerializationSchema(get_gateway().jvm.org.pravega.flink.util.BenchmarkSupport.paddedLongs(SIZE))
-    sink = (
+    padded = SerializationSchema(testing().BenchmarkSupport.paddedLongs(SIZE))
+    builder = (
         PravegaSink.builder()
         .set_controller_uri(uri)
         .set_stream(f"{scope}/{stream}")
         .set_serialization_schema(padded)
         .set_delivery_guarantee(DeliveryGuarantee.EXACTLY_ONCE)
-        .build()
     )
+    builder._j_builder.setTransactionListener(testing().LoggingTransactionListener(str(log)))
+    sink = builder.build()
     numbers = NumberSequenceSource(1, events)
     env.from_source(numbers, WatermarkStrategy.no_watermarks(), "numbers").sink_to(sink)
     env.execute("bench-exactly-once-sink")
@@ -188,10 +211,7 @@ def main() -> int:
     table = Table(f"PyFlink connector, {SIZE} B events, parallelism 1 (durable server, fsync)")
     with tempfile.TemporaryDirectory(prefix="flink-bench-") as tmp:
         work = Path(tmp)
-        for name in ("tmp", "log"):
-            (work / name).mkdir()
-        os.environ.setdefault("FLINK_LOG_DIR", str(work / "log"))
-        os.environ["JVM_ARGS"] = f"-Djava.io.tmpdir={work / 'tmp'}"
+        contain_flink_files(work)
         with ServerProcess(work / "data") as server:
             uri = server.controller_uri
             scope = "bench" + uuid.uuid4().hex[:6]
@@ -211,11 +231,8 @@ def main() -> int:
             count, seconds = python_read(uri, scope, "src")
             table.add("python client: read (batch client)", rate(count, seconds))
 
-            from pyflink.java_gateway import get_gateway
-
             log = work / "connector-events.log"
             log.touch()
-            get_gateway().jvm.System.setProperty("pravega.flink.test.eventLog", str(log))
             count, seconds = flink_source(uri, scope, "src", work, log)
             assert count == n, f"the source read {count} events, expected {n}"
             table.add(

@@ -35,6 +35,10 @@ JAVA_RELEASE = "11"
 _HERE = Path(__file__).resolve().parent
 PACKAGED_JAR = _HERE / "lib" / JAR_NAME
 SOURCE_ROOT = _HERE.parent / "java" / "src" / "main" / "java"
+#: Test-only Java code (failing operators, a logging transaction listener, benchmark helpers,
+#: the self test): compiled into a separate test jar, never into the connector.
+TEST_SOURCE_ROOT = _HERE.parent / "java" / "src" / "test" / "java"
+TEST_JAR_NAME = "pravega-flink-connector-tests.jar"
 
 
 class ConnectorJarError(RuntimeError):
@@ -80,26 +84,36 @@ def flink_home() -> Path:
 
 
 def flink_classpath(home: Path | None = None) -> list[Path]:
-    """The Flink jars the connector compiles against: flink-dist and flink-python."""
+    """The Flink jars the connector compiles against: flink-dist, flink-python and the Table API
+    (for the SQL connector's factories)."""
     home = home or flink_home()
     dist = sorted((home / "lib").glob("flink-dist*.jar"))
     python = sorted((home / "opt").glob("flink-python*.jar")) + sorted((home / "lib").glob("flink-python*.jar"))
-    if not dist or not python:
+    table = sorted((home / "lib").glob("flink-table-api-java-uber*.jar"))
+    if not dist or not python or not table:
         raise ConnectorJarError(
-            f"cannot find flink-dist and flink-python jars under {home} (lib/ and opt/); is PyFlink installed?"
+            f"cannot find the flink-dist, flink-python and flink-table-api-java-uber jars under {home} "
+            "(lib/ and opt/); is PyFlink installed?"
         )
-    return [dist[-1], python[0]]
+    return [dist[-1], python[0], table[-1]]
 
 
 def java_sources(root: Path = SOURCE_ROOT) -> list[Path]:
     return sorted(root.rglob("*.java"))
 
 
+def resources(root: Path = SOURCE_ROOT) -> list[Path]:
+    """Files copied into the jar as they are (``src/<set>/resources`` beside ``java``), e.g.
+    the ``META-INF/services`` entry that registers the SQL connector's factory."""
+    base = root.parent / "resources"
+    return sorted(p for p in base.rglob("*") if p.is_file()) if base.is_dir() else []
+
+
 def source_digest(root: Path = SOURCE_ROOT, version: str | None = None) -> str:
     h = hashlib.sha256()
     h.update(f"format={BUILD_FORMAT};release={JAVA_RELEASE};flink={version or flink_version()}\n".encode())
-    for path in java_sources(root):
-        h.update(str(path.relative_to(root)).encode() + b"\0")
+    for path in java_sources(root) + resources(root):
+        h.update(str(path.relative_to(root.parent)).encode() + b"\0")
         h.update(path.read_bytes() + b"\0")
     return h.hexdigest()[:20]
 
@@ -177,6 +191,8 @@ def build_jar(out: Path, sources: Path = SOURCE_ROOT, classpath: list[Path] | No
             jar.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\r\nCreated-By: pravega_flink\r\n\r\n")
             for path in sorted(classes.rglob("*.class")):
                 jar.write(path, path.relative_to(classes).as_posix())
+            for path in resources(sources):
+                jar.write(path, path.relative_to(sources.parent / "resources").as_posix())
         os.replace(staged, out)
     return out
 
@@ -217,6 +233,25 @@ def jar_path() -> Path:
         if not target.is_file():
             build_jar(target)
             _prune_cache(target.parent)
+    return target
+
+
+def test_jar_path() -> Path:
+    """The test jar (source trees only): ``src/test/java`` compiled against the connector jar,
+    cached beside it. Tests and benchmarks add it to a job next to the connector jar."""
+    if not TEST_SOURCE_ROOT.is_dir():
+        raise ConnectorJarError(f"the Java test sources ({TEST_SOURCE_ROOT}) are not part of this installation")
+    main = jar_path()
+    version = check_flink_version()
+    h = hashlib.sha256()
+    h.update(source_digest(TEST_SOURCE_ROOT, version).encode())
+    h.update(hashlib.sha256(main.read_bytes()).hexdigest().encode())
+    target = cache_root() / ("tests-" + h.hexdigest()[:20]) / TEST_JAR_NAME
+    if target.is_file():
+        return target
+    with _locked(target.parent / ".lock"):
+        if not target.is_file():
+            build_jar(target, TEST_SOURCE_ROOT, [main, *flink_classpath()])
     return target
 
 

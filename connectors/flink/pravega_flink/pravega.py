@@ -45,7 +45,7 @@ try:  # PyFlink is an optional dependency of pravega-native
     from pyflink.datastream.connectors import Sink as _Sink
     from pyflink.datastream.connectors import Source as _Source
 except ImportError:  # pragma: no cover - exercised only without PyFlink
-    _Source = _Sink = object  # type: ignore[assignment,misc]
+    _Source = _Sink = object
 
 
 _registered_jar: Path | None = None
@@ -139,7 +139,7 @@ def _millis(value: Any, name: str) -> int:
 # -- source --------------------------------------------------------------------------------
 
 
-class PravegaSource(_Source):  # type: ignore[misc,valid-type]
+class PravegaSource(_Source):
     """A FLIP-27 source reading Pravega streams (see :class:`PravegaSourceBuilder`)."""
 
     def __init__(self, j_source: Any) -> None:
@@ -286,7 +286,7 @@ class RoutingKeyExtractor:
         return f"RoutingKeyExtractor({self._j_extractor.toString()})"
 
 
-class PravegaSink(_Sink):  # type: ignore[misc,valid-type]
+class PravegaSink(_Sink):
     """A Sink V2 writing to a Pravega stream (see :class:`PravegaSinkBuilder`)."""
 
     def __init__(self, j_sink: Any) -> None:

@@ -46,7 +46,7 @@ def flink_server(flink_dirs: Path) -> Iterator[ServerProcess]:
 
 @pytest.fixture
 def run(flink_server: ServerProcess, flink_dirs: Path, tmp_path: Path) -> Iterator[FlinkRun]:
-    """Per-test helpers: a fresh scope, environments, an event log for the Java test hooks."""
+    """Per-test helpers: a fresh scope, environments, an event log written by the connector's test jar."""
     r = FlinkRun(flink_server.controller_uri, "fl" + uuid.uuid4().hex[:8], tmp_path, sys.executable)
     try:
         yield r

@@ -13,8 +13,7 @@ from typing import Any
 import pravega
 import pravega.aio
 import pravega_flink
-
-HOOKS = ("failReaderAfter", "failWriterAfter", "failCommit", "eventLog")
+from pravega_flink import _jar
 
 
 def jvm() -> Any:
@@ -23,14 +22,13 @@ def jvm() -> Any:
     return get_gateway().jvm
 
 
-def set_hook(name: str, value: Any) -> None:
-    """Set a test switch of the connector (a system property of the mini-cluster's JVM)."""
-    jvm().System.setProperty(f"pravega.flink.test.{name}", str(value))
+def testing() -> Any:
+    """The package of the connector's test jar (``src/test/java``: failing operators, a
+    transaction listener writing the event log), loaded into PyFlink's gateway JVM."""
+    from pyflink.util.java_utils import add_jars_to_context_class_loader
 
-
-def clear_hooks() -> None:
-    for name in HOOKS:
-        jvm().System.clearProperty(f"pravega.flink.test.{name}")
+    add_jars_to_context_class_loader([pravega_flink.jar_path().resolve().as_uri(), _jar.test_jar_path().as_uri()])
+    return jvm().org.pravega.flink.testing
 
 
 def event(key: int, seq: int) -> str:
@@ -145,15 +143,11 @@ class FlinkRun:
         self.client.create_scope(scope)
         self.event_log = tmp / "connector-events.log"
         self.event_log.touch()
-        clear_hooks()
-        set_hook("eventLog", self.event_log)
+        self.testing = testing()
         self.checkpoints = tmp / "checkpoints"
 
     def close(self) -> None:
-        try:
-            clear_hooks()
-        finally:
-            self.client.close()
+        self.client.close()
 
     # -- streams ------------------------------------------------------------------------
 
@@ -232,6 +226,7 @@ class FlinkRun:
         env = StreamExecutionEnvironment.get_execution_environment(cfg)
         env.set_parallelism(parallelism)
         pravega_flink.register(env)
+        env.add_jars(_jar.test_jar_path().as_uri())
         return env
 
     def source(self, *streams: str, bounded: bool = False) -> Any:
@@ -247,10 +242,12 @@ class FlinkRun:
             b.set_bounded()
         return b
 
-    def sink(self, stream: str, guarantee: Any) -> Any:
+    def sink(self, stream: str, guarantee: Any, committer_plan: str | None = None) -> Any:
+        """A sink builder whose transaction steps go to the event log; ``committer_plan``
+        (e.g. ``"retry,after"``) wraps its committer with the test jar's failing one."""
         from pyflink.common import SimpleStringSchema
 
-        return (
+        b = (
             pravega_flink.PravegaSink.builder()
             .set_controller_uri(self.uri)
             .set_stream(stream)
@@ -258,6 +255,25 @@ class FlinkRun:
             .set_delivery_guarantee(guarantee)
             .set_routing_key_extractor(pravega_flink.RoutingKeyExtractor.delimited_prefix(":"))
         )
+        b._j_builder.setTransactionListener(self.testing.LoggingTransactionListener(str(self.event_log)))
+        if committer_plan is not None:
+            markers = self.tmp / "committer-plan"
+            markers.mkdir(exist_ok=True)
+            b._j_builder.setCommitterFactory(
+                self.testing.FailingCommitterFactory(committer_plan, str(markers), str(self.event_log))
+            )
+        return b
+
+    def fail_once(self, stream: Any, after: int, where: str) -> Any:
+        """``stream`` through the test jar's FailingIdentityMapper: the first subtask to pass
+        ``after`` records throws, once per job (a user function failing its task; placed
+        right after a source or right before a sink, that reader or writer fails with it).
+        The failure is logged as ``injected-failure <where>``."""
+        from pyflink.datastream import DataStream
+
+        marker = self.tmp / ("failed-" + where.replace(" ", "-"))
+        mapper = self.testing.FailingIdentityMapper(after, where, str(marker), str(self.event_log))
+        return DataStream(stream._j_data_stream.map(mapper))
 
     def latest_checkpoint(self) -> Path:
         found = sorted(self.checkpoints.glob("*/chk-*/_metadata"), key=lambda p: int(p.parent.name[4:]))
@@ -268,7 +284,7 @@ class FlinkRun:
     # -- the connector's event log --------------------------------------------------------
 
     def log(self, kind: str | None = None) -> list[list[str]]:
-        """Lines ``<millis> <kind> <args...>`` written by the Java test hooks, split."""
+        """Lines ``<millis> <kind> <args...>`` written by the test jar's listener and operators, split."""
         lines = [line.split() for line in self.event_log.read_text().splitlines() if line.strip()]
         return [ln for ln in lines if kind is None or ln[1] == kind]
 

@@ -12,38 +12,51 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from flink_testkit import (
     InputWriter,
     cancel,
     check_exactly_once,
-    set_hook,
     wait_for,
 )
 
 import pravega.aio
 
 
-def _pipeline(run, env, src: str, out: str, fn, bounded: bool = False):
+def _pipeline(
+    run,
+    env,
+    src: str,
+    out: str,
+    fn,
+    bounded: bool = False,
+    fail_reader_after: int | None = None,
+    fail_writer_after: int | None = None,
+    committer_plan: str | None = None,
+):
+    """Source -> Python map -> exactly-once sink. Failures come from outside the connector: the
+    test jar's failing identity mapper right after the source (fails that reader's task) or
+    right before the sink (fails that writer's task, with a transaction open), and a failing
+    committer wrapped around the real one."""
     from pyflink.common import Types, WatermarkStrategy
     from pyflink.datastream.connectors import DeliveryGuarantee
 
     source = run.source(src, bounded=bounded).build()
-    sink = run.sink(out, DeliveryGuarantee.EXACTLY_ONCE).build()
-    (
-        env.from_source(source, WatermarkStrategy.no_watermarks(), "pravega-in")
-        .uid("pravega-in")
-        .map(fn, output_type=Types.STRING())
-        .uid("python-map")
-        .sink_to(sink)
-        .uid("pravega-out")
-    )
+    sink = run.sink(out, DeliveryGuarantee.EXACTLY_ONCE, committer_plan=committer_plan).build()
+    ds = env.from_source(source, WatermarkStrategy.no_watermarks(), "pravega-in").uid("pravega-in")
+    if fail_reader_after is not None:
+        ds = run.fail_once(ds, fail_reader_after, "source reader")
+    ds = ds.map(fn, output_type=Types.STRING()).uid("python-map")
+    if fail_writer_after is not None:
+        ds = run.fail_once(ds, fail_writer_after, "sink writer")
+    ds.sink_to(sink).uid("pravega-out")
 
 
 def _txn_states(run, stream: str, hex_ids: set[str]) -> dict[str, str]:
     async def go() -> dict[str, str]:
         async with pravega.aio.Client(run.uri) as c:
-            w = await c.create_transactional_writer(run.scope, stream.split("/")[1], keep_alive=False)
+            w: Any = await c.create_transactional_writer(run.scope, stream.split("/")[1], keep_alive=False)
             states = {}
             for h in hex_ids:
                 txn = await w.get_transaction(int(h, 16))
@@ -146,7 +159,6 @@ def test_committer_failures_are_retried_and_recommits_are_idempotent(run):
     src = run.stream("in", 2)
     out = run.stream("out", 2)
     expected = run.write_keyed(src, keys=10, per_key=300)
-    set_hook("failCommit", "retry,after")
 
     def slow(text: str) -> str:
         import time as t
@@ -155,7 +167,7 @@ def test_committer_failures_are_retried_and_recommits_are_idempotent(run):
         return text + "|py"
 
     env = run.env(parallelism=1, checkpoint_ms=500)
-    _pipeline(run, env, src, out, slow, bounded=True)
+    _pipeline(run, env, src, out, slow, bounded=True, committer_plan="retry,after")
     env.execute("eo-committer-failure")
     check_exactly_once([], expected, per_segment=run.read_segments(out))
     assert run.log("retry"), "the transient commit failure was not retried"
@@ -170,8 +182,6 @@ def test_reader_and_writer_failover_keep_exactly_once(run):
     src = run.stream("in", 4)
     out = run.stream("out", 2)
     expected = run.write_keyed(src, keys=12, per_key=400)
-    set_hook("failReaderAfter", 600)
-    set_hook("failWriterAfter", 1200)
 
     def slow(text: str) -> str:
         import time as t
@@ -180,7 +190,7 @@ def test_reader_and_writer_failover_keep_exactly_once(run):
         return text + "|py"
 
     env = run.env(parallelism=2, checkpoint_ms=500)
-    _pipeline(run, env, src, out, slow, bounded=True)
+    _pipeline(run, env, src, out, slow, bounded=True, fail_reader_after=600, fail_writer_after=1200)
     env.execute("eo-failover")
     check_exactly_once([], expected, per_segment=run.read_segments(out))
     failures = {ln[2] + " " + ln[3] for ln in run.log("injected-failure")}

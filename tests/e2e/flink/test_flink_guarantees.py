@@ -3,7 +3,7 @@ stream cuts (including a scale inside the range)."""
 
 from __future__ import annotations
 
-from flink_testkit import check_at_least_once, check_exactly_once, parse, set_hook
+from flink_testkit import check_at_least_once, check_exactly_once, parse
 
 
 def test_at_least_once_loses_nothing_across_a_failure(run):
@@ -18,7 +18,6 @@ def test_at_least_once_loses_nothing_across_a_failure(run):
     none = run.stream("none", 1)
     expected = run.write_keyed(src, keys=8, per_key=400)
     run.client.seal_stream(run.scope, "in")
-    set_hook("failReaderAfter", 1800)
 
     def slow(text: str) -> str:
         import time as t
@@ -27,9 +26,8 @@ def test_at_least_once_loses_nothing_across_a_failure(run):
         return text + "|py"
 
     env = run.env(parallelism=1, checkpoint_ms=500)
-    ds = env.from_source(run.source(src).build(), WatermarkStrategy.no_watermarks(), "in").map(
-        slow, output_type=Types.STRING()
-    )
+    ds = env.from_source(run.source(src).build(), WatermarkStrategy.no_watermarks(), "in")
+    ds = run.fail_once(ds, 1800, "source reader").map(slow, output_type=Types.STRING())
     ds.sink_to(run.sink(alo, DeliveryGuarantee.AT_LEAST_ONCE).build())
     ds.sink_to(run.sink(none, DeliveryGuarantee.NONE).build())
     env.execute("at-least-once")

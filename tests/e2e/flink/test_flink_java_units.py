@@ -4,7 +4,7 @@ enumerator's successor / failover protocol against a real server, and the event 
 to successor segments when its stream is scaled under it.
 
 The checks live in ``connectors/flink/java/src/test/java/org/pravega/flink/SelfTest.java``
-(there is no Maven or JUnit here); this module compiles it against the connector jar.
+(there is no Maven or JUnit here); it runs from the connector's test jar (``_jar.test_jar_path``).
 """
 
 from __future__ import annotations
@@ -34,14 +34,8 @@ def selftest(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
         pytest.skip("no java")
     jar = pravega_flink.jar_path()
     classpath = [str(jar)] + [str(p) for p in _jar.flink_classpath()]
+    tests_jar = _jar.test_jar_path()
     out = tmp_path_factory.mktemp("selftest")
-    sources = [str(p) for p in sorted(TEST_SOURCES.rglob("*.java"))]
-    subprocess.run(
-        [_jar.find_javac(), "--release", "11", "-nowarn", "-cp", ":".join(classpath), "-d", str(out), *sources],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
     log_config = out / "log4j2.properties"
     log_config.write_text(
         "rootLogger.level = WARN\nrootLogger.appenderRef.c.ref = C\n"
@@ -54,7 +48,7 @@ def selftest(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
         java,
         f"-Dlog4j2.configurationFile={log_config}",
         "-cp",
-        ":".join([str(out), *classpath, *logging]),
+        ":".join([str(out), str(tests_jar), *classpath, *logging]),
         "org.pravega.flink.SelfTest",
     ]
 
@@ -105,10 +99,13 @@ def test_event_writer_moves_to_successors_when_the_stream_scales(selftest, run):
         text=True,
     )
 
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    stdin, stdout, stderr = proc.stdin, proc.stdout, proc.stderr
+
     def command(line: str) -> str:
-        proc.stdin.write(line + "\n")
-        proc.stdin.flush()
-        return proc.stdout.readline().strip()
+        stdin.write(line + "\n")
+        stdin.flush()
+        return stdout.readline().strip()
 
     try:
         assert command("write 4000") == "written 4000"
@@ -119,9 +116,9 @@ def test_event_writer_moves_to_successors_when_the_stream_scales(selftest, run):
         run.client.scale_stream(run.scope, "scaled", [1], [(0.5, 0.75), (0.75, 1.0)])
         assert command("write 4000") == "written 4000"
         assert command("flush") == "flushed"
-        proc.stdin.write("exit\n")
-        proc.stdin.flush()
-        assert proc.wait(30) == 0, proc.stderr.read()
+        stdin.write("exit\n")
+        stdin.flush()
+        assert proc.wait(30) == 0, stderr.read()
     finally:
         if proc.poll() is None:
             proc.kill()

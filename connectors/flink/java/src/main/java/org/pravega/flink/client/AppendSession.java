@@ -10,6 +10,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
+import org.apache.flink.annotation.Internal;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,6 +29,7 @@ import org.slf4j.LoggerFactory;
  * {@link #drainUnacknowledged()} and re-routed by the owner. Reconnection work is done by whichever
  * thread calls in next (writer or linger thread); no thread of its own.
  */
+@Internal
 public final class AppendSession implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(AppendSession.class);
     public static final int MAX_EVENT_SIZE = 8 * 1024 * 1024;

@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 
+import org.apache.flink.annotation.Internal;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -15,6 +16,7 @@ import org.slf4j.LoggerFactory;
  * encoded by {@link Proto}. Retriable failures are retried with exponential backoff until
  * {@code retryBudgetMillis} has passed; then the last {@link RetriableException} is thrown.
  */
+@Internal
 public final class ControllerClient implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ControllerClient.class);
     private static final String SERVICE_NAME = "controller";

@@ -1,6 +1,9 @@
 package org.pravega.flink.client;
 
+import org.apache.flink.annotation.Internal;
+
 /** The controller rejected a request (not found, invalid argument, ...): retrying will not help. */
+@Internal
 public class ControllerException extends PravegaException {
     private static final long serialVersionUID = 1L;
 

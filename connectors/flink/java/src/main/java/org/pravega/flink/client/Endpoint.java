@@ -3,7 +3,10 @@ package org.pravega.flink.client;
 import java.io.Serializable;
 import java.util.Objects;
 
+import org.apache.flink.annotation.Internal;
+
 /** A host and port: the controller's address or a segment store's. */
+@Internal
 public final class Endpoint implements Serializable {
     private static final long serialVersionUID = 1L;
 

@@ -10,6 +10,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
+import org.apache.flink.annotation.Internal;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -20,6 +21,7 @@ import org.slf4j.LoggerFactory;
  * sealed segment's unacknowledged events, in order, before accepting new ones, so per-key order
  * holds across scaling. Not thread-safe except for the internal linger thread.
  */
+@Internal
 public final class EventStreamWriter implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(EventStreamWriter.class);
 

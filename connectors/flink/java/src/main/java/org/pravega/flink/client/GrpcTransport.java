@@ -22,6 +22,7 @@ import org.apache.beam.vendor.grpc.v1p60p1.io.grpc.netty.NettyChannelBuilder;
 import org.apache.beam.vendor.grpc.v1p60p1.io.grpc.stub.ClientCalls;
 import org.apache.beam.vendor.grpc.v1p60p1.io.grpc.stub.MetadataUtils;
 import org.apache.beam.vendor.grpc.v1p60p1.io.netty.handler.ssl.SslContextBuilder;
+import org.apache.flink.annotation.Internal;
 
 /**
  * Unary gRPC calls carrying raw protobuf bytes. This is the only class that touches gRPC; it uses
@@ -29,6 +30,7 @@ import org.apache.beam.vendor.grpc.v1p60p1.io.netty.handler.ssl.SslContextBuilde
  * path), so the connector jar has no dependencies of its own. The vendored package name is tied
  * to the Flink release; {@link #checkAvailable()} turns a mismatch into a clear error.
  */
+@Internal
 final class GrpcTransport implements AutoCloseable {
     static final String VENDOR_PACKAGE = "org.apache.beam.vendor.grpc.v1p60p1.io.grpc";
     private static final String SERVICE = "io.pravega.controller.stream.api.grpc.v1.ControllerService";

@@ -4,6 +4,8 @@ import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 
+import org.apache.flink.annotation.Internal;
+
 /**
  * A tiny protocol-buffers (proto3) codec for the handful of controller messages the connector
  * exchanges. Generated code is avoided on purpose: the protobuf runtime that ships (vendored) with
@@ -12,6 +14,7 @@ import java.util.List;
  * <p>Wire types used: 0 (varint), 1 (fixed64, doubles), 2 (length-delimited: strings, nested
  * messages, packed repeated scalars, map entries) and 5 (fixed32, only skipped).
  */
+@Internal
 public final class Proto {
     public static final int VARINT = 0;
     public static final int FIXED64 = 1;

@@ -1,9 +1,12 @@
 package org.pravega.flink.client;
 
+import org.apache.flink.annotation.Internal;
+
 /**
  * A decoded segment-store reply. One flat class for the few reply types the connector handles;
  * which fields are set depends on {@link #type} (see {@link WireCommands}).
  */
+@Internal
 public final class Reply {
     public final int type;
     public long requestId = -1;

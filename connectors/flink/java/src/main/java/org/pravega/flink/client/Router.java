@@ -5,7 +5,10 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ThreadLocalRandom;
 
+import org.apache.flink.annotation.Internal;
+
 /** Picks the segment for a key position: the one whose range {@code [min, max)} holds it. */
+@Internal
 final class Router {
     private final TreeMap<Double, SegmentWithRange> byMax = new TreeMap<>();
 

@@ -1,11 +1,14 @@
 package org.pravega.flink.client;
 
+import org.apache.flink.annotation.Internal;
+
 /**
  * Maps a routing key to its position in the key space [0, 1) exactly as Pravega's Java and Rust
  * clients do (spec §1.6): MurmurHash3 x64-128 with seed 1741865571 over the key's UTF-16
  * little-endian code units; the first 64-bit half, shifted into a double's mantissa, minus 1.0.
  * So the same key lands in the same segment whichever client writes it.
  */
+@Internal
 public final class RoutingHash {
     public static final int SEED = 1741865571;
     private static final long C1 = 0x87c37b91114253d5L;

@@ -3,10 +3,13 @@ package org.pravega.flink.client;
 import java.io.Serializable;
 import java.util.Objects;
 
+import org.apache.flink.annotation.Internal;
+
 /**
  * A segment of a stream: {@code segmentId = (epoch << 32) | number}. Its qualified name, used in
  * every wire command, is {@code <scope>/<stream>/<number>.#epoch.<epoch>} (spec §1.4).
  */
+@Internal
 public final class Segment implements Serializable, Comparable<Segment> {
     private static final long serialVersionUID = 1L;
 

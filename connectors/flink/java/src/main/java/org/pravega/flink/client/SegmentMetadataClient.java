@@ -6,7 +6,10 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
+import org.apache.flink.annotation.Internal;
+
 /** {@code GetStreamSegmentInfo} against the owning segment store, one connection per store. */
+@Internal
 public final class SegmentMetadataClient implements AutoCloseable {
     /** What the segment store reports about a segment. */
     public static final class Info {

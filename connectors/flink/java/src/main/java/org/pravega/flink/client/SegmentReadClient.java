@@ -2,10 +2,13 @@ package org.pravega.flink.client;
 
 import java.util.concurrent.CompletableFuture;
 
+import org.apache.flink.annotation.Internal;
+
 /**
  * Reads one segment over its own connection (a read parked at the tail holds up every later
  * reply on its connection, so segments do not share one). At most one read is outstanding.
  */
+@Internal
 public final class SegmentReadClient implements AutoCloseable {
     private final ControllerClient controller;
     private final Segment segment;

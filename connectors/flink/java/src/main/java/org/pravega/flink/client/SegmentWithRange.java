@@ -2,7 +2,10 @@ package org.pravega.flink.client;
 
 import java.io.Serializable;
 
+import org.apache.flink.annotation.Internal;
+
 /** A segment and the half-open part {@code [minKey, maxKey)} of the routing-key space it owns. */
+@Internal
 public final class SegmentWithRange implements Serializable {
     private static final long serialVersionUID = 1L;
 

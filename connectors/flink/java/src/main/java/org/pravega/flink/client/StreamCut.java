@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
 
+import org.apache.flink.annotation.Internal;
 import org.pravega.flink.util.Json;
 
 /**
@@ -16,6 +17,7 @@ import org.pravega.flink.util.Json;
  * means "unbounded" (the head as a start, no end as an end). The text form is the one of the
  * Python client's {@code pravega.StreamCut}: {@code "sc1:" + base64url(JSON)}.
  */
+@Internal
 public final class StreamCut implements Serializable {
     private static final long serialVersionUID = 1L;
     private static final String PREFIX = "sc1:";

@@ -5,12 +5,15 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import org.apache.flink.annotation.Internal;
+
 /**
  * The write side of one open transaction: events go to the transaction segments of the parent
  * segments the transaction was opened on (spec §1.4, §3.3), one {@link AppendSession} each.
  * Committing and aborting go through {@link ControllerClient}. Not thread-safe except
  * {@link #sendPending()}.
  */
+@Internal
 public final class Transaction implements AutoCloseable {
     private final ControllerClient controller;
     private final String scope;

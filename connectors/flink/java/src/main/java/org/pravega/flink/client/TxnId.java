@@ -2,7 +2,10 @@ package org.pravega.flink.client;
 
 import java.io.Serializable;
 
+import org.apache.flink.annotation.Internal;
+
 /** A transaction id: the controller's 128-bit UUID as two signed 64-bit halves. */
+@Internal
 public final class TxnId implements Serializable {
     private static final long serialVersionUID = 1L;
 

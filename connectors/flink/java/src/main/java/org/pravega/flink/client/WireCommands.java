@@ -7,11 +7,14 @@ import java.io.DataOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
 
+import org.apache.flink.annotation.Internal;
+
 /**
  * Encoders for the segment-store requests the connector sends and a decoder for the replies it
  * understands (spec §2). Every frame is {@code type:i32, length:i32, payload}, big-endian; strings
  * are Java {@code writeUTF}; UUIDs are two longs; byte buffers are {@code i32 length + bytes}.
  */
+@Internal
 public final class WireCommands {
     public static final int WIRE_VERSION = 15;
     public static final int OLDEST_COMPATIBLE_VERSION = 5;

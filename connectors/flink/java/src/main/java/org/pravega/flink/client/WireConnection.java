@@ -16,6 +16,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 
+import org.apache.flink.annotation.Internal;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -26,6 +27,7 @@ import org.slf4j.LoggerFactory;
  * the Hello exchange; after any I/O or protocol error it is closed for good and every waiter
  * fails with a {@link RetriableException}.
  */
+@Internal
 public final class WireConnection implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(WireConnection.class);
     private static final AtomicLong REQUEST_IDS = new AtomicLong(1);

@@ -2,7 +2,10 @@ package org.pravega.flink.client;
 
 import java.io.Serializable;
 
+import org.apache.flink.annotation.Internal;
+
 /** Tuning of the append path; the defaults suit 100-byte to 1-MiB events. */
+@Internal
 public final class WriterConfig implements Serializable {
     private static final long serialVersionUID = 1L;
 

@@ -18,13 +18,14 @@ import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.apache.flink.core.io.SimpleVersionedSerializer;
 import org.pravega.flink.client.ControllerClient;
 import org.pravega.flink.sink.internal.PravegaCommittable;
+import org.pravega.flink.sink.internal.CommitterFactory;
 import org.pravega.flink.sink.internal.PravegaCommittableSerializer;
-import org.pravega.flink.sink.internal.PravegaCommitter;
 import org.pravega.flink.sink.internal.PravegaEventSinkWriter;
 import org.pravega.flink.sink.internal.PravegaSinkConfig;
 import org.pravega.flink.sink.internal.PravegaTransactionalSinkWriter;
 import org.pravega.flink.sink.internal.PravegaWriterState;
 import org.pravega.flink.sink.internal.PravegaWriterStateSerializer;
+import org.pravega.flink.sink.internal.TransactionListener;
 
 /**
  * A Sink V2 writing to a Pravega stream with the chosen {@link DeliveryGuarantee}:
@@ -55,12 +56,17 @@ public class PravegaSink<T>
     private final PravegaSinkConfig config;
     private final SerializationSchema<T> serializationSchema;
     private final RoutingKeyExtractor<T> routingKeyExtractor;
+    private final TransactionListener listener;
+    private final CommitterFactory committerFactory;
 
     PravegaSink(PravegaSinkConfig config, SerializationSchema<T> serializationSchema,
-                RoutingKeyExtractor<T> routingKeyExtractor) {
+                RoutingKeyExtractor<T> routingKeyExtractor, TransactionListener listener,
+                CommitterFactory committerFactory) {
         this.config = config;
         this.serializationSchema = serializationSchema;
         this.routingKeyExtractor = routingKeyExtractor;
+        this.listener = listener;
+        this.committerFactory = committerFactory;
     }
 
     public static <T> PravegaSinkBuilder<T> builder() {
@@ -97,9 +103,9 @@ public class PravegaSink<T>
                 config.getWriter().retryBudgetMillis);
         try {
             if (config.getDeliveryGuarantee() == DeliveryGuarantee.EXACTLY_ONCE) {
-                PravegaTransactionalSinkWriter.abortOrphans(controller, recoveredState);
+                PravegaTransactionalSinkWriter.abortOrphans(controller, recoveredState, listener);
                 return new PravegaTransactionalSinkWriter<>(config, serializationSchema, routingKeyExtractor,
-                        controller, context);
+                        controller, context, listener);
             }
             return new PravegaEventSinkWriter<>(config, serializationSchema, routingKeyExtractor, controller, context);
         } catch (RuntimeException e) {
@@ -115,7 +121,7 @@ public class PravegaSink<T>
 
     @Override
     public Committer<PravegaCommittable> createCommitter(CommitterInitContext context) {
-        return new PravegaCommitter(config);
+        return committerFactory.create(config, listener);
     }
 
     @Override

@@ -3,21 +3,23 @@ package org.pravega.flink.sink;
 import java.util.ArrayList;
 import java.util.List;
 
+import org.apache.flink.annotation.Internal;
 import org.apache.flink.annotation.PublicEvolving;
 import org.apache.flink.api.common.serialization.SerializationSchema;
 import org.apache.flink.connector.base.DeliveryGuarantee;
-import org.pravega.flink.client.Endpoint;
 import org.pravega.flink.client.WriterConfig;
+import org.pravega.flink.sink.internal.CommitterFactory;
 import org.pravega.flink.sink.internal.PravegaSinkConfig;
+import org.pravega.flink.sink.internal.TransactionListener;
+import org.pravega.flink.util.ConnectorBuilder;
 
 /** Builds a {@link PravegaSink}; {@link #build()} names any missing or invalid setting. */
 @PublicEvolving
-public class PravegaSinkBuilder<T> {
+public class PravegaSinkBuilder<T> extends ConnectorBuilder<PravegaSinkBuilder<T>> {
     /** Default lease of a transaction: it must outlast checkpoint interval plus restart time. */
     public static final long DEFAULT_TRANSACTION_TIMEOUT_MILLIS = 600_000;
     public static final long MIN_TRANSACTION_TIMEOUT_MILLIS = 10_000;
 
-    private String controllerUri;
     private String scope;
     private String stream;
     private SerializationSchema<T> serializationSchema;
@@ -26,21 +28,19 @@ public class PravegaSinkBuilder<T> {
     private long pingIntervalMillis = -1;
     private RoutingKeyExtractor<T> routingKeyExtractor = RoutingKeyExtractors.none();
     private final WriterConfig writer = new WriterConfig();
+    private TransactionListener transactionListener = TransactionListener.NONE;
+    private CommitterFactory committerFactory = CommitterFactory.DEFAULT;
 
     PravegaSinkBuilder() {}
 
-    /** The controller, e.g. {@code tcp://localhost:9090}. */
-    public PravegaSinkBuilder<T> setControllerUri(String controllerUri) {
-        this.controllerUri = controllerUri;
+    @Override
+    protected PravegaSinkBuilder<T> self() {
         return this;
     }
 
     /** The stream to write, {@code "scope/stream"} (it must exist). */
     public PravegaSinkBuilder<T> setStream(String scopedStream) {
-        String[] parts = scopedStream == null ? new String[0] : scopedStream.split("/", -1);
-        if (parts.length != 2 || parts[0].isEmpty() || parts[1].isEmpty()) {
-            throw new IllegalArgumentException("a stream is named \"scope/stream\", got \"" + scopedStream + "\"");
-        }
+        String[] parts = splitScopedStream(scopedStream);
         this.scope = parts[0];
         this.stream = parts[1];
         return this;
@@ -95,15 +95,17 @@ public class PravegaSinkBuilder<T> {
         return this;
     }
 
-    /** Timeout of one request (default 10 s). */
-    public PravegaSinkBuilder<T> setRequestTimeoutMillis(int millis) {
-        writer.timeoutMillis = millis;
+    /** Told about every step of the sink's transactions (EXACTLY_ONCE); default: nobody. */
+    @Internal
+    public PravegaSinkBuilder<T> setTransactionListener(TransactionListener listener) {
+        this.transactionListener = listener == null ? TransactionListener.NONE : listener;
         return this;
     }
 
-    /** How long an unreachable controller or segment store is retried before failing (default 60 s). */
-    public PravegaSinkBuilder<T> setRetryBudgetMillis(long millis) {
-        writer.retryBudgetMillis = millis;
+    /** Makes the committer (default: the real one); a seam for tests that wrap it. */
+    @Internal
+    public PravegaSinkBuilder<T> setCommitterFactory(CommitterFactory factory) {
+        this.committerFactory = factory == null ? CommitterFactory.DEFAULT : factory;
         return this;
     }
 
@@ -111,23 +113,19 @@ public class PravegaSinkBuilder<T> {
         sanityCheck();
         long ping = pingIntervalMillis > 0 ? pingIntervalMillis
                 : Math.max(100, Math.min(30_000, transactionTimeoutMillis / 10));
-        PravegaSinkConfig config = new PravegaSinkConfig(controllerUri, scope, stream, deliveryGuarantee,
-                transactionTimeoutMillis, ping, writer.copy());
-        return new PravegaSink<>(config, serializationSchema, routingKeyExtractor);
+        WriterConfig writerConfig = writer.copy();
+        writerConfig.timeoutMillis = requestTimeoutMillis();
+        writerConfig.retryBudgetMillis = retryBudgetMillis();
+        PravegaSinkConfig config = new PravegaSinkConfig(controllerUri(), scope, stream, deliveryGuarantee,
+                transactionTimeoutMillis, ping, writerConfig);
+        return new PravegaSink<>(config, serializationSchema, routingKeyExtractor, transactionListener,
+                committerFactory);
     }
 
     /** Checks the settings; each message names the setting to fix. */
     public void sanityCheck() {
         List<String> problems = new ArrayList<>();
-        if (controllerUri == null || controllerUri.trim().isEmpty()) {
-            problems.add("the controller URI is not set (setControllerUri, e.g. \"tcp://localhost:9090\")");
-        } else {
-            try {
-                Endpoint.parseControllerUri(controllerUri);
-            } catch (IllegalArgumentException e) {
-                problems.add("setControllerUri: " + e.getMessage());
-            }
-        }
+        checkCommon(problems);
         if (scope == null || stream == null) {
             problems.add("the stream is not set (setStream, as \"scope/stream\")");
         }

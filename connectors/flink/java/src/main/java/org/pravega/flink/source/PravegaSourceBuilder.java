@@ -7,13 +7,12 @@ import java.util.Map;
 
 import org.apache.flink.annotation.PublicEvolving;
 import org.apache.flink.api.common.serialization.DeserializationSchema;
-import org.pravega.flink.client.Endpoint;
 import org.pravega.flink.client.StreamCut;
+import org.pravega.flink.util.ConnectorBuilder;
 
 /** Builds a {@link PravegaSource}; {@link #build()} names any missing setting. */
 @PublicEvolving
-public class PravegaSourceBuilder<T> {
-    private String controllerUri;
+public class PravegaSourceBuilder<T> extends ConnectorBuilder<PravegaSourceBuilder<T>> {
     private final Map<String, StreamSpec> streams = new LinkedHashMap<>();
     private final List<StreamCut> pendingStartCuts = new ArrayList<>();
     private final List<StreamCut> pendingEndCuts = new ArrayList<>();
@@ -21,15 +20,12 @@ public class PravegaSourceBuilder<T> {
     private boolean bounded;
     private DeserializationSchema<T> deserializationSchema;
     private int readLength = 1024 * 1024;
-    private int timeoutMillis = 10_000;
-    private long retryBudgetMillis = 60_000;
     private long metricsRefreshMillis = 10_000;
 
     PravegaSourceBuilder() {}
 
-    /** The controller, e.g. {@code tcp://localhost:9090}. */
-    public PravegaSourceBuilder<T> setControllerUri(String controllerUri) {
-        this.controllerUri = controllerUri;
+    @Override
+    protected PravegaSourceBuilder<T> self() {
         return this;
     }
 
@@ -40,7 +36,7 @@ public class PravegaSourceBuilder<T> {
 
     /** Reads {@code "scope/stream"} from {@code startCut} to {@code endCut} (either may be null). */
     public PravegaSourceBuilder<T> addStream(String scopedStream, StreamCut startCut, StreamCut endCut) {
-        String[] parts = splitStream(scopedStream);
+        String[] parts = splitScopedStream(scopedStream);
         String key = parts[0] + "/" + parts[1];
         streams.put(key, new StreamSpec(parts[0], parts[1], startCut, endCut));
         return this;
@@ -106,18 +102,6 @@ public class PravegaSourceBuilder<T> {
         return this;
     }
 
-    /** Timeout of one request to the controller or a segment store (default 10 s). */
-    public PravegaSourceBuilder<T> setRequestTimeoutMillis(int millis) {
-        this.timeoutMillis = millis;
-        return this;
-    }
-
-    /** How long failing requests are retried before the job fails (default 60 s). */
-    public PravegaSourceBuilder<T> setRetryBudgetMillis(long millis) {
-        this.retryBudgetMillis = millis;
-        return this;
-    }
-
     /** How often segment lengths are fetched for the unread-bytes metric (0: never; default 10 s). */
     public PravegaSourceBuilder<T> setMetricsRefreshMillis(long millis) {
         this.metricsRefreshMillis = millis;
@@ -137,23 +121,15 @@ public class PravegaSourceBuilder<T> {
             specs.put(c.getScopedStream(), (s == null ? new StreamSpec(c.getScope(), c.getStream(), null, null) : s)
                     .withEndCut(c));
         }
-        PravegaSourceConfig config = new PravegaSourceConfig(controllerUri, new ArrayList<>(specs.values()),
-                startAtTail, bounded, readLength, timeoutMillis, retryBudgetMillis, metricsRefreshMillis);
+        PravegaSourceConfig config = new PravegaSourceConfig(controllerUri(), new ArrayList<>(specs.values()),
+                startAtTail, bounded, readLength, requestTimeoutMillis(), retryBudgetMillis(), metricsRefreshMillis);
         return new PravegaSource<>(config, deserializationSchema);
     }
 
     /** Checks the settings; each message names the setting to fix. */
     public void sanityCheck() {
         List<String> problems = new ArrayList<>();
-        if (controllerUri == null || controllerUri.trim().isEmpty()) {
-            problems.add("the controller URI is not set (setControllerUri, e.g. \"tcp://localhost:9090\")");
-        } else {
-            try {
-                Endpoint.parseControllerUri(controllerUri);
-            } catch (IllegalArgumentException e) {
-                problems.add("setControllerUri: " + e.getMessage());
-            }
-        }
+        checkCommon(problems);
         if (streams.isEmpty() && pendingStartCuts.isEmpty() && pendingEndCuts.isEmpty()) {
             problems.add("no stream to read (setStreams / addStream, as \"scope/stream\")");
         }
@@ -163,20 +139,9 @@ public class PravegaSourceBuilder<T> {
         if (readLength < 1024 || readLength > 8 * 1024 * 1024) {
             problems.add("setReadLength must be between 1 KiB and 8 MiB, got " + readLength);
         }
-        if (timeoutMillis <= 0 || retryBudgetMillis < 0) {
-            problems.add("timeouts must be positive");
-        }
         if (!problems.isEmpty()) {
             throw new IllegalArgumentException("invalid PravegaSource: " + String.join("; ", problems));
         }
-    }
-
-    private static String[] splitStream(String scopedStream) {
-        String[] parts = scopedStream == null ? new String[0] : scopedStream.split("/", -1);
-        if (parts.length != 2 || parts[0].isEmpty() || parts[1].isEmpty()) {
-            throw new IllegalArgumentException("a stream is named \"scope/stream\", got \"" + scopedStream + "\"");
-        }
-        return parts;
     }
 
     private static StreamCut parseCut(String text) {

@@ -1,46 +1,33 @@
 package org.pravega.flink.sink.internal;
 
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 
 import org.apache.flink.annotation.Internal;
-import org.apache.flink.core.io.SimpleVersionedSerializer;
 import org.pravega.flink.client.TxnId;
+import org.pravega.flink.util.DataSerializer;
 
 /** Versioned serializer of {@link PravegaCommittable}. */
 @Internal
-public final class PravegaCommittableSerializer implements SimpleVersionedSerializer<PravegaCommittable> {
-    public static final int VERSION_1 = 1;
-
-    @Override
-    public int getVersion() {
-        return VERSION_1;
+public final class PravegaCommittableSerializer extends DataSerializer<PravegaCommittable> {
+    public PravegaCommittableSerializer() {
+        // Version 1: scope, stream, transaction id (two longs), writer id, event count
+        super("Pravega committable", 1, 64);
     }
 
     @Override
-    public byte[] serialize(PravegaCommittable c) throws IOException {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream(64);
-        DataOutputStream out = new DataOutputStream(bytes);
+    protected void write(PravegaCommittable c, DataOutputStream out) throws IOException {
         out.writeUTF(c.getScope());
         out.writeUTF(c.getStream());
         out.writeLong(c.getTxnId().getHigh());
         out.writeLong(c.getTxnId().getLow());
         out.writeUTF(c.getWriterId());
         out.writeLong(c.getEventCount());
-        out.flush();
-        return bytes.toByteArray();
     }
 
     @Override
-    public PravegaCommittable deserialize(int version, byte[] serialized) throws IOException {
-        if (version != VERSION_1) {
-            throw new IOException("unknown Pravega committable version " + version + " (this connector reads "
-                    + VERSION_1 + ")");
-        }
-        DataInputStream in = new DataInputStream(new ByteArrayInputStream(serialized));
+    protected PravegaCommittable read(int version, DataInputStream in) throws IOException {
         return new PravegaCommittable(in.readUTF(), in.readUTF(), new TxnId(in.readLong(), in.readLong()),
                 in.readUTF(), in.readLong());
     }

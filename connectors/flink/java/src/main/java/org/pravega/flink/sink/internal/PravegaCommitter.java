@@ -10,7 +10,6 @@ import org.pravega.flink.client.ControllerClient.TxnStatus;
 import org.pravega.flink.client.ControllerException;
 import org.pravega.flink.client.RetriableException;
 import org.pravega.flink.client.TxnFailedException;
-import org.pravega.flink.util.TestHooks;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -20,7 +19,10 @@ import org.slf4j.LoggerFactory;
  *
  * <ul>
  *   <li>OPEN: commit it; COMMITTING or COMMITTED: done already ({@code signalAlreadyCommitted});</li>
- *   <li>controller unreachable or timing out: {@code retryLater} (after a short back-off);</li>
+ *   <li>controller unreachable or timing out: {@code retryLater}. The controller client has
+ *       already retried for its retry budget by then; Flink retries the request up to
+ *       {@code sink.committer.retries} times and then fails the job over, and the restored
+ *       committer gets the committable again;</li>
  *   <li>ABORTING / ABORTED: a known, fatal reason — the transaction's lease ran out between the
  *       checkpoint and the commit and its events are lost; logged loudly with the remedy;</li>
  *   <li>UNKNOWN (the controller does not know it: never existed, or committed so long ago that it
@@ -33,10 +35,12 @@ public final class PravegaCommitter implements Committer<PravegaCommittable> {
     private static final Logger LOG = LoggerFactory.getLogger(PravegaCommitter.class);
 
     private final PravegaSinkConfig config;
+    private final TransactionListener listener;
     private ControllerClient controller;
 
-    public PravegaCommitter(PravegaSinkConfig config) {
+    public PravegaCommitter(PravegaSinkConfig config, TransactionListener listener) {
         this.config = config;
+        this.listener = listener;
     }
 
     private ControllerClient controller() {
@@ -48,22 +52,15 @@ public final class PravegaCommitter implements Committer<PravegaCommittable> {
     }
 
     @Override
-    public void commit(Collection<CommitRequest<PravegaCommittable>> requests) throws InterruptedException {
+    public void commit(Collection<CommitRequest<PravegaCommittable>> requests) {
         for (CommitRequest<PravegaCommittable> request : requests) {
             commitOne(request);
         }
     }
 
-    private void commitOne(CommitRequest<PravegaCommittable> request) throws InterruptedException {
+    private void commitOne(CommitRequest<PravegaCommittable> request) {
         PravegaCommittable c = request.getCommittable();
-        String injected = TestHooks.consumeListItem(TestHooks.FAIL_COMMIT);
         try {
-            if ("retry".equals(injected)) {
-                throw new RetriableException("injected transient commit failure");
-            }
-            if ("before".equals(injected)) {
-                throw new TestHooks.InjectedFailure("injected committer failure before committing " + c);
-            }
             ControllerClient cc = controller();
             TxnState state = cc.checkTransactionState(c.getScope(), c.getStream(), c.getTxnId());
             switch (state) {
@@ -81,13 +78,13 @@ public final class PravegaCommitter implements Committer<PravegaCommittable> {
                         aborted(request, c, after);
                         return;
                     }
-                    TestHooks.log("commit " + c.getTxnId() + " " + c.getEventCount());
+                    listener.committed(c.getTxnId(), c.getEventCount());
                     LOG.debug("committed {}", c);
                     break;
                 }
                 case COMMITTING:
                 case COMMITTED:
-                    TestHooks.log("already-committed " + c.getTxnId() + " " + c.getEventCount());
+                    listener.alreadyCommitted(c.getTxnId(), c.getEventCount());
                     LOG.info("{} was committed already", c);
                     request.signalAlreadyCommitted();
                     break;
@@ -96,7 +93,7 @@ public final class PravegaCommitter implements Committer<PravegaCommittable> {
                     aborted(request, c, state);
                     return;
                 default:
-                    TestHooks.log("unknown " + c.getTxnId() + " " + c.getEventCount());
+                    listener.unknown(c.getTxnId(), c.getEventCount());
                     LOG.error("the controller does not know {}: it never existed, or it was completed so long ago"
                             + " that the controller forgot it (restoring from an old checkpoint?). Its events"
                             + " may be lost.", c);
@@ -104,28 +101,20 @@ public final class PravegaCommitter implements Committer<PravegaCommittable> {
                             "transaction " + c.getTxnId() + " is unknown to the controller"));
                     return;
             }
-            if ("after".equals(injected)) {
-                throw new TestHooks.InjectedFailure("injected committer failure after committing " + c);
-            }
         } catch (RetriableException e) {
-            long backoff = Math.min(5_000, 100L << Math.min(6, request.getNumberOfRetries()));
-            LOG.warn("cannot commit {} now ({}); retrying in {} ms", c, e.getMessage(), backoff);
-            TestHooks.log("retry " + c.getTxnId());
-            Thread.sleep(backoff);
+            LOG.warn("cannot commit {} now ({}); retry {}", c, e.getMessage(), request.getNumberOfRetries() + 1);
+            listener.retrying(c.getTxnId());
             request.retryLater();
         } catch (ControllerException e) {
             LOG.error("the controller rejected the commit of {}: {}", c, e.getMessage());
             request.signalFailedWithKnownReason(e);
-        } catch (TestHooks.InjectedFailure e) {
-            TestHooks.log("injected-failure committer " + injected);
-            request.signalFailedWithUnknownReason(e);
         } catch (RuntimeException e) {
             request.signalFailedWithUnknownReason(e);
         }
     }
 
     private void aborted(CommitRequest<PravegaCommittable> request, PravegaCommittable c, TxnState state) {
-        TestHooks.log("aborted " + c.getTxnId() + " " + c.getEventCount());
+        listener.lostToAbort(c.getTxnId(), c.getEventCount());
         LOG.error("DATA LOSS: {} was {} before it could be committed; its {} events are lost. The most likely cause"
                 + " is an expired lease: the time between the checkpoint and the commit (including a restart)"
                 + " exceeded the transaction timeout of {} ms. Raise it (setTransactionTimeout).",

@@ -12,7 +12,6 @@ import org.apache.flink.api.connector.sink2.WriterInitContext;
 import org.apache.flink.metrics.Counter;
 import org.pravega.flink.client.ControllerClient;
 import org.pravega.flink.sink.RoutingKeyExtractor;
-import org.pravega.flink.util.TestHooks;
 
 /** What all sink writers share: serialization, routing keys, metrics, the controller client. */
 @Internal
@@ -25,7 +24,6 @@ public abstract class PravegaSinkWriterBase<T>
     protected final Counter recordsSent;
     protected final Counter bytesSent;
     protected final String writerId;
-    private final TestHooks.Countdown failAfter = TestHooks.countdown(TestHooks.FAIL_WRITER_AFTER);
     private volatile long lastSendNanos;
 
     protected PravegaSinkWriterBase(PravegaSinkConfig config, SerializationSchema<T> schema,
@@ -51,7 +49,6 @@ public abstract class PravegaSinkWriterBase<T>
         lastSendNanos = System.nanoTime() - start;
         recordsSent.inc();
         bytesSent.inc(bytes.length);
-        failAfter.tick("sink writer");
     }
 
     protected abstract void send(String routingKey, byte[] event);

@@ -16,7 +16,6 @@ import org.pravega.flink.client.Transaction;
 import org.pravega.flink.client.TxnFailedException;
 import org.pravega.flink.client.TxnId;
 import org.pravega.flink.sink.RoutingKeyExtractor;
-import org.pravega.flink.util.TestHooks;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,6 +47,7 @@ import org.slf4j.LoggerFactory;
 public final class PravegaTransactionalSinkWriter<T> extends PravegaSinkWriterBase<T> {
     private static final Logger LOG = LoggerFactory.getLogger(PravegaTransactionalSinkWriter.class);
 
+    private final TransactionListener listener;
     private final TransactionKeeper keeper;
     private final ScheduledExecutorService linger;
     private volatile Transaction current;
@@ -56,8 +56,9 @@ public final class PravegaTransactionalSinkWriter<T> extends PravegaSinkWriterBa
 
     public PravegaTransactionalSinkWriter(PravegaSinkConfig config, SerializationSchema<T> schema,
                                           RoutingKeyExtractor<T> routingKeys, ControllerClient controller,
-                                          WriterInitContext context) {
+                                          WriterInitContext context, TransactionListener listener) {
         super(config, schema, routingKeys, controller, context);
+        this.listener = listener;
         this.keeper = new TransactionKeeper(controller, config.getScope(), config.getStream(), config.getTransactionTimeoutMillis(),
                 config.getPingIntervalMillis());
         context.metricGroup().gauge("openTransactions", keeper::size);
@@ -84,7 +85,8 @@ public final class PravegaTransactionalSinkWriter<T> extends PravegaSinkWriterBa
      * Aborts the transactions a restored writer state names (see the class comment). Runs before
      * the new writer starts; a transaction already committed or aborted is left alone.
      */
-    public static void abortOrphans(ControllerClient controller, Collection<PravegaWriterState> states) {
+    public static void abortOrphans(ControllerClient controller, Collection<PravegaWriterState> states,
+                                    TransactionListener listener) {
         for (PravegaWriterState state : states) {
             for (TxnId id : state.getOpenTransactions()) {
                 ControllerClient.TxnState before = controller.checkTransactionStateRetrying(
@@ -95,7 +97,7 @@ public final class PravegaTransactionalSinkWriter<T> extends PravegaSinkWriterBa
                 }
                 LOG.info("orphaned transaction {} on {}/{} (was {}): abort {}", id, state.getScope(),
                         state.getStream(), before, result);
-                TestHooks.log("orphan " + id + " " + before + " " + result);
+                listener.orphan(id, before.name(), result);
             }
         }
     }
@@ -111,7 +113,7 @@ public final class PravegaTransactionalSinkWriter<T> extends PravegaSinkWriterBa
         }
         current = new Transaction(controller, config.getScope(), config.getStream(), created, config.getWriter());
         keeper.track(created.id);
-        TestHooks.log("begin " + created.id);
+        listener.begun(created.id);
     }
 
     @Override
@@ -128,7 +130,7 @@ public final class PravegaTransactionalSinkWriter<T> extends PravegaSinkWriterBa
         t.write(routingKey, event);
         if (!wroteAny) {
             wroteAny = true;
-            TestHooks.log("first-write " + t.getId());
+            listener.firstWrite(t.getId());
         }
     }
 
@@ -152,7 +154,7 @@ public final class PravegaTransactionalSinkWriter<T> extends PravegaSinkWriterBa
                 t.getEventCount());
         t.close();
         current = null;
-        TestHooks.log("precommit " + t.getId() + " " + t.getEventCount());
+        listener.handedOver(t.getId(), t.getEventCount());
         if (!endOfInput) {
             begin();
         }
@@ -178,7 +180,7 @@ public final class PravegaTransactionalSinkWriter<T> extends PravegaSinkWriterBa
                 try {
                     ControllerClient.TxnStatus status = controller.abortTransaction(config.getScope(), config.getStream(),
                             t.getId());
-                    TestHooks.log("abort-on-close " + t.getId() + " " + status);
+                    listener.abortedOnClose(t.getId(), status.name());
                 } catch (PravegaException e) {
                     LOG.warn("could not abort transaction {} on close (its lease will expire): {}", t.getId(),
                             e.getMessage());

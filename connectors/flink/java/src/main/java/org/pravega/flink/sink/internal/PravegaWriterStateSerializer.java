@@ -1,7 +1,5 @@
 package org.pravega.flink.sink.internal;
 
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
@@ -9,23 +7,19 @@ import java.util.ArrayList;
 import java.util.List;
 
 import org.apache.flink.annotation.Internal;
-import org.apache.flink.core.io.SimpleVersionedSerializer;
 import org.pravega.flink.client.TxnId;
+import org.pravega.flink.util.DataSerializer;
 
 /** Versioned serializer of {@link PravegaWriterState}. */
 @Internal
-public final class PravegaWriterStateSerializer implements SimpleVersionedSerializer<PravegaWriterState> {
-    public static final int VERSION_1 = 1;
-
-    @Override
-    public int getVersion() {
-        return VERSION_1;
+public final class PravegaWriterStateSerializer extends DataSerializer<PravegaWriterState> {
+    public PravegaWriterStateSerializer() {
+        // Version 1: scope, stream, the number of open transactions, then each id (two longs)
+        super("Pravega writer state", 1, 64);
     }
 
     @Override
-    public byte[] serialize(PravegaWriterState s) throws IOException {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream(64);
-        DataOutputStream out = new DataOutputStream(bytes);
+    protected void write(PravegaWriterState s, DataOutputStream out) throws IOException {
         out.writeUTF(s.getScope());
         out.writeUTF(s.getStream());
         out.writeInt(s.getOpenTransactions().size());
@@ -33,17 +27,10 @@ public final class PravegaWriterStateSerializer implements SimpleVersionedSerial
             out.writeLong(id.getHigh());
             out.writeLong(id.getLow());
         }
-        out.flush();
-        return bytes.toByteArray();
     }
 
     @Override
-    public PravegaWriterState deserialize(int version, byte[] serialized) throws IOException {
-        if (version != VERSION_1) {
-            throw new IOException("unknown Pravega writer state version " + version + " (this connector reads "
-                    + VERSION_1 + ")");
-        }
-        DataInputStream in = new DataInputStream(new ByteArrayInputStream(serialized));
+    protected PravegaWriterState read(int version, DataInputStream in) throws IOException {
         String scope = in.readUTF();
         String stream = in.readUTF();
         int n = in.readInt();

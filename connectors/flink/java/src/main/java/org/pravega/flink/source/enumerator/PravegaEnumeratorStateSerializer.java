@@ -1,7 +1,5 @@
 package org.pravega.flink.source.enumerator;
 
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
@@ -11,23 +9,19 @@ import java.util.List;
 import java.util.Map;
 
 import org.apache.flink.annotation.Internal;
-import org.apache.flink.core.io.SimpleVersionedSerializer;
 import org.pravega.flink.source.split.PravegaSplitSerializer;
+import org.pravega.flink.util.DataSerializer;
 
 /** Versioned serializer of {@link PravegaEnumeratorState}. */
 @Internal
-public final class PravegaEnumeratorStateSerializer implements SimpleVersionedSerializer<PravegaEnumeratorState> {
-    public static final int VERSION_1 = 1;
-
-    @Override
-    public int getVersion() {
-        return VERSION_1;
+public final class PravegaEnumeratorStateSerializer extends DataSerializer<PravegaEnumeratorState> {
+    public PravegaEnumeratorStateSerializer() {
+        // Version 1: checkpoint id, initialized, end cuts, pending splits, assignments, finished splits, predecessors
+        super("Pravega enumerator state", 1, 256);
     }
 
     @Override
-    public byte[] serialize(PravegaEnumeratorState s) throws IOException {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream(256);
-        DataOutputStream out = new DataOutputStream(bytes);
+    protected void write(PravegaEnumeratorState s, DataOutputStream out) throws IOException {
         out.writeLong(s.checkpointId);
         out.writeBoolean(s.initialized);
         out.writeInt(s.endCuts.size());
@@ -41,7 +35,7 @@ public final class PravegaEnumeratorStateSerializer implements SimpleVersionedSe
         }
         out.writeInt(s.pending.size());
         for (PravegaEnumeratorState.Pending p : s.pending.values()) {
-            PravegaSplitSerializer.write(p.split, out);
+            PravegaSplitSerializer.writeSplit(p.split, out);
             out.writeInt(p.preferredReader);
         }
         out.writeInt(s.assigned.size());
@@ -64,17 +58,10 @@ public final class PravegaEnumeratorStateSerializer implements SimpleVersionedSe
                 out.writeLong(id);
             }
         }
-        out.flush();
-        return bytes.toByteArray();
     }
 
     @Override
-    public PravegaEnumeratorState deserialize(int version, byte[] serialized) throws IOException {
-        if (version != VERSION_1) {
-            throw new IOException("unknown Pravega enumerator state version " + version
-                    + " (this connector reads version " + VERSION_1 + ")");
-        }
-        DataInputStream in = new DataInputStream(new ByteArrayInputStream(serialized));
+    protected PravegaEnumeratorState read(int version, DataInputStream in) throws IOException {
         PravegaEnumeratorState s = new PravegaEnumeratorState();
         s.checkpointId = in.readLong();
         s.initialized = in.readBoolean();
@@ -90,7 +77,7 @@ public final class PravegaEnumeratorStateSerializer implements SimpleVersionedSe
         }
         n = in.readInt();
         for (int i = 0; i < n; i++) {
-            PravegaEnumeratorState.Pending p = new PravegaEnumeratorState.Pending(PravegaSplitSerializer.read(in),
+            PravegaEnumeratorState.Pending p = new PravegaEnumeratorState.Pending(PravegaSplitSerializer.readSplit(in),
                     in.readInt());
             s.pending.put(p.split.splitId(), p);
         }

@@ -6,14 +6,12 @@ import org.apache.flink.api.connector.source.SourceOutput;
 import org.apache.flink.connector.base.source.reader.RecordEmitter;
 import org.apache.flink.util.Collector;
 import org.pravega.flink.source.split.PravegaSplitState;
-import org.pravega.flink.util.TestHooks;
 
 /** Deserializes an event, emits it and moves the split's position past it (in the task thread). */
 @Internal
 final class PravegaRecordEmitter<T> implements RecordEmitter<SegmentRecord, T, PravegaSplitState> {
     private final DeserializationSchema<T> schema;
     private final OutputCollector<T> collector = new OutputCollector<>();
-    private final TestHooks.Countdown failAfter = TestHooks.countdown(TestHooks.FAIL_READER_AFTER);
 
     PravegaRecordEmitter(DeserializationSchema<T> schema) {
         this.schema = schema;
@@ -21,7 +19,6 @@ final class PravegaRecordEmitter<T> implements RecordEmitter<SegmentRecord, T, P
 
     @Override
     public void emitRecord(SegmentRecord record, SourceOutput<T> output, PravegaSplitState state) throws Exception {
-        failAfter.tick("source reader");
         collector.output = output;
         schema.deserialize(record.payload, collector);
         state.setOffset(record.offsetAfter);

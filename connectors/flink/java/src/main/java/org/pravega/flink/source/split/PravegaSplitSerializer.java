@@ -1,36 +1,34 @@
 package org.pravega.flink.source.split;
 
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 
 import org.apache.flink.annotation.Internal;
-import org.apache.flink.core.io.SimpleVersionedSerializer;
 import org.pravega.flink.client.Segment;
+import org.pravega.flink.util.DataSerializer;
 
 /** Versioned serializer of {@link PravegaSplit}. */
 @Internal
-public final class PravegaSplitSerializer implements SimpleVersionedSerializer<PravegaSplit> {
+public final class PravegaSplitSerializer extends DataSerializer<PravegaSplit> {
     public static final PravegaSplitSerializer INSTANCE = new PravegaSplitSerializer();
-    public static final int VERSION_1 = 1;
-
-    @Override
-    public int getVersion() {
-        return VERSION_1;
+    public PravegaSplitSerializer() {
+        // Version 1: scope, stream, segment id, start offset, end offset, finished marker
+        super("PravegaSplit", 1, 64);
     }
 
     @Override
-    public byte[] serialize(PravegaSplit split) throws IOException {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream(64);
-        DataOutputStream out = new DataOutputStream(bytes);
-        write(split, out);
-        out.flush();
-        return bytes.toByteArray();
+    protected void write(PravegaSplit split, DataOutputStream out) throws IOException {
+        writeSplit(split, out);
     }
 
-    public static void write(PravegaSplit split, DataOutputStream out) throws IOException {
+    @Override
+    protected PravegaSplit read(int version, DataInputStream in) throws IOException {
+        return readSplit(in);
+    }
+
+    /** The fields of a split (also part of the enumerator's state). */
+    public static void writeSplit(PravegaSplit split, DataOutputStream out) throws IOException {
         out.writeUTF(split.getSegment().getScope());
         out.writeUTF(split.getSegment().getStream());
         out.writeLong(split.getSegment().getSegmentId());
@@ -39,17 +37,8 @@ public final class PravegaSplitSerializer implements SimpleVersionedSerializer<P
         out.writeBoolean(split.isFinishedMarker());
     }
 
-    public static PravegaSplit read(DataInputStream in) throws IOException {
+    public static PravegaSplit readSplit(DataInputStream in) throws IOException {
         Segment segment = new Segment(in.readUTF(), in.readUTF(), in.readLong());
         return new PravegaSplit(segment, in.readLong(), in.readLong(), in.readBoolean());
-    }
-
-    @Override
-    public PravegaSplit deserialize(int version, byte[] serialized) throws IOException {
-        if (version != VERSION_1) {
-            throw new IOException("unknown PravegaSplit serializer version " + version
-                    + " (this connector reads version " + VERSION_1 + ")");
-        }
-        return read(new DataInputStream(new ByteArrayInputStream(serialized)));
     }
 }

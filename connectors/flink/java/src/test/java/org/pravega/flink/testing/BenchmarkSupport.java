@@ -1,9 +1,8 @@
-package org.pravega.flink.util;
+package org.pravega.flink.testing;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
-import org.apache.flink.annotation.Internal;
 import org.apache.flink.api.common.serialization.SerializationSchema;
 import org.apache.flink.api.connector.sink2.Sink;
 import org.apache.flink.api.connector.sink2.SinkWriter;
@@ -11,10 +10,9 @@ import org.apache.flink.api.connector.sink2.WriterInitContext;
 
 /**
  * Helpers for the benchmark (no Python function in the data path): fixed-size events made from
- * numbers, and a sink that only counts and notes when the first and last record arrived (in the
- * {@link TestHooks#EVENT_LOG} file).
+ * numbers, and a sink that only counts and notes when the first and last record arrived (in an
+ * {@link EventLog} file). Compiled into the test jar, not the connector.
  */
-@Internal
 public final class BenchmarkSupport {
     private BenchmarkSupport() {}
 
@@ -23,8 +21,8 @@ public final class BenchmarkSupport {
         return new Padded(size);
     }
 
-    public static <T> Sink<T> countingSink(String name) {
-        return new CountingSink<>(name);
+    public static <T> Sink<T> countingSink(String name, String logPath) {
+        return new CountingSink<>(name, new EventLog(logPath));
     }
 
     static final class Padded implements SerializationSchema<Long> {
@@ -48,9 +46,11 @@ public final class BenchmarkSupport {
     static final class CountingSink<T> implements Sink<T> {
         private static final long serialVersionUID = 1L;
         private final String name;
+        private final EventLog log;
 
-        CountingSink(String name) {
+        CountingSink(String name, EventLog log) {
             this.name = name;
+            this.log = log;
         }
 
         @Override
@@ -79,7 +79,7 @@ public final class BenchmarkSupport {
 
                 @Override
                 public void close() {
-                    TestHooks.log("count " + name + " " + count + " " + first + " " + last);
+                    log.write("count " + name + " " + count + " " + first + " " + last);
                 }
             };
         }
