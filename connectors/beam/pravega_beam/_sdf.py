@@ -32,11 +32,12 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from pravega import StreamCut, errors, naming
 from pravega.client.segment_reader import SegmentReader
+from pravega.protocol.commands import TableKey
 from pravega.protocol.errors import RemoteProtocolError
 from pravega.protocol.framing import EVENT_HEADER_SIZE, parse_events
 
 from ._progress import committed_offsets
-from ._restriction import _Restriction, _SegmentEnd, _Tracker
+from ._restriction import _Announced, _Found, _Restriction, _SegmentEnd, _Tracker
 from ._runtime import _Session, acquire, release, run_once
 
 #: A bundle of an SDF reads at most this long before it checkpoints.
@@ -70,6 +71,8 @@ class _ReadSpec:
     start: str  # "head", "tail" or a stream cut's text
     end: str | None = None  # a stream cut's text: bounded; None: unbounded
     resume: str | None = None  # a sink's progress table: start where its committed output ends
+    #: Names this read in the announcement table (see ``_announce``); unique per pipeline.
+    read_id: str = ""
 
     @property
     def name(self) -> str:
@@ -94,12 +97,16 @@ class _Restrictions(RestrictionProvider):
         return _Tracker(restriction)
 
     def split(self, spec: _ReadSpec, restriction: _Restriction) -> Iterator[_Restriction]:
-        if restriction.ends is None or len(restriction.positions) <= 1:
+        """One restriction per segment, for bounded and unbounded reads alike (see
+        ``_restriction`` for how successors stay in order across restrictions)."""
+        if len(restriction.positions) <= 1 or restriction.waiting or restriction.done:
             yield restriction
             return
-        ends = dict(restriction.ends)
+        ends = dict(restriction.ends) if restriction.ends is not None else None
         for sid, offset in restriction.positions:
-            yield _Restriction(((sid, offset),), ((sid, ends[sid]),))
+            yield _Restriction(
+                ((sid, offset),), None if ends is None else ((sid, ends[sid]),), resume=restriction.resume
+            )
 
     def restriction_size(self, spec: _ReadSpec, restriction: _Restriction) -> int:
         """Bytes left: exact for a bounded read; for an unbounded one the backlog
@@ -156,6 +163,38 @@ async def _backlog(client: Any, spec: _ReadSpec, positions: dict[int, int]) -> i
     names = [naming.qualified_segment_name(spec.scope, spec.stream, sid) for sid in positions]
     infos = await asyncio.gather(*(client.segments.info(n) for n in names))
     return sum(max(0, info.length - off) for info, off in zip(infos, positions.values()))
+
+
+def _announce_table(scope: str) -> str:
+    """The table where unbounded reads of a scope's streams announce segments read to
+    their end: key ``<read id>/<stream>/<segment id>``, value ``b"1"``. Entries are a
+    few bytes per segment end and read."""
+    return f"{scope}/{naming.INTERNAL_PREFIX}BEAMREAD_ends/0{naming.EPOCH_DELIMITER}0"
+
+
+def _announce_key(spec: _ReadSpec, segment_id: int) -> bytes:
+    return f"{spec.read_id}/{spec.stream}/{segment_id}".encode()
+
+
+async def _announce(client: Any, spec: _ReadSpec, segments: tuple[int, ...]) -> None:
+    table = _announce_table(spec.scope)
+    entries = [(_announce_key(spec, sid), TableKey.NO_VERSION, b"1") for sid in segments]
+    try:
+        await client.segments.update_table(table, entries)
+    except errors.NoSuchSegmentError:
+        await client.segments.create_table(table)
+        await client.segments.update_table(table, entries)
+
+
+async def _announced(client: Any, spec: _ReadSpec, segments: list[int]) -> list[int]:
+    """Those of ``segments`` that other restrictions announced as read to their end."""
+    try:
+        found = await client.segments.read_table(
+            _announce_table(spec.scope), [_announce_key(spec, sid) for sid in segments]
+        )
+    except errors.NoSuchSegmentError:
+        return []
+    return [sid for sid, entry in zip(segments, found) if entry is not None]
 
 
 _RESTRICTIONS = _Restrictions()
@@ -353,6 +392,7 @@ class _ReadFn(beam.DoFn):
         self._backlog = Metrics.gauge(METRICS_NAMESPACE, "backlog_bytes")
         self._session: _Session | None = None
         self._cursors: dict[tuple[str, str, int], _Cursor] = {}
+        self._segment_counters: dict[tuple[str, int], Any] = {}
 
     def display_data(self) -> dict[str, Any]:
         return {
@@ -365,6 +405,7 @@ class _ReadFn(beam.DoFn):
     def setup(self) -> None:
         self._session = None  # opened on first use: the spec names the controller
         self._cursors = {}
+        self._segment_counters = {}
 
     def teardown(self) -> None:
         session, self._session = self._session, None
@@ -407,6 +448,38 @@ class _ReadFn(beam.DoFn):
             session.call(lambda: _close_all(stale))
         return out
 
+    def _coordinate(
+        self, session: _Session, spec: _ReadSpec, tracker: Any, restriction: _Restriction
+    ) -> tuple[int, ...] | None:
+        """Announce the segments this restriction finished in an earlier (so committed)
+        bundle, and admit waiting successors whose predecessors other restrictions
+        announced. Returns the admitted successors; None if the runner stopped the read."""
+        done = restriction.done
+        if done:
+            session.call(lambda: _announce(session.client, spec, done))
+            if not tracker.try_claim(_Announced(done)):
+                return None
+        if not restriction.waiting:
+            return ()
+        wanted = sorted({p for _, preds in restriction.waiting for p in preds})
+        found = session.call(lambda: _announced(session.client, spec, wanted))
+        if not found:
+            return ()
+        claim = _Found(tuple(found))
+        if not tracker.try_claim(claim):
+            return None
+        return claim.added
+
+    def _segment_counter(self, spec: _ReadSpec, segment_id: int) -> Any:
+        """The per-segment event counter ``events_read/<scope>/<stream>/<segment id>``:
+        every restriction starts as one segment, so it also counts per restriction."""
+        key = (spec.name, segment_id)
+        counter = self._segment_counters.get(key)
+        if counter is None:
+            counter = Metrics.counter(METRICS_NAMESPACE, f"events_read/{spec.name}/{segment_id}")
+            self._segment_counters[key] = counter
+        return counter
+
     def _keep_cursors(self, spec: _ReadSpec, cursors: dict[int, _Cursor]) -> None:
         for sid, cur in cursors.items():
             self._cursors[(spec.scope, spec.stream, sid)] = cur
@@ -414,7 +487,13 @@ class _ReadFn(beam.DoFn):
     def _read(self, spec: _ReadSpec, tracker: Any, watermark: Any) -> Iterator[Any]:
         session = self._open(spec)
         restriction: _Restriction = tracker.current_restriction()
+        added = self._coordinate(session, spec, tracker, restriction)
+        if added is None:
+            return
         cursors = self._take_cursors(session, spec, restriction)
+        resume = dict(restriction.resume)
+        for succ in added:
+            cursors[succ] = _Cursor(session.client.ctx, spec.scope, spec.stream, succ, resume.get(succ, 0), None)
         try:
             yield from self._read_cursors(session, spec, cursors, tracker, watermark, restriction.ends is not None)
         except BaseException:
@@ -463,7 +542,7 @@ class _ReadFn(beam.DoFn):
                             first = events[done][0]
                             nxt = last_offset + EVENT_HEADER_SIZE + len(last_payload)
                             if not tracker.try_claim((sid, first, nxt)):
-                                return
+                                break
                             for k in range(done, upto):
                                 offset, payload = events[k]
                                 value = payload if deserialize is None else deserialize(payload)
@@ -481,20 +560,33 @@ class _ReadFn(beam.DoFn):
                     finally:
                         del events[:done]
                         self._events_read.inc(done)
+                        self._segment_counter(spec, sid).inc(done)
                         self._bytes_read.inc(size)
                         if timestamp_fn is not None and done:
                             watermark.observe_segment(sid, latest.micros)
-                    if events:  # stopped early by the runner
-                        return
+                    if events:  # stopped early by the runner, or the segment was split off
+                        if self._stopped(tracker):
+                            return
+                        self._cursors[(spec.scope, spec.stream, sid)] = cursors.pop(sid)
+                        continue
                 elif cur.empty_since is None:
                     cur.empty_since = now
                 if cur.ended and not cur.events:
                     progressed = True
                     if not self._finish_segment(session, spec, cursors, cur, tracker, bounded):
-                        return
+                        if self._stopped(tracker):
+                            return
+                        self._cursors[(spec.scope, spec.stream, sid)] = cursors.pop(sid)
+                        continue
                     watermark.forget_segment(sid)
             if not cursors:  # everything read: the bound, or the end of a sealed stream
                 self._backlog.set(0)
+                if not bounded:
+                    # Successors may wait for other restrictions, or ends be unannounced:
+                    # poll again later (nothing is left if the tracker has no remainder).
+                    self._advance_watermark(watermark, cursors, now, idle_micros)
+                    time.sleep(self._max_poll)
+                    tracker.defer_remainder()
                 return
             caught_up = not progressed
             self._advance_watermark(watermark, cursors, now, idle_micros)
@@ -506,6 +598,12 @@ class _ReadFn(beam.DoFn):
                     _remember_backlog(spec, tuple(positions.items()), backlog)
                 tracker.defer_remainder()
                 return
+
+    @staticmethod
+    def _stopped(tracker: Any) -> bool:
+        """After a refused claim: True if the runner checkpointed the read; False if it
+        split the claimed segment off into another restriction (the read goes on)."""
+        return tracker.current_restriction().stop is not None
 
     def _finish_segment(
         self, session: _Session, spec: _ReadSpec, cursors: dict[int, _Cursor], cur: _Cursor, tracker: Any, bounded: bool

@@ -221,3 +221,14 @@ def run_async(fn: Callable[[Client], Any], controller_uri: str) -> Any:
 
 def new_scope() -> str:
     return "beam" + uuid.uuid4().hex[:8]
+
+
+def segment_counters(result: Any, stream: str) -> dict[int, int]:
+    """{segment id: events read} from the read's ``events_read/<stream>/<segment id>`` counters."""
+    prefix = f"events_read/{stream}/"
+    found = result.metrics().query(MetricsFilter().with_namespace("pravega"))["counters"]
+    out: dict[int, int] = defaultdict(int)
+    for c in found:
+        if c.key.metric.name.startswith(prefix):
+            out[int(c.key.metric.name[len(prefix) :])] += c.committed if c.committed is not None else c.attempted
+    return dict(out)
