@@ -82,6 +82,10 @@ class _SegmentEnd:
     offset: int
     successors: tuple[tuple[int, tuple[int, ...]], ...] = ()
     added: tuple[int, ...] = field(default=())
+    #: Set by the tracker: successors wait or ends await their announcement; ``waits``:
+    #: successors wait for other restrictions.
+    pending: bool = False
+    waits: bool = False
 
 
 @dataclass
@@ -97,6 +101,8 @@ class _Found:
 
     segments: tuple[int, ...]
     added: tuple[int, ...] = field(default=())
+    pending: bool = False  # as in _SegmentEnd
+    waits: bool = False
 
 
 class _Tracker(RestrictionTracker):
@@ -152,6 +158,8 @@ class _Tracker(RestrictionTracker):
             return True
         if isinstance(position, _Found):
             position.added = self._admit(set(position.segments))
+            position.pending = bool(self._waiting or self._done)
+            position.waits = bool(self._waiting)
             return True
         raise ValueError(f"not a claim of this reader: {position!r}")
 
@@ -173,6 +181,8 @@ class _Tracker(RestrictionTracker):
             elif min(preds) != sid:
                 self._done.add(sid)  # another restriction may own the successor: tell it
         claim.added = self._admit({sid})
+        claim.pending = bool(self._waiting or self._done)
+        claim.waits = bool(self._waiting)
         return True
 
     def _admit(self, finished: set[int]) -> tuple[int, ...]:

@@ -393,6 +393,10 @@ class _ReadFn(beam.DoFn):
         self._session: _Session | None = None
         self._cursors: dict[tuple[str, str, int], _Cursor] = {}
         self._segment_counters: dict[tuple[str, int], Any] = {}
+        # Of the read in progress: the restriction has work besides its segments (see
+        # _coordinate); ``_wait``: its successors wait for other restrictions.
+        self._pending = False
+        self._wait = False
 
     def display_data(self) -> dict[str, Any]:
         return {
@@ -454,6 +458,7 @@ class _ReadFn(beam.DoFn):
         """Announce the segments this restriction finished in an earlier (so committed)
         bundle, and admit waiting successors whose predecessors other restrictions
         announced. Returns the admitted successors; None if the runner stopped the read."""
+        self._pending = self._wait = bool(restriction.waiting)
         done = restriction.done
         if done:
             session.call(lambda: _announce(session.client, spec, done))
@@ -468,6 +473,7 @@ class _ReadFn(beam.DoFn):
         claim = _Found(tuple(found))
         if not tracker.try_claim(claim):
             return None
+        self._pending, self._wait = claim.pending, claim.waits
         return claim.added
 
     def _segment_counter(self, spec: _ReadSpec, segment_id: int) -> Any:
@@ -581,11 +587,12 @@ class _ReadFn(beam.DoFn):
                     watermark.forget_segment(sid)
             if not cursors:  # everything read: the bound, or the end of a sealed stream
                 self._backlog.set(0)
-                if not bounded:
-                    # Successors may wait for other restrictions, or ends be unannounced:
-                    # poll again later (nothing is left if the tracker has no remainder).
+                if not bounded and self._pending:
+                    # Successors wait for other restrictions, or ends are to be announced
+                    # (in the next bundle): poll again later.
                     self._advance_watermark(watermark, cursors, now, idle_micros)
-                    time.sleep(self._max_poll)
+                    if self._wait:
+                        time.sleep(self._max_poll)
                     tracker.defer_remainder()
                 return
             caught_up = not progressed
@@ -616,6 +623,7 @@ class _ReadFn(beam.DoFn):
         claim = _SegmentEnd(sid, cur.position, successors)
         if not tracker.try_claim(claim):
             return False
+        self._pending, self._wait = claim.pending, claim.waits
         del cursors[sid]
         session.call(lambda: _close_all([cur]))
         resume = dict(tracker.current_restriction().resume)
