@@ -55,6 +55,7 @@ from .model import (
 )
 from .retention import RetentionConfig, RetentionManager
 from .scaling_history import ScaleEvent
+from .watermarks import WatermarkManager
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +159,7 @@ class ControllerService:
         self._reaper: asyncio.Task | None = None
         self.autoscaler = AutoScaler(self, autoscale or AutoScaleConfig())
         self.retention = RetentionManager(self, retention or RetentionConfig())
+        self.watermarks = WatermarkManager(self)
 
     # == life cycle ===============================================================
 
@@ -170,10 +172,12 @@ class ControllerService:
             self._reaper = asyncio.get_running_loop().create_task(self._reap_forever())
         self.autoscaler.start()
         self.retention.start()
+        self.watermarks.start()
 
     async def stop(self) -> None:
         await self.autoscaler.stop()
         await self.retention.stop()
+        await self.watermarks.stop()
         if self._reaper is not None:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -1124,6 +1128,12 @@ class ControllerService:
     def writer_marks(self, scope: str, name: str) -> dict[str, WriterMark]:
         return dict(self._marks.get((scope, name), {}))
 
+    def streams_with_marks(self) -> list[tuple[str, str]]:
+        return [key for key, marks in self._marks.items() if marks]
+
+    def stream_record(self, scope: str, name: str) -> Stream | None:
+        return self._stream(scope, name)
+
     async def note_writer_timestamp(
         self,
         scope: str,
@@ -1142,6 +1152,7 @@ class ControllerService:
             mark = WriterMark(timestamp, dict(position))
             await self._execute([PutMeta(f"wmark/{scope}/{name}/{writer}", mark.to_json())])
             self._marks.setdefault((scope, name), {})[writer] = mark
+            self.watermarks.noted(scope, name, writer)
         return Status.SUCCESS
 
     async def remove_writer(self, scope: str, name: str, writer: str) -> Status:
@@ -1153,6 +1164,7 @@ class ControllerService:
                 return Status.UNKNOWN_WRITER
             await self._execute([PutMeta(f"wmark/{scope}/{name}/{writer}", None)])
             marks.pop(writer, None)
+            self.watermarks.forget(scope, name, writer)
         return Status.SUCCESS
 
     # == cluster ==================================================================
