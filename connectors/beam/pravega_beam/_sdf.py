@@ -32,6 +32,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from pravega import StreamCut, errors, naming
 from pravega.client.segment_reader import SegmentReader
+from pravega.client.watermarks import WatermarkFollower, lower_bound
 from pravega.protocol.commands import TableKey
 from pravega.protocol.errors import RemoteProtocolError
 from pravega.protocol.framing import EVENT_HEADER_SIZE, parse_events
@@ -44,6 +45,8 @@ from ._runtime import _Session, acquire, release, run_once
 _BUNDLE_SECONDS = 1.0
 #: Cursors not used for this long are closed.
 _CURSOR_IDLE_SECONDS = 60.0
+#: How often a read looks for new records in its stream's watermark stream.
+_WATERMARK_REFRESH_SECONDS = 0.2
 #: Events claimed at once: the claim covers a run of whole events, emitted after it.
 _CLAIM_RUN = 256
 METRICS_NAMESPACE = "pravega"
@@ -393,6 +396,11 @@ class _ReadFn(beam.DoFn):
         self._session: _Session | None = None
         self._cursors: dict[tuple[str, str, int], _Cursor] = {}
         self._segment_counters: dict[tuple[str, int], Any] = {}
+        #: The Pravega watermarks the read moved to (its max: the highest).
+        self._pravega_watermark = Metrics.distribution(METRICS_NAMESPACE, "pravega_watermark_ms")
+        #: stream -> (its watermark follower, when it was last refreshed).
+        self._followers: dict[str, tuple[WatermarkFollower, float]] = {}
+        self._highest_watermark = -1
         # Of the read in progress: the restriction has work besides its segments (see
         # _coordinate); ``_wait``: its successors wait for other restrictions.
         self._pending = False
@@ -410,6 +418,8 @@ class _ReadFn(beam.DoFn):
         self._session = None  # opened on first use: the spec names the controller
         self._cursors = {}
         self._segment_counters = {}
+        self._followers = {}
+        self._highest_watermark = -1
 
     def teardown(self) -> None:
         session, self._session = self._session, None
@@ -579,6 +589,9 @@ class _ReadFn(beam.DoFn):
                     cur.empty_since = now
                 if cur.ended and not cur.events:
                     progressed = True
+                    if not bounded:
+                        # The last watermark before the segment goes: it covers its end.
+                        self._advance_watermark(watermark, cursors, now, idle_micros, session, spec, fresh=True)
                     if not self._finish_segment(session, spec, cursors, cur, tracker, bounded):
                         if self._stopped(tracker):
                             return
@@ -590,13 +603,13 @@ class _ReadFn(beam.DoFn):
                 if not bounded and self._pending:
                     # Successors wait for other restrictions, or ends are to be announced
                     # (in the next bundle): poll again later.
-                    self._advance_watermark(watermark, cursors, now, idle_micros)
+                    self._advance_watermark(watermark, cursors, now, idle_micros, session, spec)
                     if self._wait:
                         time.sleep(self._max_poll)
                     tracker.defer_remainder()
                 return
             caught_up = not progressed
-            self._advance_watermark(watermark, cursors, now, idle_micros)
+            self._advance_watermark(watermark, cursors, now, idle_micros, session, spec)
             if caught_up or time.monotonic() - started >= _BUNDLE_SECONDS:
                 if not bounded:
                     positions = {sid: c.position for sid, c in sorted(cursors.items())}
@@ -605,6 +618,20 @@ class _ReadFn(beam.DoFn):
                     _remember_backlog(spec, tuple(positions.items()), backlog)
                 tracker.defer_remainder()
                 return
+
+    def _stream_watermarks(self, session: _Session, spec: _ReadSpec, now: float) -> list[Any]:
+        """The watermarks of the stream so far (empty if writers never noted times),
+        refreshed at most every ``_WATERMARK_REFRESH_SECONDS`` (``now`` 0: at once)."""
+        entry = self._followers.get(spec.name)
+        if entry is None:
+            entry = (WatermarkFollower(session.client.ctx, spec.scope, spec.stream), -1.0)
+        follower, refreshed = entry
+        if now == 0.0 or now - refreshed >= _WATERMARK_REFRESH_SECONDS:
+            now = now or time.monotonic()
+            session.call(follower.refresh)
+            refreshed = now
+        self._followers[spec.name] = (follower, refreshed)
+        return follower.watermarks
 
     @staticmethod
     def _stopped(tracker: Any) -> bool:
@@ -632,10 +659,28 @@ class _ReadFn(beam.DoFn):
         return True
 
     def _advance_watermark(
-        self, watermark: Any, cursors: dict[int, _Cursor], now: float, idle_micros: int | None
+        self,
+        watermark: Any,
+        cursors: dict[int, _Cursor],
+        now: float,
+        idle_micros: int | None,
+        session: _Session,
+        spec: _ReadSpec,
+        fresh: bool = False,
     ) -> None:
         if self._timestamp_fn is None:
             watermark.advance_to(Timestamp.now().micros)
+            return
+        marks = self._stream_watermarks(session, spec, 0.0 if fresh else now)
+        if marks:
+            # The stream has Pravega watermarks: they alone move the watermark (a
+            # guarantee from the writers, where the fallback below only estimates).
+            lower = lower_bound(marks, {sid: c.position for sid, c in cursors.items()})
+            if lower is not None:
+                watermark.advance_to(lower * 1000)
+                if lower > self._highest_watermark:
+                    self._highest_watermark = lower
+                    self._pravega_watermark.update(lower)
             return
         idle: set[int] = set()
         if idle_micros is not None:

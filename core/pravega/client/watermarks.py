@@ -71,6 +71,19 @@ def time_window(
     return TimeWindow(lower, upper)
 
 
+def lower_bound(watermarks: Sequence[Watermark], positions: dict[int, int]) -> int | None:
+    """The lowest time of the events after ``positions`` *in those segments*: the
+    ``lower`` of the newest watermark whose cut they are all at or past (segments not in
+    a cut count as past it: writers had not written there yet). For a reader of a
+    fixed set of segments (a Beam restriction), unlike :func:`time_window`, which
+    takes the whole stream into account."""
+    lower = None
+    for w in watermarks:
+        if all(off >= w.cut.get(sid, -1) for sid, off in positions.items()):
+            lower = w.lower
+    return lower
+
+
 def _not_passed(w: Watermark, positions: dict[int, int], finished: Collection[int]) -> bool:
     if not positions or any(sid in w.cut for sid in finished):
         return False

@@ -18,12 +18,12 @@ from pravega_beam import PravegaEvent, ReadFromPravega
 pytestmark = pytest.mark.parametrize("runner", ["direct", "portable"])
 
 
-def _encode(events: list[str]) -> list[tuple[bytes, str]]:
+def _encode(events: list[str]) -> list[tuple[Any, str | None]]:
     """(payload, routing key): the key is the part before ':'."""
     return [(e.encode(), e.split(":")[0]) for e in events]
 
 
-def _in_background(work: Callable[[], None], finally_: Callable[[], None]) -> tuple[threading.Thread, list]:
+def _in_background(work: Callable[[], None], finally_: Callable[[], object]) -> tuple[threading.Thread, list]:
     """Run ``work`` in a thread; ``finally_`` runs whatever happens (it seals the stream,
     so a failed writer cannot leave the pipeline reading forever)."""
     failures: list[BaseException] = []
@@ -47,7 +47,7 @@ def test_unbounded_read_until_sealed_reads_each_event_once(server: Any, runner: 
     with pravega.Client(uri) as client:
         client.create_scope(scope)
         client.create_stream(scope, "in", 3)
-        writer = client.create_writer(scope, "in")
+        writer: Any = client.create_writer(scope, "in")
         writer.write_many(_encode(batches[0]))
         writer.flush()
         collector = Collector()
@@ -90,7 +90,7 @@ def test_read_across_scaling_keeps_each_key_in_order(server: Any, runner: str) -
     with pravega.Client(uri) as client:
         client.create_scope(scope)
         client.create_stream(scope, "in", 1)
-        writer = client.create_writer(scope, "in")
+        writer: Any = client.create_writer(scope, "in")
         writer.write_many(_encode(next_events(600)))
         writer.flush()
         # Split the one segment in two, then merge the two back into one: the merged
@@ -126,7 +126,7 @@ def test_bounded_read_between_stream_cuts(server: Any, runner: str) -> None:
     with pravega.Client(uri) as client:
         client.create_scope(scope)
         client.create_stream(scope, "in", 2)
-        writer = client.create_writer(scope, "in")
+        writer: Any = client.create_writer(scope, "in")
         writer.write_many(_encode([f"k{i % 5}:before.{i}" for i in range(300)]))
         writer.flush()
         start = client.stream_info(scope, "in").tail
@@ -159,7 +159,7 @@ def test_start_at_tail_or_cut_of_a_sealed_stream(server: Any, runner: str) -> No
     with pravega.Client(uri) as client:
         client.create_scope(scope)
         client.create_stream(scope, "in", 2)
-        writer = client.create_writer(scope, "in")
+        writer: Any = client.create_writer(scope, "in")
         writer.write_many(_encode([f"k{i % 3}:old.{i}" for i in range(100)]))
         writer.flush()
         cut = client.stream_info(scope, "in").tail
@@ -187,7 +187,7 @@ def test_event_time_windows_from_timestamp_fn(server: Any, runner: str) -> None:
     with pravega.Client(uri) as client:
         client.create_scope(scope)
         client.create_stream(scope, "in", 2)
-        writer = client.create_writer(scope, "in")
+        writer: Any = client.create_writer(scope, "in")
         writer.write_many([(e.encode(), e) for e in events])
         writer.flush()
         client.seal_stream(scope, "in")
@@ -233,7 +233,7 @@ def test_four_segments_are_read_as_four_restrictions_in_order_across_scaling(ser
     with pravega.Client(uri) as client:
         client.create_scope(scope)
         client.create_stream(scope, "in", 4)
-        writer = client.create_writer(scope, "in")
+        writer: Any = client.create_writer(scope, "in")
         writer.write_many(_encode(next_events(2000)))
         writer.flush()
         first = sorted(client.stream_info(scope, "in").tail.positions)
@@ -278,7 +278,7 @@ def test_multi_stream_read_between_cuts_of_every_stream(server: Any, runner: str
         starts, ends = [], []
         for name, segments in (("a", 2), ("b", 3)):
             client.create_stream(scope, name, segments)
-            writer = client.create_writer(scope, name)
+            writer: Any = client.create_writer(scope, name)
             writer.write_many(_encode([f"{name}{i % 5}:{i}" for i in range(300)]))
             writer.flush()
             starts.append(client.stream_info(scope, name).tail)
