@@ -140,8 +140,12 @@ class ReadFromPravega(beam.PTransform):
         events stay ``bytes``.
       with_metadata: emit :class:`PravegaEvent` (stream, segment id, offset, event).
       timestamp_fn: value -> event time (a Beam ``Timestamp`` or seconds); default:
-        the processing time when the event was read.
-      idle_timeout: seconds (event time only): a segment without new events for this
+        the processing time when the event was read. The watermark then follows the
+        stream's Pravega watermarks (``_MARK<stream>``, from writers' ``note_time``)
+        where there are any: per restriction, the lower bound of the newest one whose
+        stream cut its segments have passed; otherwise the lowest event time seen per
+        segment (see ``idle_timeout``).
+      idle_timeout: seconds (event time without Pravega watermarks only): a segment without new events for this
         long stops holding the watermark back; when all are idle the watermark moves to
         ``now - idle_timeout``. ``None``: only events move the watermark.
       max_poll_ms: how long a read waits for new data before it yields its thread
