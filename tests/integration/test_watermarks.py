@@ -117,3 +117,22 @@ def test_a_writer_that_stops_noting_times_drops_out(server: Any) -> None:
             assert [w.lower for w in marks] == sorted(w.lower for w in marks)  # never back
 
     run(body())
+
+
+def test_deleting_a_stream_deletes_its_watermark_stream(server: Any) -> None:
+    async def body() -> None:
+        scope = f"wm{uuid.uuid4().hex[:8]}"
+        async with Client(server.controller_uri) as client:
+            await client.create_scope(scope)
+            await client.create_stream(scope, "in")
+            writer: Any = await client.create_writer(scope, "in")
+            await writer.write(b"x")
+            await writer.note_time(1_000)
+            await _wait_for_watermark(client, scope, "in", lambda w: w.lower == 1_000)
+            await writer.close()
+            await client.seal_stream(scope, "in")
+            assert await client.delete_stream(scope, "in")
+            # Nothing is left in the scope: not even the internal _MARKin stream.
+            assert await client.delete_scope(scope)
+
+    run(body())

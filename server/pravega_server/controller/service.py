@@ -55,7 +55,7 @@ from .model import (
 )
 from .retention import RetentionConfig, RetentionManager
 from .scaling_history import ScaleEvent
-from .watermarks import WatermarkManager
+from .watermarks import WatermarkManager, mark_stream
 
 log = logging.getLogger(__name__)
 
@@ -475,6 +475,10 @@ class ControllerService:
                 return Status.STREAM_NOT_SEALED
             await self._execute(self._drop_stream_ops(stream))
             self._forget_stream(stream)
+            marks = self._stream(scope, mark_stream(name))
+            if marks is not None:  # its watermark stream goes with it
+                await self._execute(self._drop_stream_ops(marks))
+                self._forget_stream(marks)
         return Status.SUCCESS
 
     def _drop_stream_ops(self, stream: Stream) -> list[Op]:
