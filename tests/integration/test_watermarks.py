@@ -11,7 +11,7 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from pravega.aio import Client
-from pravega.client.watermarks import Watermark, WatermarkFollower
+from pravega.client.watermarks import TimeWindow, Watermark, WatermarkFollower
 from pravega.model import ScalingPolicy, StreamConfiguration
 
 T = TypeVar("T")
@@ -136,3 +136,32 @@ def test_deleting_a_stream_deletes_its_watermark_stream(server: Any) -> None:
             assert await client.delete_scope(scope)
 
     run(body())
+
+
+def test_the_sync_reader_has_the_time_window_too(server: Any) -> None:
+    import pravega
+
+    scope = f"wm{uuid.uuid4().hex[:8]}"
+    with pravega.Client(server.controller_uri) as client:
+        client.create_scope(scope)
+        client.create_stream(scope, "in")
+        writer: Any = client.create_writer(scope, "in")
+        writer.write(b"early", "k")
+        writer.note_time(5_000)
+        writer.write(b"late", "k")
+        writer.flush()
+
+        async def until_noted() -> None:
+            async with Client(server.controller_uri) as aio:
+                await _wait_for_watermark(aio, scope, "in", lambda w: w.lower == 5_000)
+
+        run(until_noted())
+        reader = client.create_reader_group("g", scope, [f"{scope}/in"]).create_reader("r")
+        windows: list[tuple[Any, TimeWindow]] = []
+        while len(windows) < 2:
+            read = reader.read_next_event(timeout=5.0)
+            if read is not None and not read.is_checkpoint:
+                windows.append((read.event, reader.time_window(scope, "in")))
+        # After "early" the reader stands at the note: later events are at or after 5000,
+        # what it read is at or before 5000. After "late" it is past the only watermark.
+        assert windows == [(b"early", TimeWindow(5_000, 5_000)), (b"late", TimeWindow(5_000, None))]
