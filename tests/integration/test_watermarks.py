@@ -165,3 +165,30 @@ def test_the_sync_reader_has_the_time_window_too(server: Any) -> None:
         # After "early" the reader stands at the note: later events are at or after 5000,
         # what it read is at or before 5000. After "late" it is past the only watermark.
         assert windows == [(b"early", TimeWindow(5_000, 5_000)), (b"late", TimeWindow(5_000, None))]
+
+
+def test_watermarks_survive_a_crash_and_go_on_after_it(fresh_server: Any) -> None:
+    scope = f"wm{uuid.uuid4().hex[:8]}"
+
+    async def before() -> list[Watermark]:
+        async with Client(fresh_server.controller_uri) as client:
+            await client.create_scope(scope)
+            await client.create_stream(scope, "in")
+            writer: Any = await client.create_writer(scope, "in", writer_id="w")
+            await writer.write(b"x")
+            await writer.note_time(1_000)
+            return await _wait_for_watermark(client, scope, "in", lambda w: w.lower == 1_000)
+
+    async def after() -> list[Watermark]:
+        async with Client(fresh_server.controller_uri) as client:
+            writer: Any = await client.create_writer(scope, "in", writer_id="w")
+            await writer.write(b"y")
+            await writer.note_time(2_000)
+            return await _wait_for_watermark(client, scope, "in", lambda w: w.lower == 2_000)
+
+    written = run(before())
+    fresh_server.kill()  # SIGKILL: the acknowledged watermark records must survive
+    fresh_server.start()
+    marks = run(after())
+    assert marks[: len(written)] == written
+    assert [w.lower for w in marks] == sorted(w.lower for w in marks)
