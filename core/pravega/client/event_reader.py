@@ -156,6 +156,7 @@ class EventReader(Generic[T]):
         self._offline = False
         self._busy = False
         self._watermarks: dict[tuple[str, str], WatermarkFollower] = {}
+        self._read_to_end: set[str] = set()  # segments this reader finished
 
     def __repr__(self) -> str:
         return f"EventReader({self.reader_id!r} in {self.group.scope}/{self.group.name})"
@@ -194,6 +195,10 @@ class EventReader(Generic[T]):
             for sid in w.cut
             if sid not in positions and oldest is not None and naming.segment_epoch(sid) < oldest
         }
+        for name in self._read_to_end:
+            s_scope, s_stream, sid = naming.parse_segment_name(name)
+            if (s_scope, s_stream) == (scope, stream) and sid not in positions:  # held again: after a reset
+                finished.add(sid)
         return time_window(marks, positions, finished)
 
     def get_position(self) -> dict[str, int]:
@@ -377,6 +382,8 @@ class EventReader(Generic[T]):
 
     def _stop(self, name: str) -> _Owned | None:
         o = self._owned.pop(name, None)
+        if o is not None and o.finished:
+            self._read_to_end.add(name)  # for time_window
         if o is not None:
             # The flag and the closed connection stop the task even if a cancellation
             # gets lost on the way (asyncio.wait_for on Python 3.11 can swallow one).
