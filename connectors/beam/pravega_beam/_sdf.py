@@ -117,7 +117,8 @@ class _Restrictions(RestrictionProvider):
         if restriction.ends is not None:
             return restriction.remaining_bytes()
         if not restriction.positions:
-            return 0
+            # Waiting for other restrictions or announcing: work, however little.
+            return 1 if restriction.waiting or restriction.done else 0
         backlog = _measured_backlogs.pop((spec.name, restriction.positions), None)
         if backlog is None:
             positions = dict(restriction.positions)

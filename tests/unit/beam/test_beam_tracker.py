@@ -134,6 +134,10 @@ def test_a_bounded_read_splits_per_segment_and_sizes_exactly() -> None:
     parts = list(provider.split(SPEC, whole))
     assert parts == [_Restriction(((1, 10),), ((1, 110),)), _Restriction(((2, 0),), ((2, 50),))]
     assert [provider.restriction_size(SPEC, p) for p in parts] == [100, 50]
+    # An unbounded restriction without segments still has work while it waits or announces.
+    assert provider.restriction_size(SPEC, _Restriction((), None, ((5, (2,)),))) == 1
+    assert provider.restriction_size(SPEC, _Restriction((), None, (), (2,))) == 1
+    assert provider.restriction_size(SPEC, _Restriction(())) == 0
     assert provider.truncate(SPEC, whole) == whole
     unbounded = _Restriction(((1, 10), (2, 0)), resume=((3, 7),))
     assert list(provider.split(SPEC, unbounded)) == [
