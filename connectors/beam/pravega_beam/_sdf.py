@@ -19,11 +19,9 @@ import asyncio
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 import apache_beam as beam
-from apache_beam.io.iobase import WatermarkEstimator
-from apache_beam.io.watermark_estimators import WatermarkEstimatorProvider
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.core import RestrictionProvider
 from apache_beam.transforms.window import GlobalWindow
@@ -31,12 +29,12 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP, Timestamp
 from apache_beam.utils.windowed_value import WindowedValue
 
 from pravega import StreamCut, errors, naming
-from pravega.client.segment_reader import SegmentReader
 from pravega.client.watermarks import WatermarkFollower, lower_bound
 from pravega.protocol.commands import TableKey
-from pravega.protocol.errors import RemoteProtocolError
-from pravega.protocol.framing import EVENT_HEADER_SIZE, parse_events
+from pravega.protocol.framing import EVENT_HEADER_SIZE
 
+from ._cursors import _close_all, _Cursor, _fetch
+from ._estimator import _WATERMARKS
 from ._progress import committed_offsets
 from ._restriction import _Announced, _Found, _Restriction, _SegmentEnd, _Tracker
 from ._runtime import _Session, acquire, release, run_once
@@ -212,149 +210,6 @@ def _remember_backlog(spec: _ReadSpec, positions: tuple[tuple[int, int], ...], b
     if len(_measured_backlogs) > 1000:  # sizes that were never asked for
         _measured_backlogs.clear()
     _measured_backlogs[(spec.name, positions)] = backlog
-
-
-# -- watermarks -------------------------------------------------------------------------
-
-
-class _Watermarks(WatermarkEstimator):
-    """The read's output watermark. State: (watermark in µs, {segment id: latest event
-    time in µs}). With processing-time stamps the watermark is the read time; with
-    event times it is the least of the segments' latest event times, skipping segments
-    idle (caught up, no event) for ``idle_timeout``; when every segment is idle it
-    moves on to ``now - idle_timeout`` (as KafkaIO's limited-delay policy does).
-    It never goes back."""
-
-    def __init__(self, state: tuple[int, dict[int, int]] | None) -> None:
-        micros, latest = state if state is not None else (MIN_TIMESTAMP.micros, {})
-        self._micros = micros
-        self._latest = dict(latest)
-
-    def observe_timestamp(self, timestamp: Timestamp) -> None:
-        pass  # tracked per segment by the DoFn (see observe_segment)
-
-    def current_watermark(self) -> Timestamp:
-        return Timestamp(micros=self._micros)
-
-    def get_estimator_state(self) -> tuple[int, dict[int, int]]:
-        return self._micros, dict(self._latest)
-
-    def observe_segment(self, segment_id: int, micros: int) -> None:
-        if micros > self._latest.get(segment_id, MIN_TIMESTAMP.micros):
-            self._latest[segment_id] = micros
-
-    def forget_segment(self, segment_id: int) -> None:
-        self._latest.pop(segment_id, None)
-
-    def advance_to(self, micros: int) -> None:
-        if micros > self._micros:
-            self._micros = micros
-
-    def advance_event_time(
-        self, active: list[int], idle: set[int], now_micros: int, idle_timeout_micros: int | None
-    ) -> None:
-        holds = [self._latest.get(sid, self._micros) for sid in active if sid not in idle]
-        if holds:
-            self.advance_to(min(holds))
-        elif idle_timeout_micros is not None:
-            self.advance_to(max([now_micros - idle_timeout_micros, *self._latest.values()]))
-
-
-class _WatermarkProvider(WatermarkEstimatorProvider):
-    def initial_estimator_state(self, element: Any, restriction: Any) -> None:
-        return None
-
-    def create_watermark_estimator(self, estimator_state: Any) -> _Watermarks:
-        return _Watermarks(estimator_state)
-
-
-_WATERMARKS = _WatermarkProvider()
-
-
-# -- segment cursors --------------------------------------------------------------------
-
-
-class _Cursor:
-    """Reading one segment: a reader with a read in flight, the bytes of a partly
-    arrived event, and parsed events not yet emitted. ``position`` is the offset of
-    the first event not yet emitted; ``parsed`` the offset just past the last parsed."""
-
-    def __init__(self, ctx: Any, scope: str, stream: str, segment_id: int, offset: int, end: int | None) -> None:
-        self.segment_id = segment_id
-        self.reader = SegmentReader(ctx, naming.qualified_segment_name(scope, stream, segment_id), offset)
-        self.parsed = offset
-        self._partial = b""
-        self.end = end
-        self.events: list[tuple[int, bytes]] = []
-        self.task: asyncio.Future | None = None
-        self.ended = end is not None and offset >= end
-        self.empty_since: float | None = None  # monotonic time since it had nothing to emit
-        self.used = time.monotonic()
-
-    @property
-    def position(self) -> int:
-        return self.events[0][0] if self.events else self.parsed
-
-    def absorb(self, result: Any) -> None:
-        data = result.data
-        if self.end is not None and result.offset + len(data) > self.end:
-            data = data[: self.end - result.offset]
-        if data:
-            self._parse(data)
-        pending = len(self._partial)
-        reached_bound = self.end is not None and self.parsed + pending >= self.end
-        if reached_bound or result.end_of_segment:
-            if pending:
-                raise errors.ServerError(
-                    f"{self.reader.segment}: the segment ends inside an event "
-                    f"(at offset {self.parsed}, {pending} bytes left)"
-                )
-            self.ended = True
-
-    def _parse(self, data: bytes) -> None:
-        buf = self._partial + data if self._partial else data
-        try:
-            offsets, payloads, end = parse_events(buf, 0, self.parsed)
-        except RemoteProtocolError as exc:
-            raise errors.ServerError(f"{self.reader.segment}: {exc}") from exc
-        self._partial = buf[end:]
-        self.parsed += end
-        # ``buf`` is bytes, so its slices are too.
-        parsed = cast("list[tuple[int, bytes]]", list(zip(offsets, payloads)))
-        if self.events:
-            self.events.extend(parsed)
-        else:
-            self.events = parsed
-
-    def close(self) -> asyncio.Future | None:
-        """Stop reading; returns the cancelled read, if one was in flight."""
-        task, self.task = self.task, None
-        if task is not None:
-            task.cancel()
-        self.reader.close()
-        return task
-
-
-async def _fetch(cursors: list[_Cursor], timeout: float) -> None:
-    """Start a read on every cursor that needs data; wait up to ``timeout`` for one to
-    answer; absorb every answered read."""
-    pending = []
-    for cur in cursors:
-        if cur.events or cur.ended:
-            continue
-        if cur.task is None:
-            cur.task = asyncio.ensure_future(cur.reader.read())
-        pending.append(cur.task)
-    if not pending:
-        return
-    if timeout > 0 and not any(t.done() for t in pending):
-        await asyncio.wait(pending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    else:
-        await asyncio.sleep(0)
-    for cur in cursors:
-        if cur.task is not None and cur.task.done():
-            task, cur.task = cur.task, None
-            cur.absorb(task.result())
 
 
 def _process_method() -> Callable[..., Iterator[Any]]:
@@ -694,9 +549,3 @@ class _UnboundedReadFn(_ReadFn):
     """The same DoFn, declaring an unbounded output (reads without an end)."""
 
     process = beam.DoFn.unbounded_per_element()(_process_method())
-
-
-async def _close_all(cursors: list[_Cursor]) -> None:
-    cancelled = [task for task in (cur.close() for cur in cursors) if task is not None]
-    if cancelled:
-        await asyncio.gather(*cancelled, return_exceptions=True)

@@ -10,8 +10,9 @@ from apache_beam.runners.sdf_utils import RestrictionTrackerView, ThreadsafeRest
 from beam_testing import new_scope
 
 import pravega
+from pravega_beam._estimator import _Watermarks
 from pravega_beam._restriction import _Restriction, _Tracker
-from pravega_beam._sdf import _ReadFn, _ReadSpec, _Watermarks
+from pravega_beam._sdf import _ReadFn, _ReadSpec
 
 
 def _drain(fn: _ReadFn, spec: _ReadSpec, restriction: _Restriction, split_after: int | None = None) -> tuple:

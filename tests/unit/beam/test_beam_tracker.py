@@ -5,10 +5,18 @@ from __future__ import annotations
 import pytest
 from apache_beam.utils.timestamp import MIN_TIMESTAMP, Timestamp
 
+from pravega_beam._estimator import _Watermarks
 from pravega_beam._restriction import _Announced, _Found, _Restriction, _SegmentEnd, _Tracker
-from pravega_beam._sdf import _ReadSpec, _Restrictions, _Watermarks
+from pravega_beam._sdf import _ReadSpec, _Restrictions
 
 SPEC = _ReadSpec("tcp://127.0.0.1:9090", "sc", "st", "head")
+
+
+def _split(tracker: _Tracker, fraction: float) -> tuple[_Restriction, _Restriction]:
+    """A split that must happen."""
+    split = tracker.try_split(fraction)
+    assert split is not None
+    return split
 
 
 def test_event_claims_must_be_contiguous() -> None:
@@ -43,7 +51,7 @@ def test_a_successor_waits_for_all_of_its_predecessors() -> None:
     assert tracker.try_claim(end3)
     assert end3.added == (6, 7)
     assert tracker.positions == {2: 0, 6: 0, 7: 0}
-    primary, residual = tracker.try_split(0)
+    primary, residual = _split(tracker, 0)
     # The checkpoint carries the successor that waits for 2.
     assert residual == _Restriction(((2, 0), (6, 0), (7, 0)), None, ((5, (2,)),))
     assert primary.stop == residual
@@ -57,7 +65,7 @@ def test_a_successor_waits_for_all_of_its_predecessors() -> None:
     # 2 does not own 5, so its end is announced to whoever might (here: nobody else).
     assert resumed.done == {2}
     assert resumed.try_claim(_Announced((2,)))
-    assert resumed.try_split(0)[1].waiting == ()
+    assert _split(resumed, 0)[1].waiting == ()
 
 
 def test_a_merge_across_restrictions_waits_for_the_announcement() -> None:
@@ -69,14 +77,14 @@ def test_a_merge_across_restrictions_waits_for_the_announcement() -> None:
     assert owner.try_claim(end1)
     assert end1.added == () and owner.waiting == {5: {2}}
     assert owner.done == set()  # 1 owns its only successor: nothing to announce
-    _, owner_rest = owner.try_split(0)  # nothing to read: it polls for 2's announcement
+    _, owner_rest = _split(owner, 0)  # nothing to read: it polls for 2's announcement
     assert owner_rest == _Restriction((), None, ((5, (2,)),))
     assert owner.check_done()
 
     end2 = _SegmentEnd(2, 0, ((5, (1, 2)),))
     assert other.try_claim(end2)
     assert end2.added == () and other.positions == {}  # 5 is not its to read
-    _, other_rest = other.try_split(0)  # announced in the next bundle, after this one commits
+    _, other_rest = _split(other, 0)  # announced in the next bundle, after this one commits
     assert other_rest == _Restriction((), None, (), (2,))
     announcing = _Tracker(other_rest)
     assert announcing.try_claim(_Announced((2,)))
@@ -98,13 +106,13 @@ def test_successors_start_at_the_resume_offsets() -> None:
 def test_a_restriction_splits_by_whole_segments() -> None:
     tracker = _Tracker(_Restriction(((1, 0), (2, 5), (3, 0), (4, 0)), None, ((9, (1, 8)),), (7,)))
     assert tracker.try_claim((2, 5, 20))
-    primary, residual = tracker.try_split(0.5)
+    primary, residual = _split(tracker, 0.5)
     assert residual == _Restriction(((3, 0), (4, 0)), None, (), (7,))
     assert primary.positions == ((1, 0), (2, 5)) and primary.waiting == ((9, (1, 8)),)
     assert not tracker.try_claim((3, 0, 10))  # moved to the residual
     assert tracker.try_claim((1, 0, 10))
     # Never all segments: the last one stays.
-    primary2, residual2 = tracker.try_split(0.9)
+    primary2, residual2 = _split(tracker, 0.9)
     assert residual2.positions == ((2, 20),) and primary2.positions == ((1, 0),)
     assert tracker.try_split(0.5) is None
     single = _Tracker(_Restriction(((1, 0),), ((1, 100),)))
@@ -119,11 +127,11 @@ def test_the_end_of_a_sealed_stream_finishes_the_read() -> None:
     assert tracker.check_done()
 
 
-def test_only_checkpoints_split() -> None:
+def test_a_single_segment_restriction_only_checkpoints() -> None:
     tracker = _Tracker(_Restriction(((1, 0),), ((1, 100),)))
     assert tracker.try_split(0.5) is None
     assert tracker.try_claim((1, 0, 40))
-    primary, residual = tracker.try_split(0)
+    primary, residual = _split(tracker, 0)
     assert residual == _Restriction(((1, 40),), ((1, 100),))
     assert tracker.check_done()
 
