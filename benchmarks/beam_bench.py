@@ -15,7 +15,11 @@ Measures, and prints beside the targets (no assertions):
 (d) read -> write, exactly-once, bounded: ``ReadFromPravega(end=tail)`` of the same
     stream into ``WriteToPravega`` without a sink id (two-stage commit) and with one
     (``sink_id``: the progress record in a table segment, commit per bundle), and
-    their ratio.
+    their ratio;
+(e) ``ReadFromPravega`` unbounded of a sealed stream of 1 segment and of one of 4
+    segments (the same events): the read is one restriction per segment, so the 4-segment
+    read shows what the runner gets from parallel restrictions (``--only segments`` runs
+    just this part).
 
 Pipeline rates are given two ways: over the whole ``run()`` (startup included, about
 0.5 s on the DirectRunner, 2 s on the portable runner) and "steady", from the first
@@ -32,6 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -68,14 +73,14 @@ def rate(events: int, seconds: float) -> str:
 
 async def raw_client(uri: str, scope: str, n: int, table: Table) -> None:
     async with pravega.aio.Client(uri) as client:
-        writer = await client.create_writer(scope, "raw")
+        writer: Any = await client.create_writer(scope, "raw")
         started = time.perf_counter()
         for i in range(n):
             await writer.write(event(i), f"k{i % 16}")
         await writer.flush()
         table.add("raw client: EventWriter.write + flush", rate(n, time.perf_counter() - started))
 
-        txn_writer = await client.create_transactional_writer(scope, "raw")
+        txn_writer: Any = await client.create_transactional_writer(scope, "raw")
         started = time.perf_counter()
         txn = await txn_writer.begin()
         for i in range(n):
@@ -192,12 +197,50 @@ def pipeline_copy(uri: str, scope: str, n: int, runner: str, sink_id: str | None
     return n / steady
 
 
+def segments_read(uri: str, scope: str, n: int, runner: str, table: Table, repeat: int) -> None:
+    """(e): the same n events in a 1-segment and a 4-segment stream, each read unbounded
+    (to the end of the sealed stream); the steady rate's median over ``repeat`` runs."""
+
+    async def fill(stream: str, segments: int) -> None:
+        async with pravega.aio.Client(uri) as client:
+            await client.create_stream(scope, stream, segments)
+            writer: Any = await client.create_writer(scope, stream)
+            for i in range(n):
+                await writer.write(event(i), f"k{i % 64}")
+            await writer.flush()
+            await client.seal_stream(scope, stream)
+
+    rates = {}
+    for segments in (1, 4):
+        stream = f"seg{segments}"
+        asyncio.run(fill(stream, segments))
+        steady_rates = []
+        for _ in range(repeat):
+            p = beam.Pipeline(options=PipelineOptions(RUNNERS[runner] + ["--streaming"]))
+            _ = p | ReadFromPravega(uri, f"{scope}/{stream}") | beam.ParDo(_Clock())
+            started = time.perf_counter()
+            result = p.run()
+            result.wait_until_finish()
+            wall = time.perf_counter() - started
+            seen, steady = _steady(result)
+            assert seen == n == _connector_counter(result, "events_read"), (seen, n)
+            steady_rates.append(n / steady)
+        rates[segments] = statistics.median(steady_rates)
+        table.add(f"ReadFromPravega ({runner}), {segments} segment(s), last whole run", rate(n, wall))
+        table.add(
+            f"ReadFromPravega ({runner}), {segments} segment(s), steady (median of {repeat})",
+            f"{rates[segments]:,.0f} ev/s",
+        )
+    table.add(f"read 4 segments / 1 segment ({runner}), steady", f"{rates[4] / rates[1]:.2f}x", ">= 2x")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--runner", choices=sorted(RUNNERS), default="direct")
     parser.add_argument("--quick", action="store_true", help="20,000 events")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each read -> write pipeline (d)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each read -> write pipeline (d), read (e)")
+    parser.add_argument("--only", choices=["all", "segments"], default="all", help="'segments': only (e)")
     args = parser.parse_args()
     n = 20_000 if args.quick else args.events
     table = Table(f"Beam connector, {n:,} events of {PAYLOAD} B, runner: {args.runner}")
@@ -212,6 +255,11 @@ def main() -> int:
 
         asyncio.run(setup())
         print(table.title)
+        if args.only == "segments":
+            segments_read(uri, scope, n, args.runner, table, args.repeat)
+            print()
+            print(table.render())
+            return 0
         asyncio.run(raw_client(uri, scope, n, table))
         # The raw stream now holds 2n events (plain writes, then one transaction).
         pipeline_read(uri, scope, 2 * n, args.runner, table)
@@ -224,6 +272,7 @@ def main() -> int:
             tracked.append(pipeline_copy(uri, scope, 2 * n, args.runner, f"bench{i}", None))
         ratio = statistics.median(tracked) / statistics.median(plain)
         table.add(f"exactly-once with sink_id / without, steady (median of {args.repeat})", f"{ratio:.2f}x", ">= 0.8x")
+        segments_read(uri, scope, n, args.runner, table, args.repeat)
     print()
     print(table.render())
     return 0

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
         ("demo.py", "exactly once: yes"),
         ("beam_wordcount.py", "OK"),
         ("beam_batch.py", "OK"),
+        ("beam_watermarks.py", "OK: every one-minute window is complete"),
     ],
 )
 def test_example_runs(script: str, expect: str) -> None:

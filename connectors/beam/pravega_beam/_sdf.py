@@ -19,11 +19,9 @@ import asyncio
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 import apache_beam as beam
-from apache_beam.io.iobase import WatermarkEstimator
-from apache_beam.io.watermark_estimators import WatermarkEstimatorProvider
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.core import RestrictionProvider
 from apache_beam.transforms.window import GlobalWindow
@@ -31,18 +29,22 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP, Timestamp
 from apache_beam.utils.windowed_value import WindowedValue
 
 from pravega import StreamCut, errors, naming
-from pravega.client.segment_reader import SegmentReader
-from pravega.protocol.errors import RemoteProtocolError
-from pravega.protocol.framing import EVENT_HEADER_SIZE, parse_events
+from pravega.client.watermarks import WatermarkFollower, lower_bound
+from pravega.protocol.commands import TableKey
+from pravega.protocol.framing import EVENT_HEADER_SIZE
 
+from ._cursors import _close_all, _Cursor, _fetch
+from ._estimator import _WATERMARKS
 from ._progress import committed_offsets
-from ._restriction import _Restriction, _SegmentEnd, _Tracker
+from ._restriction import _Announced, _Found, _Restriction, _SegmentEnd, _Tracker
 from ._runtime import _Session, acquire, release, run_once
 
 #: A bundle of an SDF reads at most this long before it checkpoints.
 _BUNDLE_SECONDS = 1.0
 #: Cursors not used for this long are closed.
 _CURSOR_IDLE_SECONDS = 60.0
+#: How often a read looks for new records in its stream's watermark stream.
+_WATERMARK_REFRESH_SECONDS = 0.2
 #: Events claimed at once: the claim covers a run of whole events, emitted after it.
 _CLAIM_RUN = 256
 METRICS_NAMESPACE = "pravega"
@@ -70,6 +72,8 @@ class _ReadSpec:
     start: str  # "head", "tail" or a stream cut's text
     end: str | None = None  # a stream cut's text: bounded; None: unbounded
     resume: str | None = None  # a sink's progress table: start where its committed output ends
+    #: Names this read in the announcement table (see ``_announce``); unique per pipeline.
+    read_id: str = ""
 
     @property
     def name(self) -> str:
@@ -94,12 +98,16 @@ class _Restrictions(RestrictionProvider):
         return _Tracker(restriction)
 
     def split(self, spec: _ReadSpec, restriction: _Restriction) -> Iterator[_Restriction]:
-        if restriction.ends is None or len(restriction.positions) <= 1:
+        """One restriction per segment, for bounded and unbounded reads alike (see
+        ``_restriction`` for how successors stay in order across restrictions)."""
+        if len(restriction.positions) <= 1 or restriction.waiting or restriction.done:
             yield restriction
             return
-        ends = dict(restriction.ends)
+        ends = dict(restriction.ends) if restriction.ends is not None else None
         for sid, offset in restriction.positions:
-            yield _Restriction(((sid, offset),), ((sid, ends[sid]),))
+            yield _Restriction(
+                ((sid, offset),), None if ends is None else ((sid, ends[sid]),), resume=restriction.resume
+            )
 
     def restriction_size(self, spec: _ReadSpec, restriction: _Restriction) -> int:
         """Bytes left: exact for a bounded read; for an unbounded one the backlog
@@ -107,7 +115,8 @@ class _Restrictions(RestrictionProvider):
         if restriction.ends is not None:
             return restriction.remaining_bytes()
         if not restriction.positions:
-            return 0
+            # Waiting for other restrictions or announcing: work, however little.
+            return 1 if restriction.waiting or restriction.done else 0
         backlog = _measured_backlogs.pop((spec.name, restriction.positions), None)
         if backlog is None:
             positions = dict(restriction.positions)
@@ -158,6 +167,38 @@ async def _backlog(client: Any, spec: _ReadSpec, positions: dict[int, int]) -> i
     return sum(max(0, info.length - off) for info, off in zip(infos, positions.values()))
 
 
+def _announce_table(scope: str) -> str:
+    """The table where unbounded reads of a scope's streams announce segments read to
+    their end: key ``<read id>/<stream>/<segment id>``, value ``b"1"``. Entries are a
+    few bytes per segment end and read."""
+    return f"{scope}/{naming.INTERNAL_PREFIX}BEAMREAD_ends/0{naming.EPOCH_DELIMITER}0"
+
+
+def _announce_key(spec: _ReadSpec, segment_id: int) -> bytes:
+    return f"{spec.read_id}/{spec.stream}/{segment_id}".encode()
+
+
+async def _announce(client: Any, spec: _ReadSpec, segments: tuple[int, ...]) -> None:
+    table = _announce_table(spec.scope)
+    entries = [(_announce_key(spec, sid), TableKey.NO_VERSION, b"1") for sid in segments]
+    try:
+        await client.segments.update_table(table, entries)
+    except errors.NoSuchSegmentError:
+        await client.segments.create_table(table)
+        await client.segments.update_table(table, entries)
+
+
+async def _announced(client: Any, spec: _ReadSpec, segments: list[int]) -> list[int]:
+    """Those of ``segments`` that other restrictions announced as read to their end."""
+    try:
+        found = await client.segments.read_table(
+            _announce_table(spec.scope), [_announce_key(spec, sid) for sid in segments]
+        )
+    except errors.NoSuchSegmentError:
+        return []
+    return [sid for sid, entry in zip(segments, found) if entry is not None]
+
+
 _RESTRICTIONS = _Restrictions()
 
 #: Backlogs measured by reads as they checkpoint, for the restriction_size call that
@@ -169,149 +210,6 @@ def _remember_backlog(spec: _ReadSpec, positions: tuple[tuple[int, int], ...], b
     if len(_measured_backlogs) > 1000:  # sizes that were never asked for
         _measured_backlogs.clear()
     _measured_backlogs[(spec.name, positions)] = backlog
-
-
-# -- watermarks -------------------------------------------------------------------------
-
-
-class _Watermarks(WatermarkEstimator):
-    """The read's output watermark. State: (watermark in µs, {segment id: latest event
-    time in µs}). With processing-time stamps the watermark is the read time; with
-    event times it is the least of the segments' latest event times, skipping segments
-    idle (caught up, no event) for ``idle_timeout``; when every segment is idle it
-    moves on to ``now - idle_timeout`` (as KafkaIO's limited-delay policy does).
-    It never goes back."""
-
-    def __init__(self, state: tuple[int, dict[int, int]] | None) -> None:
-        micros, latest = state if state is not None else (MIN_TIMESTAMP.micros, {})
-        self._micros = micros
-        self._latest = dict(latest)
-
-    def observe_timestamp(self, timestamp: Timestamp) -> None:
-        pass  # tracked per segment by the DoFn (see observe_segment)
-
-    def current_watermark(self) -> Timestamp:
-        return Timestamp(micros=self._micros)
-
-    def get_estimator_state(self) -> tuple[int, dict[int, int]]:
-        return self._micros, dict(self._latest)
-
-    def observe_segment(self, segment_id: int, micros: int) -> None:
-        if micros > self._latest.get(segment_id, MIN_TIMESTAMP.micros):
-            self._latest[segment_id] = micros
-
-    def forget_segment(self, segment_id: int) -> None:
-        self._latest.pop(segment_id, None)
-
-    def advance_to(self, micros: int) -> None:
-        if micros > self._micros:
-            self._micros = micros
-
-    def advance_event_time(
-        self, active: list[int], idle: set[int], now_micros: int, idle_timeout_micros: int | None
-    ) -> None:
-        holds = [self._latest.get(sid, self._micros) for sid in active if sid not in idle]
-        if holds:
-            self.advance_to(min(holds))
-        elif idle_timeout_micros is not None:
-            self.advance_to(max([now_micros - idle_timeout_micros, *self._latest.values()]))
-
-
-class _WatermarkProvider(WatermarkEstimatorProvider):
-    def initial_estimator_state(self, element: Any, restriction: Any) -> None:
-        return None
-
-    def create_watermark_estimator(self, estimator_state: Any) -> _Watermarks:
-        return _Watermarks(estimator_state)
-
-
-_WATERMARKS = _WatermarkProvider()
-
-
-# -- segment cursors --------------------------------------------------------------------
-
-
-class _Cursor:
-    """Reading one segment: a reader with a read in flight, the bytes of a partly
-    arrived event, and parsed events not yet emitted. ``position`` is the offset of
-    the first event not yet emitted; ``parsed`` the offset just past the last parsed."""
-
-    def __init__(self, ctx: Any, scope: str, stream: str, segment_id: int, offset: int, end: int | None) -> None:
-        self.segment_id = segment_id
-        self.reader = SegmentReader(ctx, naming.qualified_segment_name(scope, stream, segment_id), offset)
-        self.parsed = offset
-        self._partial = b""
-        self.end = end
-        self.events: list[tuple[int, bytes]] = []
-        self.task: asyncio.Future | None = None
-        self.ended = end is not None and offset >= end
-        self.empty_since: float | None = None  # monotonic time since it had nothing to emit
-        self.used = time.monotonic()
-
-    @property
-    def position(self) -> int:
-        return self.events[0][0] if self.events else self.parsed
-
-    def absorb(self, result: Any) -> None:
-        data = result.data
-        if self.end is not None and result.offset + len(data) > self.end:
-            data = data[: self.end - result.offset]
-        if data:
-            self._parse(data)
-        pending = len(self._partial)
-        reached_bound = self.end is not None and self.parsed + pending >= self.end
-        if reached_bound or result.end_of_segment:
-            if pending:
-                raise errors.ServerError(
-                    f"{self.reader.segment}: the segment ends inside an event "
-                    f"(at offset {self.parsed}, {pending} bytes left)"
-                )
-            self.ended = True
-
-    def _parse(self, data: bytes) -> None:
-        buf = self._partial + data if self._partial else data
-        try:
-            offsets, payloads, end = parse_events(buf, 0, self.parsed)
-        except RemoteProtocolError as exc:
-            raise errors.ServerError(f"{self.reader.segment}: {exc}") from exc
-        self._partial = buf[end:]
-        self.parsed += end
-        # ``buf`` is bytes, so its slices are too.
-        parsed = cast("list[tuple[int, bytes]]", list(zip(offsets, payloads)))
-        if self.events:
-            self.events.extend(parsed)
-        else:
-            self.events = parsed
-
-    def close(self) -> asyncio.Future | None:
-        """Stop reading; returns the cancelled read, if one was in flight."""
-        task, self.task = self.task, None
-        if task is not None:
-            task.cancel()
-        self.reader.close()
-        return task
-
-
-async def _fetch(cursors: list[_Cursor], timeout: float) -> None:
-    """Start a read on every cursor that needs data; wait up to ``timeout`` for one to
-    answer; absorb every answered read."""
-    pending = []
-    for cur in cursors:
-        if cur.events or cur.ended:
-            continue
-        if cur.task is None:
-            cur.task = asyncio.ensure_future(cur.reader.read())
-        pending.append(cur.task)
-    if not pending:
-        return
-    if timeout > 0 and not any(t.done() for t in pending):
-        await asyncio.wait(pending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    else:
-        await asyncio.sleep(0)
-    for cur in cursors:
-        if cur.task is not None and cur.task.done():
-            task, cur.task = cur.task, None
-            cur.absorb(task.result())
 
 
 def _process_method() -> Callable[..., Iterator[Any]]:
@@ -353,6 +251,16 @@ class _ReadFn(beam.DoFn):
         self._backlog = Metrics.gauge(METRICS_NAMESPACE, "backlog_bytes")
         self._session: _Session | None = None
         self._cursors: dict[tuple[str, str, int], _Cursor] = {}
+        self._segment_counters: dict[tuple[str, int], Any] = {}
+        #: The Pravega watermarks the read moved to (its max: the highest).
+        self._pravega_watermark = Metrics.distribution(METRICS_NAMESPACE, "pravega_watermark_ms")
+        #: stream -> (its watermark follower, when it was last refreshed).
+        self._followers: dict[str, tuple[WatermarkFollower, float]] = {}
+        self._highest_watermark = -1
+        # Of the read in progress: the restriction has work besides its segments (see
+        # _coordinate); ``_wait``: its successors wait for other restrictions.
+        self._pending = False
+        self._wait = False
 
     def display_data(self) -> dict[str, Any]:
         return {
@@ -365,6 +273,9 @@ class _ReadFn(beam.DoFn):
     def setup(self) -> None:
         self._session = None  # opened on first use: the spec names the controller
         self._cursors = {}
+        self._segment_counters = {}
+        self._followers = {}
+        self._highest_watermark = -1
 
     def teardown(self) -> None:
         session, self._session = self._session, None
@@ -407,6 +318,40 @@ class _ReadFn(beam.DoFn):
             session.call(lambda: _close_all(stale))
         return out
 
+    def _coordinate(
+        self, session: _Session, spec: _ReadSpec, tracker: Any, restriction: _Restriction
+    ) -> tuple[int, ...] | None:
+        """Announce the segments this restriction finished in an earlier (so committed)
+        bundle, and admit waiting successors whose predecessors other restrictions
+        announced. Returns the admitted successors; None if the runner stopped the read."""
+        self._pending = self._wait = bool(restriction.waiting)
+        done = restriction.done
+        if done:
+            session.call(lambda: _announce(session.client, spec, done))
+            if not tracker.try_claim(_Announced(done)):
+                return None
+        if not restriction.waiting:
+            return ()
+        wanted = sorted({p for _, preds in restriction.waiting for p in preds})
+        found = session.call(lambda: _announced(session.client, spec, wanted))
+        if not found:
+            return ()
+        claim = _Found(tuple(found))
+        if not tracker.try_claim(claim):
+            return None
+        self._pending, self._wait = claim.pending, claim.waits
+        return claim.added
+
+    def _segment_counter(self, spec: _ReadSpec, segment_id: int) -> Any:
+        """The per-segment event counter ``events_read/<scope>/<stream>/<segment id>``:
+        every restriction starts as one segment, so it also counts per restriction."""
+        key = (spec.name, segment_id)
+        counter = self._segment_counters.get(key)
+        if counter is None:
+            counter = Metrics.counter(METRICS_NAMESPACE, f"events_read/{spec.name}/{segment_id}")
+            self._segment_counters[key] = counter
+        return counter
+
     def _keep_cursors(self, spec: _ReadSpec, cursors: dict[int, _Cursor]) -> None:
         for sid, cur in cursors.items():
             self._cursors[(spec.scope, spec.stream, sid)] = cur
@@ -414,7 +359,13 @@ class _ReadFn(beam.DoFn):
     def _read(self, spec: _ReadSpec, tracker: Any, watermark: Any) -> Iterator[Any]:
         session = self._open(spec)
         restriction: _Restriction = tracker.current_restriction()
+        added = self._coordinate(session, spec, tracker, restriction)
+        if added is None:
+            return
         cursors = self._take_cursors(session, spec, restriction)
+        resume = dict(restriction.resume)
+        for succ in added:
+            cursors[succ] = _Cursor(session.client.ctx, spec.scope, spec.stream, succ, resume.get(succ, 0), None)
         try:
             yield from self._read_cursors(session, spec, cursors, tracker, watermark, restriction.ends is not None)
         except BaseException:
@@ -463,7 +414,7 @@ class _ReadFn(beam.DoFn):
                             first = events[done][0]
                             nxt = last_offset + EVENT_HEADER_SIZE + len(last_payload)
                             if not tracker.try_claim((sid, first, nxt)):
-                                return
+                                break
                             for k in range(done, upto):
                                 offset, payload = events[k]
                                 value = payload if deserialize is None else deserialize(payload)
@@ -481,23 +432,40 @@ class _ReadFn(beam.DoFn):
                     finally:
                         del events[:done]
                         self._events_read.inc(done)
+                        self._segment_counter(spec, sid).inc(done)
                         self._bytes_read.inc(size)
                         if timestamp_fn is not None and done:
                             watermark.observe_segment(sid, latest.micros)
-                    if events:  # stopped early by the runner
-                        return
+                    if events:  # stopped early by the runner, or the segment was split off
+                        if self._stopped(tracker):
+                            return
+                        self._cursors[(spec.scope, spec.stream, sid)] = cursors.pop(sid)
+                        continue
                 elif cur.empty_since is None:
                     cur.empty_since = now
                 if cur.ended and not cur.events:
                     progressed = True
+                    if not bounded:
+                        # The last watermark before the segment goes: it covers its end.
+                        self._advance_watermark(watermark, cursors, now, idle_micros, session, spec, fresh=True)
                     if not self._finish_segment(session, spec, cursors, cur, tracker, bounded):
-                        return
+                        if self._stopped(tracker):
+                            return
+                        self._cursors[(spec.scope, spec.stream, sid)] = cursors.pop(sid)
+                        continue
                     watermark.forget_segment(sid)
             if not cursors:  # everything read: the bound, or the end of a sealed stream
                 self._backlog.set(0)
+                if not bounded and self._pending:
+                    # Successors wait for other restrictions, or ends are to be announced
+                    # (in the next bundle): poll again later.
+                    self._advance_watermark(watermark, cursors, now, idle_micros, session, spec)
+                    if self._wait:
+                        time.sleep(self._max_poll)
+                    tracker.defer_remainder()
                 return
             caught_up = not progressed
-            self._advance_watermark(watermark, cursors, now, idle_micros)
+            self._advance_watermark(watermark, cursors, now, idle_micros, session, spec)
             if caught_up or time.monotonic() - started >= _BUNDLE_SECONDS:
                 if not bounded:
                     positions = {sid: c.position for sid, c in sorted(cursors.items())}
@@ -506,6 +474,26 @@ class _ReadFn(beam.DoFn):
                     _remember_backlog(spec, tuple(positions.items()), backlog)
                 tracker.defer_remainder()
                 return
+
+    def _stream_watermarks(self, session: _Session, spec: _ReadSpec, now: float) -> list[Any]:
+        """The watermarks of the stream so far (empty if writers never noted times),
+        refreshed at most every ``_WATERMARK_REFRESH_SECONDS`` (``now`` 0: at once)."""
+        entry = self._followers.get(spec.name)
+        if entry is None:
+            entry = (WatermarkFollower(session.client.ctx, spec.scope, spec.stream), -1.0)
+        follower, refreshed = entry
+        if now == 0.0 or now - refreshed >= _WATERMARK_REFRESH_SECONDS:
+            now = now or time.monotonic()
+            session.call(follower.refresh)
+            refreshed = now
+        self._followers[spec.name] = (follower, refreshed)
+        return follower.watermarks
+
+    @staticmethod
+    def _stopped(tracker: Any) -> bool:
+        """After a refused claim: True if the runner checkpointed the read; False if it
+        split the claimed segment off into another restriction (the read goes on)."""
+        return tracker.current_restriction().stop is not None
 
     def _finish_segment(
         self, session: _Session, spec: _ReadSpec, cursors: dict[int, _Cursor], cur: _Cursor, tracker: Any, bounded: bool
@@ -518,6 +506,7 @@ class _ReadFn(beam.DoFn):
         claim = _SegmentEnd(sid, cur.position, successors)
         if not tracker.try_claim(claim):
             return False
+        self._pending, self._wait = claim.pending, claim.waits
         del cursors[sid]
         session.call(lambda: _close_all([cur]))
         resume = dict(tracker.current_restriction().resume)
@@ -526,10 +515,28 @@ class _ReadFn(beam.DoFn):
         return True
 
     def _advance_watermark(
-        self, watermark: Any, cursors: dict[int, _Cursor], now: float, idle_micros: int | None
+        self,
+        watermark: Any,
+        cursors: dict[int, _Cursor],
+        now: float,
+        idle_micros: int | None,
+        session: _Session,
+        spec: _ReadSpec,
+        fresh: bool = False,
     ) -> None:
         if self._timestamp_fn is None:
             watermark.advance_to(Timestamp.now().micros)
+            return
+        marks = self._stream_watermarks(session, spec, 0.0 if fresh else now)
+        if marks:
+            # The stream has Pravega watermarks: they alone move the watermark (a
+            # guarantee from the writers, where the fallback below only estimates).
+            lower = lower_bound(marks, {sid: c.position for sid, c in cursors.items()})
+            if lower is not None:
+                watermark.advance_to(lower * 1000)
+                if lower > self._highest_watermark:
+                    self._highest_watermark = lower
+                    self._pravega_watermark.update(lower)
             return
         idle: set[int] = set()
         if idle_micros is not None:
@@ -542,9 +549,3 @@ class _UnboundedReadFn(_ReadFn):
     """The same DoFn, declaring an unbounded output (reads without an end)."""
 
     process = beam.DoFn.unbounded_per_element()(_process_method())
-
-
-async def _close_all(cursors: list[_Cursor]) -> None:
-    cancelled = [task for task in (cur.close() for cur in cursors) if task is not None]
-    if cancelled:
-        await asyncio.gather(*cancelled, return_exceptions=True)

@@ -28,6 +28,7 @@ residuals in Beam 2.61), or on the portable runner (``--runner=PortableRunner
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -92,6 +93,28 @@ def _cut(value: Any, expected: str) -> StreamCut:
     raise ValueError(f"{expected}, got {value!r}")
 
 
+def _cuts(value: Any, streams: list[tuple[str, str]], what: str, forms: str) -> dict[tuple[str, str], StreamCut]:
+    """Stream cuts by stream from one cut (or its text) or a list of them; each must be
+    of a stream read, at most one per stream."""
+    expected = f"{what} must be {forms}a pravega.StreamCut (or its text 'sc1:...') or a list of them"
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    if not items:
+        raise ValueError(f"{expected}, got {value!r}")
+    out: dict[tuple[str, str], StreamCut] = {}
+    for item in items:
+        cut = _cut(item, expected)
+        key = (cut.scope, cut.stream)
+        if key not in streams:
+            read = ", ".join(f"{s}/{t}" for s, t in streams)
+            raise ValueError(
+                f"the {what} stream cut is of {cut.scope}/{cut.stream}, which is not read (streams: {read})"
+            )
+        if key in out:
+            raise ValueError(f"two {what} stream cuts of {cut.scope}/{cut.stream}")
+        out[key] = cut
+    return out
+
+
 def _sink_id(value: Any) -> str:
     if not isinstance(value, str) or not naming.is_user_name(value) or len(value) > 200:
         raise ValueError(
@@ -118,16 +141,22 @@ class ReadFromPravega(beam.PTransform):
       controller_uri: the controller, ``"tcp://host:port"``.
       stream: ``"scope/stream"`` or a list of them.
       start: ``"head"`` (default), ``"tail"`` (what is appended after the read starts),
-        or a :class:`pravega.StreamCut` (or its text) of the one stream read.
-      end: ``None`` for an unbounded read that follows the stream through scaling and
-        finishes when the stream is sealed and read to its end; or a stream cut: a bounded
-        (batch) read of the events between ``start`` and ``end``, split per segment.
+        or a :class:`pravega.StreamCut` (or its text), or a list of them, one per stream
+        (a stream without one starts at its head).
+      end: ``None`` for an unbounded read that follows the streams through scaling and
+        finishes when they are sealed and read to their end; or a stream cut (a list of
+        them for several streams, one for every stream): a bounded (batch) read of the
+        events between ``start`` and ``end``.
       deserializer: bytes -> value: a callable or a ``pravega.Serializer``; default:
         events stay ``bytes``.
       with_metadata: emit :class:`PravegaEvent` (stream, segment id, offset, event).
       timestamp_fn: value -> event time (a Beam ``Timestamp`` or seconds); default:
-        the processing time when the event was read.
-      idle_timeout: seconds (event time only): a segment without new events for this
+        the processing time when the event was read. The watermark then follows the
+        stream's Pravega watermarks (``_MARK<stream>``, from writers' ``note_time``)
+        where there are any: per restriction, the lower bound of the newest one whose
+        stream cut its segments have passed; otherwise the lowest event time seen per
+        segment (see ``idle_timeout``).
+      idle_timeout: seconds (event time without Pravega watermarks only): a segment without new events for this
         long stops holding the watermark back; when all are idle the watermark moves to
         ``now - idle_timeout``. ``None``: only events move the watermark.
       max_poll_ms: how long a read waits for new data before it yields its thread
@@ -144,9 +173,14 @@ class ReadFromPravega(beam.PTransform):
         ``password`` (they travel with the pipeline; display data shows only the URI).
 
     Each routing key's events come out in order (also across scaling); events of
-    different keys and segments interleave. An unbounded read of one stream is one
-    restriction (parallelism comes from reading several streams); a bounded read is
-    split into one restriction per segment range.
+    different keys and segments interleave. Every read, bounded or not, starts as one
+    restriction per segment, which runners that parallelize read in parallel; a
+    successor segment (after scaling) is read only once all its predecessors are read
+    to their end, by the restriction that finished its lowest predecessor (the others
+    announce their end in a small table ``<scope>/_BEAMREAD_ends`` in Pravega). A
+    restriction holding several segments can be split dynamically by whole segments.
+    The metric ``events_read/<scope>/<stream>/<segment id>`` counts the events of each
+    segment (``events_read`` all of them).
     """
 
     def __init__(
@@ -172,28 +206,26 @@ class ReadFromPravega(beam.PTransform):
         streams = [_scoped(n) for n in names]
         if len(set(streams)) != len(streams):
             raise ValueError(f"a stream is listed twice: {names!r}")
+        starts: dict[tuple[str, str], str] = {}
         if isinstance(start, str) and start in ("head", "tail"):
-            start_text = start
+            starts = dict.fromkeys(streams, start)
         else:
-            cut = _cut(start, "start must be 'head', 'tail', a pravega.StreamCut or its text ('sc1:...')")
-            if len(streams) != 1 or (cut.scope, cut.stream) != streams[0]:
-                raise ValueError(
-                    f"the start stream cut is of {cut.scope}/{cut.stream}; a stream cut start needs "
-                    f"exactly that one stream, got stream={names!r}"
-                )
-            start_text = "head" if cut.is_unbounded else cut.to_text()  # StreamCut.unbounded: the head
-        end_text = None
+            cuts = _cuts(start, streams, "start", "'head', 'tail', ")
+            # A stream without a start cut (or with StreamCut.unbounded) starts at its head.
+            starts = {s: "head" if s not in cuts or cuts[s].is_unbounded else cuts[s].to_text() for s in streams}
+        ends: dict[tuple[str, str], str | None] = dict.fromkeys(streams)
         if end is not None:
-            cut = _cut(end, "end must be None, a pravega.StreamCut or its text ('sc1:...')")
-            if len(streams) != 1 or (cut.scope, cut.stream) != streams[0]:
-                raise ValueError(
-                    f"the end stream cut is of {cut.scope}/{cut.stream}; a bounded read needs exactly "
-                    f"that one stream, got stream={names!r}"
-                )
-            if not cut.is_unbounded:  # StreamCut.unbounded as an end: no end
-                if start_text == "tail":
+            cuts = _cuts(end, streams, "end", "None, ")
+            missing = [f"{s}/{t}" for s, t in streams if (s, t) not in cuts]
+            if missing:
+                raise ValueError(f"a bounded read needs an end stream cut for every stream; none for {missing}")
+            unbounded = {s for s, c in cuts.items() if c.is_unbounded}  # StreamCut.unbounded: no end
+            if unbounded and len(unbounded) != len(streams):
+                raise ValueError("end: either every stream has an end stream cut or none (StreamCut.unbounded)")
+            if not unbounded:
+                if "tail" in starts.values():
                     raise ValueError("a bounded read (end=...) starts at 'head' or a stream cut, not at 'tail'")
-                end_text = cut.to_text()
+                ends = {s: cuts[s].to_text() for s in streams}
         if not isinstance(with_metadata, bool):
             raise ValueError(f"with_metadata must be True or False, got {with_metadata!r}")
         if timestamp_fn is not None and not callable(timestamp_fn):
@@ -220,8 +252,8 @@ class ReadFromPravega(beam.PTransform):
             self._resume = table_segment(scope, _sink_id(sink))
             self._resume_name = f"{scope}/{sink}"
         self._streams = streams
-        self._start = start_text
-        self._end = end_text
+        self._starts = starts
+        self._ends = ends
         self._deserialize = _callable_of(deserializer, "deserialize", "deserializer")
         self._with_metadata = with_metadata
         self._timestamp_fn = timestamp_fn
@@ -230,13 +262,14 @@ class ReadFromPravega(beam.PTransform):
 
     @property
     def bounded(self) -> bool:
-        return self._end is not None
+        return all(e is not None for e in self._ends.values())
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
         _check_runner(pbegin.pipeline)
+        read_id = uuid.uuid4().hex  # names this run's announcements of finished segments
         specs = [
-            _ReadSpec(self._connect_uri, scope, stream, self._start, self._end, self._resume)
-            for scope, stream in self._streams
+            _ReadSpec(self._connect_uri, s, t, self._starts[(s, t)], self._ends[(s, t)], self._resume, read_id)
+            for s, t in self._streams
         ]
         fn_class = _ReadFn if self.bounded else _UnboundedReadFn
         fn = fn_class(self._deserialize, self._with_metadata, self._timestamp_fn, self._idle_timeout, self._max_poll_ms)
@@ -251,13 +284,13 @@ class ReadFromPravega(beam.PTransform):
         data = {
             "controller_uri": self._controller_uri,
             "streams": ", ".join(f"{s}/{t}" for s, t in self._streams),
-            "start": self._start,
+            "start": ", ".join(sorted(set(self._starts.values()))),
             "bounded": self.bounded,
             "with_metadata": self._with_metadata,
             "max_poll_ms": self._max_poll_ms,
         }
-        if self._end is not None:
-            data["end"] = self._end
+        if self.bounded:
+            data["end"] = ", ".join(str(e) for e in self._ends.values())
         if self._resume is not None:
             data["resume_from_sink"] = self._resume_name
         return data

@@ -27,6 +27,7 @@ from ..protocol.framing import EVENT_HEADER_SIZE
 from ..serializers import BytesSerializer, Serializer
 from .reader_group_state import MAX_ATTEMPTS, ReaderNotInGroupError, State, SyncPlan, Txn, plan_sync
 from .segment_reader import EventParser, SegmentReader
+from .watermarks import TimeWindow, WatermarkFollower, time_window
 
 if TYPE_CHECKING:
     from .reader_group import ReaderGroup
@@ -154,6 +155,8 @@ class EventReader(Generic[T]):
         self._closed = False
         self._offline = False
         self._busy = False
+        self._watermarks: dict[tuple[str, str], WatermarkFollower] = {}
+        self._read_to_end: set[str] = set()  # segments this reader finished
 
     def __repr__(self) -> str:
         return f"EventReader({self.reader_id!r} in {self.group.scope}/{self.group.name})"
@@ -169,6 +172,34 @@ class EventReader(Generic[T]):
         """True once the group has nothing left to read (every end cut reached, or every
         stream sealed and read)."""
         return self._finished
+
+    async def time_window(self, scope: str, stream: str) -> TimeWindow:
+        """The time window of this reader's position in ``scope/stream``, from the
+        stream's watermarks (see :mod:`pravega.client.watermarks`): the events it returned
+        so far are at or before ``upper``, those it reads next at or after ``lower``."""
+        follower = self._watermarks.get((scope, stream))
+        if follower is None:
+            follower = self._watermarks[(scope, stream)] = WatermarkFollower(self.group.ctx, scope, stream)
+        marks = await follower.refresh()
+        positions = {}
+        for name, owned in self._owned.items():
+            s_scope, s_stream, sid = naming.parse_segment_name(name)
+            if (s_scope, s_stream) == (scope, stream):
+                positions[sid] = owned.offset
+        # Segments of a cut this reader does not hold, from epochs before all it holds,
+        # were read to their end before their successors were handed out.
+        oldest = min((naming.segment_epoch(sid) for sid in positions), default=None)
+        finished = {
+            sid
+            for w in marks
+            for sid in w.cut
+            if sid not in positions and oldest is not None and naming.segment_epoch(sid) < oldest
+        }
+        for name in self._read_to_end:
+            s_scope, s_stream, sid = naming.parse_segment_name(name)
+            if (s_scope, s_stream) == (scope, stream) and sid not in positions:  # held again: after a reset
+                finished.add(sid)
+        return time_window(marks, positions, finished)
 
     def get_position(self) -> dict[str, int]:
         """{segment: offset just after the last event returned} for the owned segments."""
@@ -351,6 +382,8 @@ class EventReader(Generic[T]):
 
     def _stop(self, name: str) -> _Owned | None:
         o = self._owned.pop(name, None)
+        if o is not None and o.finished:
+            self._read_to_end.add(name)  # for time_window
         if o is not None:
             # The flag and the closed connection stop the task even if a cancellation
             # gets lost on the way (asyncio.wait_for on Python 3.11 can swallow one).

@@ -55,6 +55,7 @@ from .retention import RetentionConfig, RetentionManager
 from .scaling_history import ScaleEvent
 from .status import InvalidArgument, NotFound, Status
 from .transactions import Transactions, txn_key
+from .watermarks import WatermarkManager, mark_stream
 from .writers import WriterMarks
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ class ControllerService:
         self.transactions = Transactions(self, reaper_interval)
         self.autoscaler = AutoScaler(self, autoscale or AutoScaleConfig())
         self.retention = RetentionManager(self, retention or RetentionConfig())
+        self.watermarks = WatermarkManager(self)
 
     # == life cycle ===============================================================
 
@@ -106,10 +108,12 @@ class ControllerService:
         self.transactions.start()
         self.autoscaler.start()
         self.retention.start()
+        self.watermarks.start()
 
     async def stop(self) -> None:
         await self.autoscaler.stop()
         await self.retention.stop()
+        await self.watermarks.stop()
         await self.transactions.stop()
 
     def _load(self) -> None:
@@ -386,6 +390,10 @@ class ControllerService:
                 return Status.STREAM_NOT_SEALED
             await self._execute(self.drop_stream_ops(stream))
             self.forget_stream(stream)
+            marks = self.get_stream(scope, mark_stream(name))
+            if marks is not None:  # its watermark stream goes with it
+                await self._execute(self.drop_stream_ops(marks))
+                self.forget_stream(marks)
         return Status.SUCCESS
 
     def drop_stream_ops(self, stream: Stream) -> list[Op]:
@@ -597,6 +605,12 @@ class ControllerService:
 
     def writer_marks(self, scope: str, name: str) -> dict[str, WriterMark]:
         return self.writers.marks(scope, name)
+
+    def streams_with_marks(self) -> list[tuple[str, str]]:
+        return [key for key, marks in self.writers.by_stream.items() if marks]
+
+    def stream_record(self, scope: str, name: str) -> Stream | None:
+        return self.get_stream(scope, name)
 
     # == cluster ==================================================================
 

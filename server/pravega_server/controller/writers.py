@@ -56,6 +56,7 @@ class WriterMarks:
             mark = WriterMark(timestamp, dict(position))
             await self.ctl.engine.execute([PutMeta(mark_key(scope, name, writer), mark.to_json())])
             self.by_stream.setdefault((scope, name), {})[writer] = mark
+            self.ctl.watermarks.noted(scope, name, writer)
         return Status.SUCCESS
 
     async def remove(self, scope: str, name: str, writer: str) -> Status:
@@ -67,4 +68,5 @@ class WriterMarks:
                 return Status.UNKNOWN_WRITER
             await self.ctl.engine.execute([PutMeta(mark_key(scope, name, writer), None)])
             marks.pop(writer, None)
+            self.ctl.watermarks.forget(scope, name, writer)
         return Status.SUCCESS

@@ -69,10 +69,22 @@ class Collector:
             if not _changed.wait_for(lambda: len(_collected[self.key]) >= count, timeout):
                 raise TimeoutError(f"{len(_collected[self.key])} of {count} items arrived in {timeout} s")
 
+    def wait_for_condition(self, check: Callable[[list[Any]], bool], timeout: float = 60.0) -> None:
+        """Block until ``check(items)`` holds (raises TimeoutError after ``timeout``)."""
+        with _changed:
+            if not _changed.wait_for(lambda: check(list(_collected[self.key])), timeout):
+                raise TimeoutError(f"condition not met in {timeout} s; {len(_collected[self.key])} items arrived")
+
 
 def gauges(result: Any, name: str) -> list[int]:
     found = result.metrics().query(MetricsFilter().with_namespace("pravega").with_name(name))["gauges"]
     return [(g.committed or g.attempted).value for g in found]
+
+
+def distribution_max(result: Any, name: str) -> int | None:
+    found = result.metrics().query(MetricsFilter().with_namespace("pravega").with_name(name))["distributions"]
+    values = [(d.committed or d.attempted).max for d in found]
+    return max(values) if values else None
 
 
 def counter(result: Any, name: str) -> int:
@@ -221,3 +233,14 @@ def run_async(fn: Callable[[Client], Any], controller_uri: str) -> Any:
 
 def new_scope() -> str:
     return "beam" + uuid.uuid4().hex[:8]
+
+
+def segment_counters(result: Any, stream: str) -> dict[int, int]:
+    """{segment id: events read} from the read's ``events_read/<stream>/<segment id>`` counters."""
+    prefix = f"events_read/{stream}/"
+    found = result.metrics().query(MetricsFilter().with_namespace("pravega"))["counters"]
+    out: dict[int, int] = defaultdict(int)
+    for c in found:
+        if c.key.metric.name.startswith(prefix):
+            out[int(c.key.metric.name[len(prefix) :])] += c.committed if c.committed is not None else c.attempted
+    return dict(out)

@@ -25,10 +25,13 @@ CUT = StreamCut("sc", "st", {0: 10, 1: 0})
         ({"stream": []}, r"non-empty list"),
         ({"stream": ["sc/st", "sc/st"]}, r"listed twice"),
         ({"start": "middle"}, r"'head', 'tail', a pravega.StreamCut"),
-        ({"start": StreamCut("sc", "other", {0: 0})}, r"exactly that one stream"),
-        ({"stream": ["sc/st", "sc/two"], "start": CUT}, r"exactly that one stream"),
+        ({"start": StreamCut("sc", "other", {0: 0})}, r"start stream cut is of sc/other, which is not read"),
+        ({"start": [CUT, CUT]}, r"two start stream cuts of sc/st"),
+        ({"start": []}, r"or a list of them"),
+        ({"stream": ["sc/st", "sc/two"], "end": CUT}, r"an end stream cut for every stream; none for \['sc/two'\]"),
+        ({"stream": ["sc/st", "sc/two"], "end": [CUT, StreamCut.unbounded("sc", "two")]}, r"every stream .* or none"),
         ({"end": "sc1:garbage"}, r"end must be None, a pravega.StreamCut"),
-        ({"end": StreamCut("xx", "st", {0: 0})}, r"exactly that one stream"),
+        ({"end": StreamCut("xx", "st", {0: 0})}, r"end stream cut is of xx/st, which is not read"),
         ({"start": "tail", "end": CUT}, r"not at 'tail'"),
         ({"deserializer": 42}, r"callable or an object with .deserialize"),
         ({"timestamp_fn": "ts"}, r"timestamp_fn must be a callable"),
@@ -73,6 +76,8 @@ def test_write_rejects_bad_configuration(kwargs: dict, message: str) -> None:
 
 def test_good_configurations() -> None:
     ReadFromPravega(URI, ["sc/a", "sc/b"], start="tail")
+    two = ReadFromPravega(URI, ["sc/st", "sc/b"], start=[CUT], end=[CUT.to_text(), StreamCut("sc", "b", {0: 5})])
+    assert two.bounded
     ReadFromPravega(URI, "sc/st", start=CUT.to_text(), end=CUT, deserializer=StringSerializer())
     ReadFromPravega(
         "tls://controller.example:443", "sc/st", deserializer=bytes.decode, timestamp_fn=len, idle_timeout=None

@@ -10,7 +10,7 @@ from typing import Any
 import apache_beam as beam
 import pytest
 from apache_beam.transforms import window
-from beam_testing import Collector, counter, gauges, new_scope, options
+from beam_testing import Collector, counter, gauges, new_scope, options, segment_counters
 
 import pravega
 from pravega_beam import PravegaEvent, ReadFromPravega
@@ -18,12 +18,12 @@ from pravega_beam import PravegaEvent, ReadFromPravega
 pytestmark = pytest.mark.parametrize("runner", ["direct", "portable"])
 
 
-def _encode(events: list[str]) -> list[tuple[bytes, str]]:
+def _encode(events: list[str]) -> list[tuple[Any, str | None]]:
     """(payload, routing key): the key is the part before ':'."""
     return [(e.encode(), e.split(":")[0]) for e in events]
 
 
-def _in_background(work: Callable[[], None], finally_: Callable[[], None]) -> tuple[threading.Thread, list]:
+def _in_background(work: Callable[[], None], finally_: Callable[[], object]) -> tuple[threading.Thread, list]:
     """Run ``work`` in a thread; ``finally_`` runs whatever happens (it seals the stream,
     so a failed writer cannot leave the pipeline reading forever)."""
     failures: list[BaseException] = []
@@ -47,7 +47,7 @@ def test_unbounded_read_until_sealed_reads_each_event_once(server: Any, runner: 
     with pravega.Client(uri) as client:
         client.create_scope(scope)
         client.create_stream(scope, "in", 3)
-        writer = client.create_writer(scope, "in")
+        writer: Any = client.create_writer(scope, "in")
         writer.write_many(_encode(batches[0]))
         writer.flush()
         collector = Collector()
@@ -90,7 +90,7 @@ def test_read_across_scaling_keeps_each_key_in_order(server: Any, runner: str) -
     with pravega.Client(uri) as client:
         client.create_scope(scope)
         client.create_stream(scope, "in", 1)
-        writer = client.create_writer(scope, "in")
+        writer: Any = client.create_writer(scope, "in")
         writer.write_many(_encode(next_events(600)))
         writer.flush()
         # Split the one segment in two, then merge the two back into one: the merged
@@ -126,7 +126,7 @@ def test_bounded_read_between_stream_cuts(server: Any, runner: str) -> None:
     with pravega.Client(uri) as client:
         client.create_scope(scope)
         client.create_stream(scope, "in", 2)
-        writer = client.create_writer(scope, "in")
+        writer: Any = client.create_writer(scope, "in")
         writer.write_many(_encode([f"k{i % 5}:before.{i}" for i in range(300)]))
         writer.flush()
         start = client.stream_info(scope, "in").tail
@@ -159,7 +159,7 @@ def test_start_at_tail_or_cut_of_a_sealed_stream(server: Any, runner: str) -> No
     with pravega.Client(uri) as client:
         client.create_scope(scope)
         client.create_stream(scope, "in", 2)
-        writer = client.create_writer(scope, "in")
+        writer: Any = client.create_writer(scope, "in")
         writer.write_many(_encode([f"k{i % 3}:old.{i}" for i in range(100)]))
         writer.flush()
         cut = client.stream_info(scope, "in").tail
@@ -187,7 +187,7 @@ def test_event_time_windows_from_timestamp_fn(server: Any, runner: str) -> None:
     with pravega.Client(uri) as client:
         client.create_scope(scope)
         client.create_stream(scope, "in", 2)
-        writer = client.create_writer(scope, "in")
+        writer: Any = client.create_writer(scope, "in")
         writer.write_many([(e.encode(), e) for e in events])
         writer.flush()
         client.seal_stream(scope, "in")
@@ -212,3 +212,88 @@ def test_event_time_windows_from_timestamp_fn(server: Any, runner: str) -> None:
         t, word = e.split(":")
         expected[(int(t) // 10 * 10, word)] += 1
     assert sorted(collector.items) == sorted((w, word, n) for (w, word), n in expected.items())
+
+
+def test_four_segments_are_read_as_four_restrictions_in_order_across_scaling(server: Any, runner: str) -> None:
+    """A 4-segment stream read unbounded: one restriction per segment (per-segment
+    counters), each event exactly once, and each key in order although the merged
+    successors have predecessors read by different restrictions."""
+    uri, scope = server.controller_uri, new_scope()
+    keys = [f"key{k}" for k in range(40)]
+    seq: dict[str, int] = defaultdict(int)
+
+    def next_events(n: int) -> list[str]:
+        out = []
+        for i in range(n):
+            key = keys[i % len(keys)]
+            out.append(f"{key}:{seq[key]}")
+            seq[key] += 1
+        return out
+
+    with pravega.Client(uri) as client:
+        client.create_scope(scope)
+        client.create_stream(scope, "in", 4)
+        writer: Any = client.create_writer(scope, "in")
+        writer.write_many(_encode(next_events(2000)))
+        writer.flush()
+        first = sorted(client.stream_info(scope, "in").tail.positions)
+        assert len(first) == 4
+        # Merge the four into two (each merge joins segments of two restrictions), then
+        # the two into one.
+        low = client.scale_stream(scope, "in", first[:2], [(0.0, 0.5)])
+        high = client.scale_stream(scope, "in", first[2:], [(0.5, 1.0)])
+        writer.write_many(_encode(next_events(1000)))
+        writer.flush()
+        client.scale_stream(scope, "in", [low[0].segment_id, high[0].segment_id], [(0.0, 1.0)])
+        writer.write_many(_encode(next_events(1000)))
+        writer.flush()
+        client.seal_stream(scope, "in")
+
+    collector = Collector()
+    p = beam.Pipeline(options=options(runner, streaming=True))
+    _ = p | ReadFromPravega(uri, f"{scope}/in", deserializer=bytes.decode, with_metadata=True) | collector.sink()
+    result = p.run()
+    result.wait_until_finish()
+
+    records: list[PravegaEvent] = collector.items
+    assert len(records) == 4000
+    assert len({(r.segment_id, r.offset) for r in records}) == 4000  # each event once
+    per_segment = segment_counters(result, f"{scope}/in")
+    assert sorted(per_segment) == sorted({r.segment_id for r in records})
+    assert len(per_segment) == 7  # 4 + 2 merged + 1
+    assert all(per_segment[sid] > 0 for sid in first)  # the 4 initial restrictions all read
+    assert sum(per_segment.values()) == 4000 == counter(result, "events_read")
+    by_key: dict[str, list[int]] = defaultdict(list)
+    for r in records:
+        key, n = r.event.split(":")
+        by_key[key].append(int(n))
+    for key in keys:
+        assert by_key[key] == list(range(seq[key])), key
+
+
+def test_multi_stream_read_between_cuts_of_every_stream(server: Any, runner: str) -> None:
+    uri, scope = server.controller_uri, new_scope()
+    with pravega.Client(uri) as client:
+        client.create_scope(scope)
+        starts, ends = [], []
+        for name, segments in (("a", 2), ("b", 3)):
+            client.create_stream(scope, name, segments)
+            writer: Any = client.create_writer(scope, name)
+            writer.write_many(_encode([f"{name}{i % 5}:{i}" for i in range(300)]))
+            writer.flush()
+            starts.append(client.stream_info(scope, name).tail)
+            writer.write_many(_encode([f"{name}{i % 5}:{i}" for i in range(300, 600)]))
+            writer.flush()
+            ends.append(client.stream_info(scope, name).tail)
+            writer.write_many(_encode([f"{name}{i % 5}:{i}" for i in range(600, 700)]))
+            writer.flush()
+    collector = Collector()
+    p = beam.Pipeline(options=options(runner))
+    _ = (
+        p
+        | ReadFromPravega(uri, [f"{scope}/a", f"{scope}/b"], start=starts, end=ends, deserializer=bytes.decode)
+        | collector.sink()
+    )
+    p.run().wait_until_finish()
+    expected = [f"{name}{i % 5}:{i}" for name in ("a", "b") for i in range(300, 600)]
+    assert sorted(collector.items) == sorted(expected)
