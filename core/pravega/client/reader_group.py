@@ -12,7 +12,6 @@ This module re-exports the public names of all three.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from typing import Any, TypeVar
 from .. import errors, naming
 from ..model import StreamCut, scoped_stream
 from ..serializers import Serializer
+from . import reader_group_layout as layout
 from . import reader_group_state as rgs
 from .context import ClientContext
 from .event_reader import MAX_BUFFERED, READ_SIZE, EventBatch, EventRead, EventReader
@@ -103,7 +103,7 @@ class ReaderGroup:
         #: The configuration (for an opened group: as stored, with resolved start cuts).
         self.config: ReaderGroupConfig = config  # type: ignore[assignment]
         self.segments = SegmentClient(ctx)
-        self.table = naming.reader_group_state_segment(scope, name)
+        self.table = layout.table_segment(scope, name)
         self._register = register
 
     def __repr__(self) -> str:
@@ -153,7 +153,7 @@ class ReaderGroup:
 
     @staticmethod
     async def delete_state(ctx: ClientContext, scope: str, name: str) -> bool:
-        return await SegmentClient(ctx).delete_table(naming.reader_group_state_segment(scope, name))
+        return await SegmentClient(ctx).delete_table(layout.table_segment(scope, name))
 
     async def delete(self) -> bool:
         """Delete the group's state; its readers fail on their next state access."""
@@ -208,22 +208,24 @@ class ReaderGroup:
             raise errors.NoSuchReaderGroupError(f"no reader group {self.scope}/{self.name}")
         return state
 
-    async def _config_version(self) -> int:
+    async def _config_version(self) -> tuple[int, ...]:
+        """The version of the whole state (its version markers), read cheaply."""
         try:
-            found = (await self.segments.read_table(self.table, [rgs.CONFIG.encode()]))[0]
+            found = await self.segments.read_table(self.table, layout.marker_keys())
         except errors.NoSuchSegmentError:
-            found = None
-        if found is None:
-            raise errors.NoSuchReaderGroupError(f"no reader group {self.scope}/{self.name}")
-        return found[0]
+            raise errors.NoSuchReaderGroupError(f"no reader group {self.scope}/{self.name}") from None
+        return tuple(layout.NOT_EXISTS if f is None else f[0] for f in found)
 
-    async def _write(self, txn: Txn) -> int:
+    async def _write(self, txn: Txn) -> tuple[int, ...]:
         """Write a change conditionally on the state version it was computed from;
         returns the new state version. Raises BadKeyVersionError on a conflict."""
-        versions = await self.segments.update_table(self.table, rgs.entries_of(txn))
-        return versions[0]
+        entries = rgs.entries_of(txn)
+        if not entries:
+            return txn.base.version
+        versions = await self.segments.update_table(self.table, entries)
+        return layout.version_after(txn.base, entries, versions)
 
-    async def _try_write(self, txn: Txn, attempt: int) -> int | None:
+    async def _try_write(self, txn: Txn, attempt: int) -> tuple[int, ...] | None:
         """:meth:`_write`, or None after a short backoff if a conflicting change came
         first (the caller recomputes its change from a fresh read)."""
         try:
@@ -298,11 +300,11 @@ class ReaderGroup:
             rgs.new_checkpoint(txn, name, timeout, time.time())
 
         await self._transact(plan)
-        key = (rgs.CHECKPOINT + name).encode()
+        key = layout.checkpoint_key(name)
         deadline = time.monotonic() + timeout
         while True:
             found = (await self.segments.read_table(self.table, [key]))[0]
-            cp = None if found is None else json.loads(found[1])
+            cp = None if found is None else layout.checkpoint_value(found[1])
             if cp is None:
                 raise CheckpointFailedError(f"checkpoint {name!r} was aborted (by a reset?)")
             if cp.get("complete"):
