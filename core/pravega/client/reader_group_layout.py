@@ -279,7 +279,8 @@ def _numbers(segments: Any) -> set[int]:
 def entries_of(txn: Txn) -> list[tuple[bytes, int, bytes]]:
     """The conditional table update that makes the table hold ``txn``'s new state: the
     version markers of every outer key (each conditioned on the version read, so any
-    concurrent change by either client makes this one fail), then the changed entries."""
+    concurrent change by either client makes this one fail), then the changed entries,
+    each conditioned on its version read too (as the official client does)."""
     base = txn.base
     new = layout(txn.s)
     changes: list[tuple[str, bytes]] = []
@@ -293,9 +294,9 @@ def entries_of(txn: Txn) -> list[tuple[bytes, int, bytes]]:
             changes.append((key, TOMBSTONE_VALUE))
     if not changes:
         return []
-    touched = {split(k)[0] for k, _ in changes}
-    markers = [o for o in OUTER if o in touched or composite(o) in base.keys]
-    entries = [(key_bytes(composite(o)), base.keys.get(composite(o), NOT_EXISTS), MARKER_VALUE) for o in markers]
+    # Every marker, also those not written yet (conditioned on not existing): a change
+    # that creates one concurrently must conflict too.
+    entries = [(key_bytes(composite(o)), base.keys.get(composite(o), NOT_EXISTS), MARKER_VALUE) for o in OUTER]
     for key, raw in changes:
         entries.append((key_bytes(key), base.keys.get(key, NOT_EXISTS), raw))
     return entries

@@ -24,7 +24,11 @@ class CborError(ValueError):
 
 
 class FrozenMap(dict):  # type: ignore[type-arg]
-    """A CBOR map used as a map key: hashable by its items."""
+    """A CBOR map used as a map key: hashable by its items (nested maps and arrays are
+    frozen too)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__((_frozen(k), _frozen(v)) for k, v in dict(*args, **kwargs).items())
 
     def __hash__(self) -> int:  # type: ignore[override]
         return hash(tuple(self.items()))
@@ -98,8 +102,10 @@ def dumps(value: Any) -> bytes:
 
 
 def _frozen(value: Any) -> Any:
+    if isinstance(value, FrozenMap):
+        return value
     if isinstance(value, dict):
-        return FrozenMap((_frozen(k), _frozen(v)) for k, v in value.items())
+        return FrozenMap(value)
     if isinstance(value, list):
         return tuple(_frozen(v) for v in value)
     return value
