@@ -307,3 +307,39 @@ def test_our_checkpoint_in_a_group_the_official_client_created(server, manager, 
             await reader.close()
 
     run(body())
+
+
+def test_ours_declares_a_silent_official_reader_offline(server, manager, scope) -> None:
+    stream = unique("st")
+    assert manager.create_stream(scope, stream, 2) is True
+    events = keyed_events(200)
+    write_events(manager, scope, stream, events)
+    name = unique("rg")
+    official = manager.create_reader_group(name, scope, stream).create_reader("official-1")
+
+    async def body() -> None:
+        # The official reader takes segments and then goes silent (as if its process hung).
+        piece = await official.get_segment_slice_async()
+        taken = [bytes(ev.data()) for ev in piece]
+        assert taken
+        official.release_segment(piece)
+        async with Client(server.controller_uri) as client:
+            group: ReaderGroup = await client.reader_group(name, scope)
+            ours: EventReader[bytes] = await group.create_reader("ours-1")
+            assert "official-1" in await group.online_readers()
+            # Ours gets only the segments nobody holds; declaring the silent reader offline
+            # hands its segments over at the offsets it last wrote back.
+            assert await group.reader_offline("official-1") is True
+            assert await group.online_readers() == ["ours-1"]
+            got: list[bytes] = []
+            while Counter(events) - Counter(taken) - Counter(got):
+                read = await ours.read_next_event(timeout=30.0)
+                assert read is not None, f"ours read {len(got)} events"
+                got.append(read.data)
+            # At least once: events the silent reader returned after its last write-back
+            # may come again, none is lost.
+            assert not Counter(events) - Counter(taken) - Counter(got)
+            assert not Counter(got) - Counter(events)
+            await ours.close()
+
+    run(body())

@@ -239,7 +239,7 @@ class ReaderGroup:
             return
         try:
             await self.segments.remove_table_keys(self.table, list(state.tombstones.items()))
-        except errors.ConditionalCheckFailedError:
+        except (*_CONFLICTS, errors.ConditionalCheckFailedError):
             pass  # something was rewritten meanwhile: try again another time
 
     async def _transact(self, plan: Callable[[State, Txn], T]) -> T:

@@ -4,10 +4,12 @@ The group's table segment ``<scope>/<group>_kvtable/0.#epoch.0`` is a two-level 
 key ``"NN<outer>/<inner>"`` (NN = the outer key's length, two digits) as a CBOR text
 string, value ``{"type_id": text, "data": [bytes as small ints]}`` as CBOR, where
 ``data`` is the CBOR of the payload. A key ``"NN<outer>"`` alone is the outer key's
-version marker; every change rewrites the markers of the outer keys it touches,
-conditioned on the versions last seen, which makes each change all-or-nothing against
-concurrent ones. Deleted entries become ``tombstone`` values and are never removed (the
-official client keeps their versions and would retry forever on a removed key).
+version marker. The official client rewrites the markers of the outer keys it touches,
+conditioned on the versions it last saw; this client rewrites all markers, so each of
+its changes fails if anything changed since it read the state. Deleted entries become
+``tombstone`` values. Tombstones of shared keys are never removed (the official client
+keeps their versions and would retry forever on a removed key); those of our own keys
+are removed now and then.
 
 Shared with the official client (its names and payloads):
 
@@ -56,6 +58,9 @@ PY_CHECKPOINTS = "py_checkpoints"
 PY_READERS = "py_readers"
 #: The outer keys this module manages, in the order of :attr:`State.version`.
 OUTER = (CONFIG, UNASSIGNED, ASSIGNED, DISTANCE, FUTURE, PY_CONFIG, PY_FUTURE, PY_CHECKPOINTS, PY_READERS)
+#: Outer keys whose tombstones may be removed from the table: only this client reads or
+#: writes them, so no official reader holds a version of them it would condition on.
+_COLLECTABLE = (PY_FUTURE, PY_CHECKPOINTS, PY_READERS)
 DEFAULT = "default"
 TOMBSTONE = "tombstone"
 JSON = "json"
@@ -184,6 +189,7 @@ def parse(raw: Mapping[bytes, tuple[int, bytes]]) -> State | None:
 
     versions: dict[str, int] = {}
     live: dict[str, tuple[str, Any]] = {}
+    tombstones: dict[bytes, int] = {}
     for kb, (key_version, vb) in raw.items():
         try:
             key = cbor.loads(kb)
@@ -192,6 +198,8 @@ def parse(raw: Mapping[bytes, tuple[int, bytes]]) -> State | None:
         except (ValueError, TypeError, KeyError):
             raise errors.ServerError(f"reader group table: an entry that is not synchronizer state: {kb!r}") from None
         versions[key] = key_version
+        if inner is not None and type_id == TOMBSTONE and outer in _COLLECTABLE:
+            tombstones[kb] = key_version
         if inner is None or type_id == TOMBSTONE:
             continue
         live[key] = (type_id, decode_payload(type_id, data))
@@ -201,7 +209,7 @@ def parse(raw: Mapping[bytes, tuple[int, bytes]]) -> State | None:
     py_cfg = live.get(composite(PY_CONFIG, DEFAULT))
     config = dict(py_cfg[1]) if py_cfg is not None else config_of_rust(rust_cfg[1])
     version = tuple(versions.get(composite(o), NOT_EXISTS) for o in OUTER)
-    state = State(version, config, keys=versions, live=live)
+    state = State(version, config, keys=versions, live=live, tombstones=tombstones)
     ends: Mapping[str, int] = config.get("end", {})
     py_readers = set()
     for key, (_, payload) in live.items():

@@ -327,7 +327,15 @@ def complete_segment(txn: Txn, name: str, end_offset: int, successors: Mapping[S
 
 def reset(state: State, txn: Txn, positions: Mapping[str, int]) -> None:
     """Restart the group at ``positions``: every segment unassigned there, futures and
-    pending checkpoints dropped, and a new generation (readers drop what they own)."""
+    pending checkpoints dropped, and a new generation (readers drop what they own).
+    Refused while readers of the official client are online: they know no generations
+    and would keep reading (or fail on) segments taken from them."""
+    official = [r for r in state.online() if not state.readers[r].get("py")]
+    if official:
+        raise errors.InterfaceError(
+            f"cannot reset the group while readers of the official client are online ({', '.join(official)}); "
+            "take them offline first (reader_offline)"
+        )
     ends = state.config.get("end", {})
     for seg in list(state.segments):
         txn.put(SEGMENT, seg, None)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from pravega import errors
 from pravega.client import reader_group_layout as layout
 from pravega.client import reader_group_state as rgs
 from pravega.client.reader_group_state import State, Txn
@@ -268,3 +269,37 @@ def test_a_group_the_official_client_created() -> None:
     table.write(txn)  # writes our config next to the official one, which stays as it was
     assert table.value("config", "default")[1] == config
     assert table.value("py_config", "default")[1]["streams"] == ["sc/st"]
+
+
+def test_reset_is_refused_while_official_readers_are_online() -> None:
+    table = Table()
+    new_group(table, {seg(0): 0})
+    official_write(
+        table,
+        {
+            ("assigned_segments", "rust-1"): ("HashMap<ScopedSegment, Offset>", {}),
+            ("distance_to_tail", "rust-1"): ("u64", layout.U64_MAX),
+        },
+    )
+    state = table.state()
+    with pytest.raises(errors.InterfaceError, match="rust-1"):
+        rgs.reset(state, Txn(state), {seg(0): 0})
+
+
+def test_tombstones_of_our_own_keys_are_collectable_only() -> None:
+    table = Table()
+    new_group(table, {seg(0): 0})
+    state = table.state()
+    txn = Txn(state)
+    rgs.add_reader(state, txn, "ours", "sc/g")
+    rgs.new_checkpoint(txn, "cp", 30.0, NOW)
+    table.write(txn)
+    state = table.state()
+    txn = Txn(state)
+    rgs.remove_reader(state, txn, "ours", None)  # completes the checkpoint without it
+    rgs.abort_checkpoint(txn.s, txn, "cp")
+    table.write(txn)
+    state = table.state()
+    collectable = {cbor.loads(k) for k in state.tombstones}
+    assert collectable == {"10py_readers/ours"}  # not 17assigned_segments/ours, 16distance_to_tail/ours
+    assert table.value("assigned_segments", "ours")[0] == layout.TOMBSTONE
