@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import pytest
 
-from pravega.aio import Client, EventReader, EventWriter
+from pravega.aio import Client, EventReader, EventWriter, TransactionalWriter
 from pravega.client.segment_writer import MAX_EVENT_SIZE
 
 pravega_client = pytest.importorskip("pravega_client")
@@ -180,3 +180,96 @@ def test_sizes_around_the_8_mib_boundary(server, manager, scope) -> None:
     assert [o for _, o in ours] == layout_offsets(expected)
     official = read_with_official(manager, scope, stream, len(expected))
     assert sorted(official, key=lambda x: x[1]) == sorted(ours, key=lambda x: x[1])
+
+
+def test_large_event_after_a_scale_goes_to_the_successor(server, manager, scope) -> None:
+    stream = new_stream(manager, scope)
+    big = blob(10 * MIB, "scaled")
+
+    async def body() -> None:
+        async with Client(server.controller_uri) as client:
+            writer: EventWriter[bytes] = await client.create_writer(scope, stream)
+            await (await writer.write(b"first", "k"))
+            # The writer still routes to segment 0, which the scale seals.
+            await client.scale_stream(scope, stream, [0], [(0.0, 0.5), (0.5, 1.0)])
+            await (await writer.write(big, "k"))
+            await (await writer.write(b"last", "k"))
+            await writer.close()
+            segments = {r.segment_id for r in await client.ctx.controller.get_current_segments(scope, stream)}
+            assert len(segments) == 2 and 0 not in segments
+
+    run(body())
+    got = run(read_with_ours(server.controller_uri, scope, stream, 3))
+    assert [d for d, _ in got] == [b"first", big, b"last"]
+
+
+def test_large_events_in_transactions_both_ways(server, manager, scope) -> None:
+    """The official client writes a transaction's large events through a transient segment
+    merged into the transaction segment; ours does the same. Committed, they are read
+    whole by the other client; aborted, they never appear."""
+    stream = new_stream(manager, scope)
+    official_events = [b"o-before", blob(OFFICIAL_MAX_EVENT, "txn-official"), b"o-after"]
+    txn_writer = manager.create_transaction_writer(scope, stream, 11)  # kept: it runs the pinger
+    txn = txn_writer.begin_txn()
+    for e in official_events:
+        txn.write_event_bytes(e, "k")
+    txn.commit()
+    our_events = [b"ours-before", blob(20 * MIB, "txn-ours"), b"ours-middle", blob(9 * MIB, "txn-9"), b"ours-end"]
+
+    async def body() -> None:
+        async with Client(server.controller_uri) as client:
+            writer: TransactionalWriter[bytes] = await client.create_transactional_writer(scope, stream)
+            aborted = await writer.begin()
+            await aborted.write(blob(10 * MIB, "aborted"), "k")
+            await aborted.flush()
+            await aborted.abort()
+            committed = await writer.begin()
+            for e in our_events:
+                await committed.write(e, "k")
+            await committed.commit()
+
+    run(body())
+    expected = official_events + our_events
+    got = read_with_official(manager, scope, stream, len(expected))
+    assert [len(d) for d, _ in got] == [len(e) for e in expected]
+    assert [d for d, _ in got] == expected
+    ours = run(read_with_ours(server.controller_uri, scope, stream, len(expected)))
+    assert [d for d, _ in ours] == expected
+    assert [o for _, o in ours] == layout_offsets(expected)
+
+
+def test_large_events_survive_a_server_crash_exactly_once(fresh_server) -> None:
+    """The server is SIGKILLed and restarted while a writer sends large and small events of
+    one key: every event comes back once, in order (a large write interrupted before its
+    merge starts over; one interrupted after it finds its transient segment gone)."""
+    server = fresh_server
+    manager = pravega_client.StreamManager(server.controller_uri)
+    scope = unique("crash")
+    assert manager.create_scope(scope) is True
+    stream = new_stream(manager, scope)
+    events: list[bytes] = []
+    for i in range(8):
+        events.append(f"small-{i}".encode())
+        events.append(blob(9 * MIB + i, f"crash-{i}"))
+
+    async def body() -> None:
+        async with Client(server.controller_uri) as client:
+            writer: EventWriter[bytes] = await client.create_writer(scope, stream)
+            futures = [await writer.write(e, "k") for e in events[:4]]
+            await asyncio.gather(*futures)  # some acknowledged before the crash
+            rest = asyncio.ensure_future(write_rest(writer))
+            await asyncio.sleep(0.3)  # the writer is in the middle of the next large events
+            server.kill()
+            server.start()
+            await asyncio.wait_for(rest, 150)
+            await writer.close()
+
+    async def write_rest(writer: EventWriter[bytes]) -> None:
+        futures = [await writer.write(e, "k") for e in events[4:]]
+        await writer.flush()
+        await asyncio.gather(*futures)
+
+    run(body(), 240.0)
+    got = run(read_with_ours(server.controller_uri, scope, stream, len(events)))
+    assert [len(d) for d, _ in got] == [len(e) for e in events]
+    assert [d for d, _ in got] == events

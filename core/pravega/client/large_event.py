@@ -19,12 +19,18 @@ to the segment before this returns.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
+from collections.abc import Awaitable, Callable
 
 from .. import errors
 from ..protocol import commands as c
 from .connection import SegmentStoreConnection, next_request_id
 from .context import ClientContext
+from .segment_reader import SegmentClient
+
+log = logging.getLogger(__name__)
 
 #: Chunk size of the transient segment's appends (one append's limit).
 CHUNK_SIZE = 8 * 1024 * 1024
@@ -37,17 +43,60 @@ class SegmentSealed(Exception):
     """The target segment is sealed (or gone): route the event to its successors."""
 
 
-async def write_large_event(ctx: ClientContext, segment: str, framed: bytes, writer_id: int | None = None) -> int:
-    """Append the framed event ``framed`` to ``segment`` through a transient segment;
-    returns the target's length after the merge. Raises :class:`SegmentSealed` if the
-    target is sealed (nothing was appended to it then)."""
+async def write_large_event(ctx: ClientContext, segment: str, framed: bytes, writer_id: int | None = None) -> None:
+    """Append the framed event ``framed`` to ``segment`` through a transient segment.
+
+    Raises :class:`SegmentSealed` if the target is sealed (nothing was appended to it
+    then). A lost connection is retried (for the client's ``reconnect_timeout``): before
+    the merge was asked for, with a new transient segment; after, by looking whether the
+    transient segment still exists (the merge deletes it; the server keeps transient
+    segments durably until merged), so the event is appended exactly once.
+    """
     wid = writer_id if writer_id is not None else uuid.uuid4().int
+    progress = _Progress()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + ctx.config.reconnect_timeout
+    delay = 0.05
+    while True:
+        try:
+            if progress.merge_sent:
+                if not await _still_there(ctx, progress.transient):
+                    return  # the merge went through before the connection failed
+                await _on_new_connection(ctx, segment, lambda conn: _merge(ctx, conn, segment, progress))
+            else:
+                await _on_new_connection(ctx, segment, lambda conn: _write(ctx, conn, segment, framed, wid, progress))
+            return
+        except (errors.ConnectionLostError, errors.RetriesExhaustedError, OSError) as exc:
+            ctx.forget_endpoint(segment)
+            log.info("%s: large event interrupted (%s, merge sent: %s); retrying", segment, exc, progress.merge_sent)
+            if loop.time() > deadline:
+                raise errors.ConnectionLostError(f"{segment}: cannot write a large event: {exc}") from exc
+            await asyncio.sleep(delay)
+            delay = min(2 * delay, 1.0)
+
+
+class _Progress:
+    transient = ""
+    merge_sent = False
+
+
+async def _on_new_connection(
+    ctx: ClientContext, segment: str, work: Callable[[SegmentStoreConnection], Awaitable[None]]
+) -> None:
     endpoint = await ctx.endpoint_of(segment)
     conn = await ctx.pool.dedicated(endpoint)
     try:
-        return await _write(ctx, conn, segment, framed, wid)
+        await work(conn)
     finally:
         conn.close()
+
+
+async def _still_there(ctx: ClientContext, transient: str) -> bool:
+    try:
+        await SegmentClient(ctx).info(transient)
+    except errors.NoSuchSegmentError:
+        return False
+    return True
 
 
 async def _request(ctx: ClientContext, conn: SegmentStoreConnection, cmd: c.Command, what: str) -> c.Command:
@@ -57,7 +106,9 @@ async def _request(ctx: ClientContext, conn: SegmentStoreConnection, cmd: c.Comm
     return reply
 
 
-async def _write(ctx: ClientContext, conn: SegmentStoreConnection, segment: str, framed: bytes, wid: int) -> int:
+async def _write(
+    ctx: ClientContext, conn: SegmentStoreConnection, segment: str, framed: bytes, wid: int, progress: _Progress
+) -> None:
     reply = await _request(ctx, conn, c.CreateTransientSegment(next_request_id(), wid, segment, ""), segment)
     if not isinstance(reply, c.SegmentCreated):
         raise errors.ServerError(f"{segment}: CreateTransientSegment answered with {reply!r}")
@@ -72,7 +123,12 @@ async def _write(ctx: ClientContext, conn: SegmentStoreConnection, segment: str,
             raise errors.ServerError(f"{transient}: chunk {number} at {start} was refused (the segment changed)")
         if not isinstance(reply, c.DataAppended):
             raise errors.ServerError(f"{transient}: chunk {number} answered with {reply!r}")
-    reply = await _request(ctx, conn, c.MergeSegments(next_request_id(), segment, transient, ""), segment)
+    progress.transient = transient
+    await _merge(ctx, conn, segment, progress)
+
+
+async def _merge(ctx: ClientContext, conn: SegmentStoreConnection, segment: str, progress: _Progress) -> None:
+    progress.merge_sent = True
+    reply = await _request(ctx, conn, c.MergeSegments(next_request_id(), segment, progress.transient, ""), segment)
     if not isinstance(reply, c.SegmentsMerged):
-        raise errors.ServerError(f"{segment}: merging {transient} answered with {reply!r}")
-    return reply.new_target_write_offset
+        raise errors.ServerError(f"{segment}: merging {progress.transient} answered with {reply!r}")

@@ -17,12 +17,11 @@ from typing import Any, Generic, TypeVar, cast
 
 from .. import errors, naming
 from ..model import StreamCut
-from ..protocol.framing import EVENT_HEADER_SIZE, frame_event
+from ..protocol.framing import frame_event
 from ..routing import KeyRanges, key_position
 from ..serializers import BytesSerializer, Serializer
 from .context import ClientContext
-from .large_event import SegmentSealed, write_large_event
-from .segment_writer import MAX_EVENT_SIZE, SegmentWriter
+from .segment_writer import SegmentWriter
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,7 +57,6 @@ class EventWriter(Generic[T]):
         self._sealed = False
         self._closed = False
         self._tasks: set[asyncio.Task] = set()
-        self._large = asyncio.Lock()  # held while an event over 8 MiB is written
 
     async def _start(self) -> EventWriter[T]:
         segments = await self.ctx.controller.get_current_segments(self.scope, self.stream)
@@ -89,41 +87,13 @@ class EventWriter(Generic[T]):
             raise errors.InterfaceError("the writer is closed")
         if self._rerouting:
             await self._resumed.wait()
-        if self._large.locked():
-            async with self._large:  # later events go after the large one
-                pass
         if self._sealed:
             raise errors.StreamSealedError(f"stream {self.scope}/{self.stream} is sealed")
-        if len(framed) > MAX_EVENT_SIZE + EVENT_HEADER_SIZE:
-            return await self._write_large(framed, position)
         writer = self._ranges.get(position)
         fut = writer.append(framed, position)
         if not writer.has_space:
             await writer.wait_for_space()
         return fut
-
-    async def _write_large(self, framed: bytes, position: float) -> asyncio.Future:
-        """An event over 8 MiB: after every earlier event of its segment is stored, through
-        a transient segment merged into the target (:mod:`.large_event`); other writes
-        wait meanwhile, so the events of a key stay in order. Returns a done future."""
-        async with self._large:
-            while True:
-                if self._rerouting:
-                    await self._resumed.wait()
-                if self._sealed:
-                    raise errors.StreamSealedError(f"stream {self.scope}/{self.stream} is sealed")
-                writer = self._ranges.get(position)
-                await writer.flush()
-                if writer.sealed:
-                    continue  # re-routed meanwhile: look the segment up again
-                try:
-                    await write_large_event(self.ctx, writer.segment, framed)
-                except SegmentSealed:
-                    writer._seal()  # re-route to the successors, then try again there
-                    continue
-                done: asyncio.Future = asyncio.get_running_loop().create_future()
-                done.set_result(None)
-                return done
 
     async def write_many(self, events: list[tuple[T, str | None]]) -> asyncio.Future:
         """Queue several (event, routing key) pairs; one future for all of them."""
