@@ -33,6 +33,7 @@ keys in its local copy and otherwise ignores them), as JSON payloads:
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -114,7 +115,10 @@ def encode_payload(type_id: str, payload: Any) -> bytes:
     return value_bytes(type_id, cbor.dumps(payload))
 
 
+@functools.lru_cache(maxsize=8192)
 def decode_value(raw: bytes) -> tuple[str, bytes]:
+    """(type_id, data) of a synchronizer value (cached: most entries stay the same
+    between two reads of the state)."""
     value = cbor.loads(raw)
     if not isinstance(value, dict) or not isinstance(value.get("type_id"), str):
         raise cbor.CborError("not a synchronizer value")

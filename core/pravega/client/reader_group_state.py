@@ -131,7 +131,17 @@ class Txn:
 
     def __init__(self, state: State) -> None:
         self.base = state
-        self.s = copy.deepcopy(state)
+        self.s = State(
+            state.version,
+            copy.deepcopy(state.config),
+            copy.deepcopy(state.segments),
+            copy.deepcopy(state.futures),
+            copy.deepcopy(state.readers),
+            copy.deepcopy(state.checkpoints),
+            dict(state.tombstones),
+            state.keys,  # the table as read: shared, never changed
+            state.live,
+        )
         self.ops: dict[str, Any] = {}
         self.config_changed = False
 

@@ -159,6 +159,10 @@ class _Decoder:
             except UnicodeDecodeError:
                 raise CborError("a CBOR text string is not UTF-8") from None
         if major == 4:
+            if n is not None:
+                small = self.small_ints(n)
+                if small is not None:
+                    return small
             items: list[Any] = []
             while (len(items) < n) if n is not None else not self.at_break():
                 items.append(self.value())
@@ -176,6 +180,26 @@ class _Decoder:
         if major == 6:
             return self.value()  # a tag: the tagged value itself
         raise CborError(f"unknown CBOR major type {major}")
+
+    def small_ints(self, n: int) -> list[int] | None:
+        """An array of ``n`` integers below 256 (serde_cbor's ``Vec<u8>``), decoded in one
+        pass; None (and nothing consumed) if the array holds anything else."""
+        data, pos, end = self.data, self.pos, len(self.data)
+        out = []
+        for _ in range(n):
+            if pos >= end:
+                return None
+            b = data[pos]
+            if b < 0x18:
+                out.append(b)
+                pos += 1
+            elif b == 0x18 and pos + 1 < end:
+                out.append(data[pos + 1])
+                pos += 2
+            else:
+                return None
+        self.pos = pos
+        return out
 
     def string(self, major: int, n: int | None) -> bytes:
         if n is not None:

@@ -85,3 +85,19 @@ def test_unencodable_value() -> None:
         cbor.dumps(object())
     with pytest.raises(cbor.CborError):
         cbor.dumps(1 << 64)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [list(range(256)), [0, 24, 255, 23], [1, 300, "a"], [255, -1], [[1, 2], 3], [24] * 1000, [1, 2, 256]],
+)
+def test_arrays_of_small_integers_and_mixed_arrays(value: list) -> None:
+    # serde_cbor writes Vec<u8> as an array of small integers: decoded in one pass, with
+    # the general path for anything else.
+    assert cbor.loads(cbor.dumps(value)) == value
+    assert cbor.loads(cbor.dumps({"data": value, "after": 1})) == {"data": value, "after": 1}
+
+
+def test_truncated_array_of_small_integers() -> None:
+    with pytest.raises(cbor.CborError):
+        cbor.loads(bytes.fromhex("83 01 18"))
