@@ -144,6 +144,10 @@ def test_group_created_by_ours_is_shared_with_an_official_reader(server, manager
             official.reader_offline()
             await ours.close()
             assert await group.online_readers() == []
+            # Both wrote their positions back when leaving: the group stands at the tail.
+            tail = (await client.stream_info(scope, stream)).tail
+            assert (await group.get_streamcut())[f"{scope}/{stream}"].positions == tail.positions
+            assert await group.unread_bytes() == 0
 
     run(body())
 
