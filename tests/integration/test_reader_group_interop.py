@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from pravega import errors
 from pravega.aio import Client, EventReader, ReaderGroup
 
 pravega_client = pytest.importorskip("pravega_client")
@@ -308,6 +309,15 @@ def test_our_checkpoint_in_a_group_the_official_client_created(server, manager, 
             assert seen_checkpoint
             positions = checkpoint.segment_positions
             assert sum(positions.values()) == sum(8 + len(e) for e in events), positions
+            # reset() takes the group back to where the official client started it.
+            await group.reset()
+            again: list[bytes] = []
+            while len(again) < len(events):
+                read = await reader.read_next_event(timeout=30.0)
+                assert read is not None, f"{len(again)} events after the reset"
+                if not read.is_checkpoint:
+                    again.append(read.data)
+            assert Counter(again) == Counter(events)
             await reader.close()
 
     run(body())
@@ -345,5 +355,39 @@ def test_ours_declares_a_silent_official_reader_offline(server, manager, scope) 
             assert not Counter(events) - Counter(taken) - Counter(got)
             assert not Counter(got) - Counter(events)
             await ours.close()
+
+    run(body())
+
+
+def test_reset_of_a_group_the_official_client_started_at_the_tail(server, manager, scope) -> None:
+    stream = unique("st")
+    assert manager.create_stream(scope, stream, 1) is True
+    write_events(manager, scope, stream, keyed_events(10, tag="old"))
+    name = unique("rg")
+    manager.create_reader_group(name, scope, stream, True)  # from the tail
+    new = keyed_events(10, tag="new")
+    write_events(manager, scope, stream, new)
+
+    async def body() -> None:
+        async with Client(server.controller_uri) as client:
+            group: ReaderGroup = await client.reader_group(name, scope)
+            reader: EventReader[bytes] = await group.create_reader("ours-1")
+            got: list[bytes] = []
+            while len(got) < len(new):
+                read = await reader.read_next_event(timeout=30.0)
+                assert read is not None
+                got.append(read.data)
+            assert got == new  # the tail at creation: none of the older events
+            with pytest.raises(errors.InterfaceError, match="tail"):
+                await group.reset()  # where the tail was is not recorded
+            head = (await client.stream_info(scope, stream)).head
+            await group.reset([head])
+            again: list[bytes] = []
+            while len(again) < 20:
+                read = await reader.read_next_event(timeout=30.0)
+                assert read is not None
+                again.append(read.data)
+            assert again == keyed_events(10, tag="old") + new
+            await reader.close()
 
     run(body())

@@ -335,15 +335,20 @@ class ReaderGroup:
         streams: list[str] = list(state.config.get("streams", []))
         if isinstance(target, Checkpoint):
             positions = dict(target.segment_positions)
-        elif target is None:
-            positions = start
         else:
             cuts = cut_map(target, "reset")
             positions = {}
             for stream_name in streams:
                 cut = cuts.pop(stream_name, None)
                 if cut is None:
-                    positions.update({s: o for s, o in start.items() if stream_of(s) == stream_name})
+                    own = {s: o for s, o in start.items() if stream_of(s) == stream_name}
+                    if not own and stream_name in state.config.get("tail_started", []):
+                        raise errors.InterfaceError(
+                            f"the official client started this group at the tail of {stream_name} and did not record "
+                            "where that was: reset it to a stream cut"
+                        )
+                    # No start positions: a group the official client created from the head.
+                    positions.update(own or await self._head(stream_name))
                 elif cut.is_unbounded:
                     positions.update(await self._head(stream_name))
                 else:

@@ -175,13 +175,24 @@ def config_of_rust(value: Any) -> dict:
     v1 = value.get("V1", {}) if isinstance(value, dict) else {}
     streams: list[str] = []
     start: dict[str, int] = {}
+    tail_started: list[str] = []  # started at the tail: the positions then are not recorded
     for ss, cut in (v1.get("starting_stream_cuts") or {}).items():
-        streams.append(f"{ss['scope']['name']}/{ss['stream']['name']}")
+        stream = f"{ss['scope']['name']}/{ss['stream']['name']}"
+        streams.append(stream)
         if isinstance(cut, dict) and "V1" in cut:
             for seg, offset in (cut["V1"].get("positions") or {}).items():
                 start[segment_name(seg)] = int(offset)
+        elif cut == "Tail":
+            tail_started.append(stream)
     refresh = v1.get("group_refresh_time_millis", 3000) / 1000.0
-    return {"streams": sorted(streams), "start": start, "end": {}, "generation": 0, "group_refresh_time": refresh}
+    return {
+        "streams": sorted(streams),
+        "start": start,
+        "end": {},
+        "generation": 0,
+        "group_refresh_time": refresh,
+        "tail_started": sorted(tail_started),
+    }
 
 
 # -- table <-> state ----------------------------------------------------------------------------

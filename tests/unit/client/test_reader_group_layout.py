@@ -303,3 +303,12 @@ def test_tombstones_of_our_own_keys_are_collectable_only() -> None:
     collectable = {cbor.loads(k) for k in state.tombstones}
     assert collectable == {"10py_readers/ours"}  # not 17assigned_segments/ours, 16distance_to_tail/ours
     assert table.value("assigned_segments", "ours")[0] == layout.TOMBSTONE
+
+
+def test_start_of_groups_the_official_client_created() -> None:
+    stream = layout.scoped_stream("sc/st")
+    for start, tail_started in (("Unbounded", []), ("Tail", ["sc/st"])):
+        config = {"V1": {"group_refresh_time_millis": 500, "starting_stream_cuts": {stream: start}}}
+        ours = layout.config_of_rust(cbor.loads(cbor.dumps(config)))
+        assert ours["streams"] == ["sc/st"] and ours["start"] == {} and ours["group_refresh_time"] == 0.5
+        assert ours["tail_started"] == tail_started
