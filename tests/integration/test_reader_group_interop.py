@@ -17,8 +17,9 @@ from typing import Any, TypeVar
 
 import pytest
 
-from pravega import errors
+from pravega import errors, naming
 from pravega.aio import Client, EventReader, ReaderGroup
+from pravega.client.segment_reader import SegmentClient
 
 pravega_client = pytest.importorskip("pravega_client")
 
@@ -389,5 +390,22 @@ def test_reset_of_a_group_the_official_client_started_at_the_tail(server, manage
                 again.append(read.data)
             assert again == keyed_events(10, tag="old") + new
             await reader.close()
+
+    run(body())
+
+
+def test_a_group_in_the_earlier_format_gets_a_clear_error(server, scope) -> None:
+    name = unique("rg")
+
+    async def body() -> None:
+        async with Client(server.controller_uri) as client:
+            segments = SegmentClient(client.ctx)
+            with pytest.raises(errors.NoSuchReaderGroupError) as plain:
+                await client.reader_group(name, scope)
+            assert "earlier version" not in str(plain.value)
+            # The state table of the earlier versions, as they created it.
+            await segments.create_table(naming.reader_group_state_segment(scope, name))
+            with pytest.raises(errors.NoSuchReaderGroupError, match="earlier version"):
+                await client.reader_group(name, scope)
 
     run(body())

@@ -202,11 +202,24 @@ class ReaderGroup:
                     break
                 token = next_token
         except errors.NoSuchSegmentError:
-            raise errors.NoSuchReaderGroupError(f"no reader group {self.scope}/{self.name}") from None
+            raise await self._no_such_group() from None
         state = rgs.state_from_entries(raw)
         if state is None:
             raise errors.NoSuchReaderGroupError(f"no reader group {self.scope}/{self.name}")
         return state
+
+    async def _no_such_group(self) -> errors.NoSuchReaderGroupError:
+        """The error for a missing group; it names the state of an earlier version of this
+        client (another table, not read any more) if that exists."""
+        message = f"no reader group {self.scope}/{self.name}"
+        try:
+            await self.segments.info(naming.reader_group_state_segment(self.scope, self.name))
+        except errors.PravegaError:
+            return errors.NoSuchReaderGroupError(message)
+        return errors.NoSuchReaderGroupError(
+            f"{message}: there is one in the format of an earlier version of this client, which is not read any "
+            "more (it now shares groups with the official client); create the group again"
+        )
 
     async def _config_version(self) -> tuple[int, ...]:
         """The version of the whole state (its version markers), read cheaply."""
