@@ -409,3 +409,45 @@ def test_a_group_in_the_earlier_format_gets_a_clear_error(server, scope) -> None
                 await client.reader_group(name, scope)
 
     run(body())
+
+
+def test_two_readers_of_each_client_while_events_keep_coming(server, manager, scope) -> None:
+    stream = unique("st")
+    assert manager.create_stream(scope, stream, 8) is True
+    name = unique("rg")
+    batches = [keyed_events(150, keys=32, tag=f"b{n}-") for n in range(8)]
+
+    async def body() -> None:
+        async with Client(server.controller_uri) as client:
+            group = await client.create_reader_group(name, scope, [stream], group_refresh_time=REFRESH)
+            ours: list[EventReader[bytes]] = [await group.create_reader(f"ours-{i}") for i in range(2)]
+            officials = [
+                manager.create_reader_group(name, scope, stream).create_reader(f"official-{i}") for i in range(2)
+            ]
+            reads = Reads()
+            tasks = [asyncio.ensure_future(drive_ours(r, reads)) for r in ours]
+            tasks += [asyncio.ensure_future(drive_official(r, reads)) for r in officials]
+            writer: Any = await client.create_writer(scope, stream)
+            written: list[bytes] = []
+            try:
+                for batch in batches:
+                    for e in batch:
+                        await writer.write(e, e.split(b":")[0].decode())
+                    await writer.flush()
+                    written += batch
+                    await asyncio.sleep(0.3)
+                await until(lambda: reads.has(written) or any(t.done() for t in tasks), "every event")
+                assert not any(t.done() for t in tasks), [t.result() for t in tasks if t.done()]
+                await asyncio.sleep(2.0)
+            finally:
+                reads.stop.set()
+                await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 30)
+                await writer.close()
+            assert reads.all() == Counter(written)
+            assert reads.ours and reads.official
+            for r in officials:
+                r.reader_offline()
+            for r in ours:
+                await r.close()
+
+    run(body())
