@@ -14,7 +14,10 @@ from .app import PravegaServer, ServerConfig
 from .controller.autoscale import AutoScaleConfig
 from .controller.retention import RetentionConfig
 from .service.segment_store import StoreConfig
+from .storage import repair
 from .storage.rates import DEFAULT_WINDOWS
+from .storage.wal.format import DEFAULT_FILE_SIZE
+from .storage.wal.reader import CorruptLogError
 
 READY_PREFIX = "pravega-server ready:"
 
@@ -62,6 +65,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-fsync",
         action="store_true",
         help="do not fsync before acknowledging (faster, loses data on power failure)",
+    )
+    p.add_argument(
+        "--log-file-size",
+        type=int,
+        default=DEFAULT_FILE_SIZE,
+        metavar="BYTES",
+        help=f"size at which the log moves to a new file (default {DEFAULT_FILE_SIZE})",
     )
     p.add_argument(
         "--tail-read-wait",
@@ -118,6 +128,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if not 0 < args.tail_read_wait < 30:
         p.error("--tail-read-wait must be between 0 and 30 seconds (clients time out after 30 s)")
+    if args.log_file_size < 4096:
+        p.error("--log-file-size must be at least 4096 bytes")
     if args.max_txn_lease_ms <= 0:
         p.error("--max-txn-lease-ms must be positive")
     if args.retention_interval <= 0:
@@ -172,6 +184,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         advertised_host=args.advertised_host,
         advertised_port=args.advertised_port,
         fsync=not args.no_fsync,
+        log_file_size=args.log_file_size,
         store=StoreConfig(tail_read_wait=args.tail_read_wait),
         max_txn_lease_ms=args.max_txn_lease_ms,
         autoscale=autoscale_config(args),
@@ -183,7 +196,7 @@ async def run(config: ServerConfig) -> int:
     server = PravegaServer(config)
     try:
         await server.start()
-    except OSError as exc:
+    except (OSError, CorruptLogError) as exc:
         print(f"pravega-server: cannot start: {exc}", file=sys.stderr)
         await server.stop(0)
         return 1
@@ -207,7 +220,23 @@ async def run(config: ServerConfig) -> int:
     return code
 
 
+def repair_main(argv: list[str]) -> None:
+    """``pravega-server repair --data-dir DIR``: salvage a damaged log (see storage/repair.py)."""
+    p = argparse.ArgumentParser(
+        prog="pravega-server repair",
+        description="Salvage every valid record of a damaged log, report what was lost and keep the damaged "
+        "log under DIR/damaged/. Run it while the server is stopped.",
+    )
+    p.add_argument("--data-dir", type=Path, required=True, help="the server's data directory")
+    args = p.parse_args(argv)
+    logging.basicConfig(level="WARNING", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    sys.exit(repair.main(args.data_dir))
+
+
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["repair"]:
+        repair_main(argv[1:])
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

@@ -8,7 +8,9 @@ command line (``pravega-server``, see ``__main__``).
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +22,8 @@ from .controller.retention import RetentionConfig
 from .controller.service import ControllerService
 from .service.segment_store import SegmentStore, StoreConfig
 from .storage.engine import Engine
-from .transport.tcp import start_tcp
+from .storage.wal.format import DEFAULT_FILE_SIZE
+from .transport.tcp import bind_listener, start_tcp
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,8 @@ class ServerConfig:
     max_txn_lease_ms: int = 600_000
     autoscale: AutoScaleConfig = field(default_factory=AutoScaleConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    #: Size at which the log moves to a new file.
+    log_file_size: int = DEFAULT_FILE_SIZE
 
 
 class PravegaServer:
@@ -52,12 +57,33 @@ class PravegaServer:
         self.controller_port = 0
         self.segment_store_port = 0
         self._fatal = asyncio.Event()
+        self._sock: socket.socket | None = None
 
     async def start(self) -> None:
         cfg = self.config
-        self.engine = await Engine.open(cfg.data_dir, fsync=cfg.fsync, on_fatal=lambda exc: self._fatal.set())
+        # Ports first, exclusively: a second server on a taken port fails here, before it
+        # touches the data directory.
+        self._sock = bind_listener(cfg.host, cfg.segment_store_port)
+        self._grpc = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+                ("grpc.max_send_message_length", 64 * 1024 * 1024),
+                ("grpc.so_reuseport", 0),  # gRPC shares ports by default: two controllers would alternate
+            ]
+        )
+        where = f"{cfg.host}:{cfg.controller_port}"
+        try:
+            self.controller_port = self._grpc.add_insecure_port(f"{_grpc_host(cfg.host)}:{cfg.controller_port}")
+        except RuntimeError as exc:
+            raise OSError(errno.EADDRINUSE, f"cannot bind the controller to {where}: {exc}") from None
+        if self.controller_port == 0:
+            raise OSError(errno.EADDRINUSE, f"cannot bind the controller to {where} (address already in use?)")
+        self.engine = await Engine.open(
+            cfg.data_dir, fsync=cfg.fsync, file_size=cfg.log_file_size, on_fatal=lambda exc: self._fatal.set()
+        )
         store = SegmentStore(self.engine, cfg.store)
-        self._tcp, self._connections = await start_tcp(store, cfg.host, cfg.segment_store_port)
+        sock, self._sock = self._sock, None
+        self._tcp, self._connections = await start_tcp(store, cfg.host, cfg.segment_store_port, sock=sock)
         self.segment_store_port = self._tcp.sockets[0].getsockname()[1]
         self.controller = ControllerService(
             self.engine,
@@ -71,19 +97,13 @@ class PravegaServer:
             retention=cfg.retention,
         )
         await self.controller.start()
-        self._grpc = grpc.aio.server(
-            options=[
-                ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-                ("grpc.max_send_message_length", 64 * 1024 * 1024),
-            ]
-        )
         add_to_server(self._grpc, self.controller)
-        self.controller_port = self._grpc.add_insecure_port(f"{_grpc_host(cfg.host)}:{cfg.controller_port}")
-        if self.controller_port == 0:
-            raise OSError(f"cannot bind the controller to {cfg.host}:{cfg.controller_port}")
         await self._grpc.start()
 
     async def stop(self, grace: float = 1.0) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
         if self._grpc is not None:
             await self._grpc.stop(grace)
             self._grpc = None

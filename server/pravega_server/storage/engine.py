@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from . import errors
+from .lock import DataDirLock
 from .ops import (
     APPEND_HEADER,
     NO_VERSION,
@@ -38,10 +39,11 @@ from .ops import (
     decode_batch,
     encode_batch,
 )
+from .repair_files import finish_repair
 from .segments import MIN_EVENT_NUMBER, Segment, Table
 from .wal import format as fmt
 from .wal.reader import Record, scan
-from .wal.writer import WalWriter
+from .wal.writer import LogUnavailable, WalWriter
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,9 @@ class _MemoryLog:
     def durable_lsn(self) -> int:
         return self.lsn
 
-    def write(self, rtype: int, parts: list) -> tuple[None, None, int]:
+    unavailable: str | None = None
+
+    def write(self, rtype: int, parts: list, *, reserve_ok: bool = False) -> tuple[None, None, int]:
         self.lsn += 1
         return None, None, self.lsn
 
@@ -88,6 +92,7 @@ class Engine:
         self._read_fds: dict[int, int] = {}
         self.log: WalWriter | _MemoryLog
         self.fatal: BaseException | None = None
+        self._lock: DataDirLock | None = None
 
     # -- life cycle ----------------------------------------------------------------
 
@@ -98,45 +103,62 @@ class Engine:
         *,
         fsync: bool = True,
         file_size: int = fmt.DEFAULT_FILE_SIZE,
-        tolerate_corruption: bool = False,
-        on_fatal: Callable[[BaseException], None] | None = None,
+        from_lsn: int = 0,
+        on_fatal: Callable[[BaseException], None] | None = None,  # unused: the log no longer fails for good
         preallocate: bool = True,
+        lock: bool = True,
     ) -> Engine:
+        """Recover the store from ``data_dir`` (None: in memory).
+
+        Takes the data directory's lock (:class:`~.lock.DataDirLocked` if another process
+        holds it) and raises :class:`~.wal.reader.CorruptLogError` without changing
+        anything if the log is damaged below what it proves durable (see ``wal.reader``).
+        """
         loop = asyncio.get_running_loop()
         engine = cls(data_dir, loop, fsync)
         if data_dir is None:
             engine.log = _MemoryLog(loop)
             return engine
         data_dir.mkdir(parents=True, exist_ok=True)
+        if lock:
+            engine._lock = DataDirLock.acquire(data_dir)
+        try:
+            engine._recover(data_dir, from_lsn, file_size, preallocate)
+        except BaseException:
+            engine._release_lock()
+            raise
+        return engine
+
+    def _recover(self, data_dir: Path, from_lsn: int, file_size: int, preallocate: bool) -> None:
         wal_dir = data_dir / "wal"
+        finish_repair(data_dir)
         wal_dir.mkdir(exist_ok=True)
-        recovery = scan(wal_dir, engine._replay, tolerate_corruption=tolerate_corruption, report=log.warning)
+        recovery = scan(wal_dir, self._replay, from_lsn=from_lsn, report=log.info)
         if recovery.records:
-            log.info("recovered %d records (%d segments)", recovery.records, len(engine.segments))
-
-        def fatal(exc: BaseException) -> None:
-            engine.fatal = exc
-            log.critical("the log failed, nothing more can be acknowledged: %s", exc)
-            if on_fatal is not None:
-                on_fatal(exc)
-
-        engine.log = WalWriter(
+            log.info("recovered %d records (%d segments)", recovery.records, len(self.segments))
+        self.log = WalWriter(
             wal_dir,
             recovery.next_lsn,
-            tail_base=recovery.tail_base,
-            loop=loop,
-            fsync=fsync,
+            # A format-1 tail file is left as it is: new records go to a format-2 file.
+            tail_base=None if recovery.tail_is_v1 else recovery.tail_base,
+            loop=self.loop,
+            fsync=self.fsync,
             file_size=file_size,
-            on_fatal=fatal,
             preallocate=preallocate,
+            durable_lsn=recovery.durable_lsn,
         )
-        return engine
 
     def close(self) -> None:
         self.log.close()
         for fd in self._read_fds.values():
             os.close(fd)
         self._read_fds.clear()
+        self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     # -- queries (pending view unless stated) --------------------------------------
 
@@ -215,7 +237,10 @@ class Engine:
             raise errors.BadOffset(seg.name, expected_offset, seg.length)
         previous = seg.writers.get(writer_id, MIN_EVENT_NUMBER)
         head = APPEND_HEADER.pack(seg.id, writer_id >> 64, writer_id & _U64, last_event_number)
-        base, where, end = self.log.write(fmt.RecordType.APPEND, [head, data])
+        try:
+            base, where, end = self.log.write(fmt.RecordType.APPEND, [head, data])
+        except LogUnavailable as exc:
+            raise errors.StorageUnavailable(seg.name, str(exc)) from exc
         size = len(data)
         if size == 0:
             extent = None
@@ -250,7 +275,13 @@ class Engine:
         if self.fatal is not None:
             raise RuntimeError("the store failed and is read-only") from self.fatal
         self._validate(ops)
-        _, _, end = self.log.write(fmt.RecordType.BATCH, encode_batch(ops))
+        # Control operations may use the log's reserve (a full disk must not stop a
+        # truncate, seal or delete that frees space); table updates carry user data.
+        reserve_ok = not any(isinstance(op, TableUpdate) for op in ops)
+        try:
+            _, _, end = self.log.write(fmt.RecordType.BATCH, encode_batch(ops), reserve_ok=reserve_ok)
+        except LogUnavailable as exc:
+            raise errors.StorageUnavailable(_op_segment(ops[0]), str(exc)) from exc
         touched = [self._touched(op) for op in ops]
         results = [self._apply(op) for op in ops]
         fut = self.loop.create_future()
@@ -407,6 +438,14 @@ class Engine:
                 self._make_durable(op, seg, result)
             return
         raise errors.InvalidArgument("wal", f"unknown record type {record.rtype}")
+
+
+def _op_segment(op: Op) -> str:
+    for attr in ("name", "target", "key"):
+        value = getattr(op, attr, None)
+        if isinstance(value, str):
+            return value
+    return "log"
 
 
 def _check_table_offset(name: str, table: Table, offset: int) -> None:

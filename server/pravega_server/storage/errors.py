@@ -50,3 +50,7 @@ class TableKeyBadVersion(StoreError):
 
 class TableNotEmpty(StoreError):
     pass
+
+
+class StorageUnavailable(StoreError):
+    """The store cannot take data now (e.g. the log is full until tier 2 catches up): retry."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import struct
 from typing import Any
 
@@ -57,6 +58,9 @@ class _Writer:
 
 
 class WireConnection(asyncio.Protocol):
+    #: Set once an append was refused for lack of storage: later blocks are refused too.
+    _storage_failed = False
+
     def __init__(self, store: SegmentStore, connections: set[WireConnection]) -> None:
         self.store = store
         self.engine = store.engine
@@ -322,6 +326,11 @@ class WireConnection(asyncio.Protocol):
         seg = writer.segment
         previous = seg.writers.get(writer_id, MIN_EVENT_NUMBER)
         slot = self._slot()
+        if self._storage_failed:
+            # A later block must not be stored after an earlier one was refused: the resend
+            # of the refused block would then look like a duplicate and be dropped.
+            self._fill(slot, c.ErrorMessage(request_id, seg.name, "storage unavailable", ILLEGAL_ARGUMENT), close=True)
+            return
         if last <= previous:
             # Already stored (a resend after reconnect): acknowledge once durable.
             self.engine.log.barrier(
@@ -351,6 +360,10 @@ class WireConnection(asyncio.Protocol):
             self._fill(slot, c.ConditionalCheckFailed(writer_id, last, request_id))
         except errors.SegmentSealed:
             self._fill(slot, c.SegmentIsSealed(request_id, seg.name, "", seg.length))
+        except errors.StorageUnavailable as exc:
+            # Disk full or failing: the writer reconnects and resends (nothing was stored).
+            self._storage_failed = True
+            self._fill(slot, c.ErrorMessage(request_id, seg.name, str(exc), ILLEGAL_ARGUMENT), close=True)
         except errors.StoreError as exc:
             self._fill(slot, c.ErrorMessage(request_id, seg.name, str(exc), ILLEGAL_ARGUMENT))
 
@@ -395,14 +408,31 @@ def _error_frame(message: str) -> bytes:
     return encode(c.ErrorMessage(-1, "", message[:1000], UNSPECIFIED))
 
 
-async def start_tcp(store: SegmentStore, host: str, port: int) -> tuple[asyncio.AbstractServer, set[WireConnection]]:
+async def start_tcp(
+    store: SegmentStore, host: str, port: int, *, sock: socket.socket | None = None
+) -> tuple[asyncio.AbstractServer, set[WireConnection]]:
+    """Serve the wire protocol on ``host:port``, or on ``sock`` (bound and listening already,
+    see :func:`bind_listener`)."""
     connections: set[WireConnection] = set()
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(
-        lambda: WireConnection(store, connections),
-        host,
-        port,
-        reuse_address=True,
-        backlog=1024,
-    )
+    if sock is None:
+        sock = bind_listener(host, port)
+    server = await loop.create_server(lambda: WireConnection(store, connections), sock=sock, backlog=1024)
     return server, connections
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    """An exclusive listening socket: SO_REUSEADDR (restart over TIME_WAIT) but never
+    SO_REUSEPORT, so a second server on the same port fails with EADDRINUSE."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(1024)
+    except OSError as exc:
+        sock.close()
+        raise OSError(exc.errno, f"cannot bind the segment store to {host}:{port}: {exc.strerror}") from None
+    sock.setblocking(False)
+    return sock

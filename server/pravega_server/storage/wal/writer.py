@@ -1,6 +1,6 @@
-"""Append-only log writer with group commit.
+"""Append-only log writer with group commit that survives full disks and failed syncs.
 
-Records are written to the page cache on the event-loop thread (``os.writev``, no
+Records are written to the page cache on the event-loop thread (``os.pwritev``, no
 extra copy of the payload) and made durable by one background thread that calls
 ``fdatasync``. Everything written while one sync runs is covered by the next, so
 under load many records share one sync (group commit). Callers register a callback
@@ -9,18 +9,28 @@ that covers it has finished.
 
 The tail file is kept zero-filled ahead of the write position (``preallocate``): a
 record then overwrites allocated blocks inside the file's size, and ``fdatasync``
-flushes data only, without journaling a new size or new extents. Measured here
-that cuts the sync's p99 several-fold. Recovery reads an all-zero header as the end.
+flushes data only. The preallocated space is also the *reserve*: when the disk is full
+(preallocation fails), appends may not use the last :data:`format.RESERVE` bytes, so
+control operations that free space can still be logged. Preallocation is retried with
+backoff and appends resume by themselves once space is back.
 
-A failed write or sync is fatal: after ``fsync`` has reported an error the kernel may
-have dropped the dirty pages, so nothing can be acknowledged any more. The writer
-reports it through ``on_fatal`` and refuses further writes.
+Write errors never stop the server: a failed write is reported to its caller as
+:class:`LogUnavailable` (the next write tries again). A failed sync is not retried
+blindly (after an fsync error the kernel may have dropped the dirty pages, "fsyncgate"):
+every record written since the last good sync is kept in memory until synced, written
+again from memory, then synced again, with backoff; nothing is acknowledged meanwhile.
+
+After a sync, if the log stays idle, a small marker record carrying the new durable
+LSN is written and synced, so the proof that the last records were synced (and maybe
+acknowledged) is itself on disk; recovery relies on it to tell corruption from a torn tail.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import errno
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -28,19 +38,30 @@ from pathlib import Path
 
 from . import format as fmt
 
+log = logging.getLogger(__name__)
+
 Callback = Callable[[], None]
 _ZEROS = memoryview(bytes(fmt.PREALLOCATE_CHUNK))
+#: An idle log writes its proof-of-sync marker this long after the last sync.
+MARKER_DELAY = 0.02
+_RETRY_FIRST = 0.05
+_RETRY_MAX = 1.0
+_SPACE_ERRORS = (errno.ENOSPC, errno.EDQUOT)
 
 
 class LogClosedError(RuntimeError):
     pass
 
 
+class LogUnavailable(RuntimeError):
+    """The log cannot take this record now (disk full, write or sync error): retry later."""
+
+
 class WalWriter:
     """Writes records to the tail file of a log directory.
 
     ``start_lsn`` is the LSN just after the last valid record found by recovery; the
-    tail file must already be cut back to it.
+    tail file must already be cut back to it (``tail_base=None`` starts a new file).
     """
 
     def __init__(
@@ -54,21 +75,33 @@ class WalWriter:
         file_size: int = fmt.DEFAULT_FILE_SIZE,
         on_fatal: Callable[[BaseException], None] | None = None,
         preallocate: bool = True,
+        durable_lsn: int | None = None,
     ) -> None:
         self._dir = directory
         self._loop = loop
         self._fsync = fsync
         self._file_size = file_size
-        self._on_fatal = on_fatal
+        self._on_fatal = on_fatal  # kept for callers; the writer no longer fails for good
         self._lsn = start_lsn  # next byte to write
         self._durable = start_lsn
         self._requested = start_lsn  # highest LSN somebody waits for
+        self._synced = start_lsn  # highest LSN the sync thread has synced
+        self._proven = start_lsn if durable_lsn is None else durable_lsn  # highest synced_lsn written
+        self._data_end = start_lsn  # end of the last non-marker record
         self._waiters: collections.deque[tuple[int, Callback]] = collections.deque()
+        # Records written but not known synced: (fd, file offset, parts, end LSN).
+        self._unsynced: collections.deque[tuple[int, int, list[bytes | memoryview], int]] = collections.deque()
         self._cond = threading.Condition()
         self._closed = False
-        self._failed: BaseException | None = None
+        self._paused = False  # the sync thread waits for the loop to re-write after a failed sync
+        self._sync_error: OSError | None = None
+        self._space_error: OSError | None = None
+        self._write_error: OSError | None = None
+        self._retry_delay = _RETRY_FIRST
+        self._space_retry: asyncio.TimerHandle | None = None
+        self._marker_pending = False
         self._fd = -1
-        self._retired: list[int] = []
+        self._old_fds: list[int] = []  # closed files not yet covered by a sync
         self._base = start_lsn
         self._preallocate = preallocate
         self._allocated = 0  # size of the tail file (zeros beyond the write position)
@@ -79,46 +112,136 @@ class WalWriter:
             path = directory / fmt.file_name(tail_base)
             self._fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
             self._allocated = os.fstat(self._fd).st_size
-            self._extend(self._lsn - self._base)
+        self._try_extend(self._lsn - self._base)
         self._thread = threading.Thread(target=self._sync_loop, name="wal-sync", daemon=True)
         self._thread.start()
+        if self._proven < self._data_end:
+            self._prove_recovered()
+
+    def _prove_recovered(self) -> None:
+        """Recovered records the log does not prove durable (the process died before its
+        marker): sync them (they may still be only in the page cache) and write the proof."""
+        try:
+            if self._fsync:
+                os.fdatasync(self._fd)
+        except OSError as exc:
+            log.error("sync of the recovered log failed (%s)", exc)
+            return
+        self._loop.call_soon(self._write_marker)
 
     # -- file handling -------------------------------------------------------------
 
     def _open_new(self, base: int) -> None:
         path = self._dir / fmt.file_name(base)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-        if self._fsync:
-            dir_fd = os.open(self._dir, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+        try:
+            if self._fsync:
+                _fsync_dir(self._dir)
+        except OSError:
+            os.close(fd)
+            os.unlink(path)
+            raise
         self._fd = fd
         self._base = base
         self._allocated = 0
-        self._extend(0)
+
+    def _limit(self) -> int:
+        """Preallocation stops here: the file size plus the reserve, so a file that cannot
+        be followed by a new one (disk full) still has the reserve."""
+        return self._file_size + fmt.RESERVE
 
     def _extend(self, position: int) -> None:
         """Keep at least PREALLOCATE_AHEAD zero bytes beyond ``position`` in the tail file."""
         if not self._preallocate:
             return
-        # Never beyond the size at which the log moves to a new file.
-        while self._allocated - position < fmt.PREALLOCATE_AHEAD and self._allocated < self._file_size:
-            chunk = _ZEROS[: self._file_size - self._allocated]
-            os.pwrite(self._fd, chunk, self._allocated)
-            self._allocated += len(chunk)
+        while self._allocated - position < fmt.PREALLOCATE_AHEAD and self._allocated < self._limit():
+            chunk = _ZEROS[: self._limit() - self._allocated]
+            written = os.pwrite(self._fd, chunk, self._allocated)
+            if written <= 0:
+                raise OSError(errno.ENOSPC, "short write while preallocating the log")
+            self._allocated += written
 
-    def _roll(self) -> None:
-        """Start a new file. The old one is synced here so the sync thread only ever
-        has one file to care about."""
-        old = self._fd
-        with self._cond:
-            if self._fsync:
+    def _try_extend(self, position: int) -> bool:
+        try:
+            self._extend(position)
+        except OSError as exc:
+            self._on_space_error(exc)
+            return False
+        return True
+
+    def _try_roll(self) -> None:
+        """Start a new file; on failure (disk full) keep writing into the old one's reserve."""
+        old, old_base, old_allocated = self._fd, self._base, self._allocated
+        if self._fsync:
+            # The old file is complete on disk before the next one exists, so a log file
+            # shorter than where the next one starts is never a crash: recovery calls it
+            # corruption. On failure the sync thread meets the error too and re-writes.
+            try:
                 os.fdatasync(old)
+            except OSError as exc:
+                log.error("sync of a full log file failed (%s): not moving to a new file yet", exc)
+                return
+        try:
             self._open_new(self._lsn)
-        # The sync thread may still hold the old descriptor; it is closed with the log.
-        self._retired.append(old)
+        except OSError as exc:
+            self._on_space_error(exc)
+            return
+        try:
+            self._extend(0)
+        except OSError as exc:
+            os.close(self._fd)
+            os.unlink(self._dir / fmt.file_name(self._base))
+            self._fd, self._base, self._allocated = old, old_base, old_allocated
+            self._on_space_error(exc)
+            return
+        new = self._fd
+        with self._cond:
+            self._old_fds.append(old)
+            self._fd = new
+        try:
+            os.ftruncate(old, self._lsn - old_base)  # give the old file's unused zeros back
+        except OSError:
+            pass
+
+    # -- space ---------------------------------------------------------------------
+
+    def _log_files(self) -> list[int]:
+        bases = []
+        for entry in os.listdir(self._dir):
+            base = fmt.parse_file_name(entry)
+            if base is not None:
+                bases.append(base)
+        return sorted(bases)
+
+    def delete_files_before(self, lsn: int) -> int:
+        """Delete closed log files whose records all end at or before ``lsn``; returns bytes freed.
+
+        A file's records end where the next file starts, so a closed file goes once the
+        next one's base is at or below ``lsn``. The tail file is never deleted.
+        """
+        bases = self._log_files()
+        freed = 0
+        deleted = False
+        for base, next_base in zip(bases, bases[1:]):
+            if next_base > lsn or base == self._base:
+                break
+            path = self._dir / fmt.file_name(base)
+            freed += path.stat().st_size
+            path.unlink()
+            deleted = True
+        if deleted:
+            _fsync_dir(self._dir)
+        return freed
+
+    def disk_usage(self) -> int:
+        """Bytes of log files in the directory (preallocated space included)."""
+        total = 0
+        for base in self._log_files():
+            try:
+                total += (self._dir / fmt.file_name(base)).stat().st_size
+            except FileNotFoundError:
+                pass
+        return total
 
     @property
     def lsn(self) -> int:
@@ -134,37 +257,71 @@ class WalWriter:
         """(base LSN of the tail file, offset of the next record in it)."""
         return self._base, self._lsn - self._base
 
+    @property
+    def unavailable(self) -> str | None:
+        """Why appends are refused now, or None."""
+        if self._sync_error is not None:
+            return f"the log's disk failed a sync ({self._sync_error.strerror}); retrying"
+        if self._space_error is not None and self._room() < fmt.RESERVE:
+            return f"the log's disk is {_state(self._space_error)} ({self._space_error.strerror}); retrying"
+        return None
+
+    def _room(self) -> int:
+        if not self._preallocate:
+            return fmt.RESERVE if self._space_error is None else 0
+        return self._allocated - (self._lsn - self._base)
+
     # -- writing -------------------------------------------------------------------
 
-    def write(self, rtype: int, parts: list[bytes | memoryview]) -> tuple[int, int, int]:
+    def write(self, rtype: int, parts: list[bytes | memoryview], *, reserve_ok: bool = False) -> tuple[int, int, int]:
         """Write one record; returns (file base LSN, file offset of the payload, end LSN).
 
-        The record is not durable yet: pass the end LSN to :meth:`when_durable`.
+        The record is not durable yet: pass the end LSN to :meth:`when_durable`. Raises
+        :class:`LogUnavailable` when it cannot be written now; ``reserve_ok`` lets it use
+        the space kept for control operations (a full disk).
         """
-        if self._failed is not None or self._closed:
-            raise LogClosedError("the log is closed") from self._failed
-        if self._lsn - self._base >= self._file_size:
-            self._roll()
-        head = fmt.header(rtype, parts)
-        size = len(head) + sum(len(p) for p in parts)
-        if size - fmt.HEADER_SIZE > fmt.MAX_RECORD_SIZE:
-            raise ValueError(f"record of {size} bytes exceeds the log's limit")
+        if self._closed:
+            raise LogClosedError("the log is closed")
+        if self._sync_error is not None:
+            raise LogUnavailable(self.unavailable)
+        payload = sum(len(p) for p in parts)
+        if payload > fmt.MAX_RECORD_SIZE:
+            raise ValueError(f"record of {payload} bytes exceeds the log's limit")
+        size = fmt.HEADER_SIZE + payload
+        if self._lsn - self._base >= self._file_size and self._space_error is None:
+            self._try_roll()
         offset = self._lsn - self._base
-        payload_offset = offset + fmt.HEADER_SIZE
+        if self._preallocate:
+            if self._space_error is None and self._allocated - (offset + size) < fmt.PREALLOCATE_AHEAD // 2:
+                self._try_extend(offset + size)
+            if self._space_error is not None:
+                room = self._allocated - (offset + size)
+                if room < (0 if reserve_ok else fmt.RESERVE):
+                    raise LogUnavailable(
+                        f"the log's disk is {_state(self._space_error)} ({self._space_error.strerror}): "
+                        + ("retrying" if reserve_ok else "appends are refused until space is back")
+                    )
+        elif self._space_error is not None and not reserve_ok:
+            raise LogUnavailable(
+                f"the log's disk is {_state(self._space_error)} ({self._space_error.strerror}); retrying"
+            )
+        head = fmt.header(self._lsn, rtype, self._durable, parts)
+        vec: list[bytes | memoryview] = [head, *parts]
         try:
-            vec = [head, *parts]
-            written = os.pwritev(self._fd, vec, offset)
-            while written < size:  # short writes are rare but legal
-                rest = b"".join(bytes(p) for p in vec)[written:]
-                written += os.pwrite(self._fd, rest, offset + written)
-            self._allocated = max(self._allocated, offset + size)
-            if self._allocated - (offset + size) < fmt.PREALLOCATE_AHEAD // 2:
-                self._extend(offset + size)
+            _pwrite_all(self._fd, vec, offset, size)
         except OSError as exc:
-            self._fail(exc)
-            raise LogClosedError("write to the log failed") from exc
+            self._on_write_error(exc)
+            raise LogUnavailable(f"write to the log failed ({exc.strerror}); retrying") from exc
+        if self._write_error is not None:
+            log.warning("writes to the log work again")
+            self._write_error = None
+        self._allocated = max(self._allocated, offset + size)
+        self._proven = max(self._proven, self._durable)
         self._lsn += size
-        return self._base, payload_offset, self._lsn
+        if rtype != fmt.RecordType.MARKER:
+            self._data_end = self._lsn
+        self._unsynced.append((self._fd, offset, vec, self._lsn))
+        return self._base, offset + fmt.HEADER_SIZE, self._lsn
 
     def when_durable(self, lsn: int, callback: Callback) -> None:
         """Run ``callback`` on the loop thread once everything before ``lsn`` is synced."""
@@ -172,6 +329,9 @@ class WalWriter:
             callback()
             return
         self._waiters.append((lsn, callback))
+        self._request(lsn)
+
+    def _request(self, lsn: int) -> None:
         if lsn > self._requested:
             with self._cond:
                 self._requested = lsn
@@ -181,49 +341,146 @@ class WalWriter:
         """Run ``callback`` once everything written so far is durable."""
         self.when_durable(self._lsn, callback)
 
+    # -- errors and retries (loop thread) --------------------------------------------
+
+    def _on_space_error(self, exc: OSError) -> None:
+        if self._space_error is None:
+            log.error(
+                "the log's disk is %s (%s): appends are refused, control operations use the reserve; "
+                "retrying until space is back",
+                _state(exc),
+                exc,
+            )
+        self._space_error = exc
+        self._schedule_space_retry()
+
+    def _on_write_error(self, exc: OSError) -> None:
+        if exc.errno in _SPACE_ERRORS:
+            self._on_space_error(exc)
+            return
+        if self._write_error is None:
+            log.error("write to the log failed (%s): refusing this write, retrying with the next", exc)
+        self._write_error = exc
+
+    def _schedule_space_retry(self) -> None:
+        if self._space_retry is None and not self._closed:
+            self._space_retry = self._loop.call_later(self._retry_delay, self._retry_space)
+            self._retry_delay = min(self._retry_delay * 2, _RETRY_MAX)
+
+    def _retry_space(self) -> None:
+        self._space_retry = None
+        if self._closed:
+            return
+        try:
+            # Room for a new file's first chunk, not only for the current file's: the tail
+            # file may be preallocated to its end already.
+            probe = os.statvfs(self._dir)
+            if probe.f_bavail * probe.f_frsize < fmt.PREALLOCATE_CHUNK + fmt.RESERVE:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            if self._preallocate:
+                self._extend(self._lsn - self._base)
+        except OSError as exc:
+            self._space_error = exc
+            self._schedule_space_retry()
+            return
+        log.warning("the log's disk has space again: appends resume")
+        self._space_error = None
+        self._retry_delay = _RETRY_FIRST
+
+    def _on_sync_failed(self, exc: OSError) -> None:
+        if self._closed:
+            return
+        if self._sync_error is None:
+            log.error(
+                "sync of the log failed (%s): writing the %d records since the last good sync again from memory, "
+                "then syncing again; nothing is acknowledged meanwhile",
+                exc,
+                len(self._unsynced),
+            )
+        self._sync_error = exc
+        self._loop.call_later(self._retry_delay, self._resync)
+        self._retry_delay = min(self._retry_delay * 2, _RETRY_MAX)
+
+    def _resync(self) -> None:
+        if self._closed:
+            return
+        try:
+            for fd, offset, vec, end in self._unsynced:
+                if end > self._durable:
+                    _pwrite_all(fd, vec, offset, sum(len(p) for p in vec))
+        except OSError as exc:
+            self._on_sync_failed(exc)
+            return
+        with self._cond:
+            self._paused = False
+            self._requested = max(self._requested, self._lsn)
+            self._cond.notify()
+
     # -- the sync thread -----------------------------------------------------------
 
     def _sync_loop(self) -> None:
         while True:
             with self._cond:
-                while self._requested <= self._durable_seen() and not self._closed:
+                while not self._closed and (self._paused or self._requested <= self._synced):
                     self._cond.wait()
-                if self._closed and self._requested <= self._durable_seen():
+                if self._closed and (self._paused or self._requested <= self._synced):
                     return
                 target = self._lsn
-                fd = self._fd
+                fds = [*self._old_fds, self._fd]
             try:
                 if self._fsync:
-                    os.fdatasync(fd)
+                    for fd in fds:
+                        os.fdatasync(fd)
             except OSError as exc:
-                self._loop.call_soon_threadsafe(self._fail, exc)
-                return
+                with self._cond:
+                    self._paused = True
+                self._post(self._on_sync_failed, exc)
+                continue
             with self._cond:
-                self._synced = target
-            try:
-                self._loop.call_soon_threadsafe(self._on_synced, target)
-            except RuntimeError:  # loop closed during shutdown
+                self._synced = max(self._synced, target)
+                done = fds[:-1]
+                self._old_fds = [fd for fd in self._old_fds if fd not in done]
+            if not self._post(self._on_synced, target, done):
                 return
 
-    _synced = 0
+    def _post(self, fn: Callable[..., None], *args: object) -> bool:
+        try:
+            self._loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:  # loop closed during shutdown
+            return False
+        return True
 
-    def _durable_seen(self) -> int:
-        return max(self._synced, self._durable)
-
-    def _on_synced(self, target: int) -> None:
+    def _on_synced(self, target: int, done_fds: list[int]) -> None:
+        for fd in done_fds:
+            os.close(fd)
+        if self._sync_error is not None:
+            log.warning("the log syncs again")
+            self._sync_error = None
+            self._retry_delay = _RETRY_FIRST
         if target <= self._durable:
             return
         self._durable = target
+        unsynced = self._unsynced
+        while unsynced and unsynced[0][3] <= target:
+            unsynced.popleft()
         waiters = self._waiters
         while waiters and waiters[0][0] <= target:
             _, callback = waiters.popleft()
             callback()
+        if self._proven < self._data_end <= self._durable and not self._marker_pending:
+            self._marker_pending = True
+            self._loop.call_later(MARKER_DELAY, self._write_marker)
 
-    def _fail(self, exc: BaseException) -> None:
-        if self._failed is None:
-            self._failed = exc
-            if self._on_fatal is not None:
-                self._on_fatal(exc)
+    def _write_marker(self) -> None:
+        """Put the proof of the last sync on disk if nothing else has (the log went idle)."""
+        self._marker_pending = False
+        if self._closed or not self._proven < self._data_end <= self._durable:
+            return
+        try:
+            _, _, end = self.write(fmt.RecordType.MARKER, [], reserve_ok=True)
+        except (LogUnavailable, LogClosedError):
+            return
+        self._request(end)
 
     def close(self) -> None:
         """Sync what was written and stop the sync thread."""
@@ -231,11 +488,40 @@ class WalWriter:
             self._closed = True
             self._cond.notify()
         self._thread.join(timeout=10)
+        if self._space_retry is not None:
+            self._space_retry.cancel()
         if self._fd >= 0:
-            if self._fsync and self._failed is None:
-                os.fdatasync(self._fd)
+            if self._fsync and self._sync_error is None:
+                try:
+                    os.fdatasync(self._fd)
+                except OSError as exc:
+                    log.error("final sync of the log failed: %s", exc)
             os.close(self._fd)
             self._fd = -1
-        for fd in self._retired:
+        for fd in self._old_fds:
             os.close(fd)
-        self._retired.clear()
+        self._old_fds.clear()
+
+
+def _state(exc: OSError) -> str:
+    return "full" if exc.errno in _SPACE_ERRORS else "failing"
+
+
+def _pwrite_all(fd: int, vec: list[bytes | memoryview], offset: int, size: int) -> None:
+    written = os.pwritev(fd, vec, offset)
+    if written < size:  # short writes are rare but legal
+        rest = b"".join(bytes(p) for p in vec)
+        while written < size:
+            n = os.pwrite(fd, rest[written:], offset + written)
+            if n <= 0:
+                raise OSError(errno.EIO, "short write to the log")
+            written += n
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a file's creation, rename or deletion in ``directory`` durable."""
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
