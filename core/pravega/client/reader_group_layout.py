@@ -199,19 +199,26 @@ def config_of_rust(value: Any) -> dict:
 
 
 def parse(raw: Mapping[bytes, tuple[int, bytes]]) -> State | None:
-    """The state in table entries ``{key: (version, value)}``; None without a config."""
+    """The state in table entries ``{key: (version, value)}``; None without a config.
+    Raises :class:`~pravega.errors.ServerError` for entries that are not reader-group state."""
+    try:
+        return _parse(raw)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise errors.ServerError(
+            f"the reader group's table holds something else than reader-group state: {exc!r}"
+        ) from exc
+
+
+def _parse(raw: Mapping[bytes, tuple[int, bytes]]) -> State | None:
     from .reader_group_state import State
 
     versions: dict[str, int] = {}
     live: dict[str, tuple[str, Any]] = {}
     tombstones: dict[bytes, int] = {}
     for kb, (key_version, vb) in raw.items():
-        try:
-            key = cbor.loads(kb)
-            outer, inner = split(key)
-            type_id, data = decode_value(vb)
-        except (ValueError, TypeError, KeyError):
-            raise errors.ServerError(f"reader group table: an entry that is not synchronizer state: {kb!r}") from None
+        key = cbor.loads(kb)
+        outer, inner = split(key)
+        type_id, data = decode_value(vb)
         versions[key] = key_version
         if inner is not None and type_id == TOMBSTONE and outer in _COLLECTABLE:
             tombstones[kb] = key_version

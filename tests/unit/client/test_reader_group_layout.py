@@ -312,3 +312,24 @@ def test_start_of_groups_the_official_client_created() -> None:
         ours = layout.config_of_rust(cbor.loads(cbor.dumps(config)))
         assert ours["streams"] == ["sc/st"] and ours["start"] == {} and ours["group_refresh_time"] == 0.5
         assert ours["tail_started"] == tail_started
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        (b"not cbor \xff", layout.MARKER_VALUE),  # a key that is not CBOR text
+        (cbor.dumps("xx"), layout.MARKER_VALUE),  # not a composite key
+        (layout.key_bytes(layout.composite("unassigned_segments", seg(0))), b"\x01"),  # not a value map
+        (
+            layout.key_bytes(layout.composite("unassigned_segments", seg(0))),
+            layout.value_bytes("Offset", cbor.dumps({"where": 1})),  # an Offset without "read"
+        ),
+        (layout.key_bytes(layout.composite("py_checkpoints", "cp")), layout.value_bytes("json", b"{no json")),
+    ],
+)
+def test_a_table_that_holds_something_else_is_a_clear_error(entry: tuple[bytes, bytes]) -> None:
+    table = Table()
+    new_group(table, {seg(1): 0})
+    table.entries[entry[0]] = (1, entry[1])
+    with pytest.raises(errors.ServerError, match="something else than reader-group state"):
+        layout.parse(table.entries)
