@@ -451,3 +451,62 @@ def test_two_readers_of_each_client_while_events_keep_coming(server, manager, sc
                 await r.close()
 
     run(body())
+
+
+@pytest.mark.parametrize("first", ["ours", "official"])
+def test_a_successor_registered_by_one_client_is_completed_by_the_other(server, manager, scope, first: str) -> None:
+    """A merge (segments 0 and 1 -> 2): one reader finishes its predecessor first and
+    records the successor in future_segments; the reader of the other client then finishes
+    the other predecessor, reads that entry and makes the successor readable."""
+    stream = unique("st")
+    assert manager.create_stream(scope, stream, 2) is True
+    before = keyed_events(200, tag="pre")
+    write_events(manager, scope, stream, before)
+    name = unique("rg")
+
+    async def body() -> None:
+        async with Client(server.controller_uri) as client:
+            await client.scale_stream(scope, stream, [0, 1], [(0.0, 1.0)])
+            after = keyed_events(100, tag="post")
+            write_events(manager, scope, stream, after)
+            group = await client.create_reader_group(name, scope, [stream], group_refresh_time=REFRESH)
+            ours: EventReader[bytes] = await group.create_reader("ours-1")
+            # The official reader takes its fair share (one of two) when it is created.
+            official = manager.create_reader_group(name, scope, stream).create_reader("official-1")
+            reads = Reads()
+            # One alone first: it reads its segment to the end and registers the successor,
+            # which waits for the other predecessor.
+            drivers = [lambda: drive_ours(ours, reads), lambda: drive_official(official, reads)]
+            if first == "official":
+                drivers.reverse()
+                # Ours takes the other segment first (and reads one event of it), or the
+                # official reader would take it over once its own segment is done.
+                read = await ours.read_next_event(timeout=30.0)
+                assert read is not None
+                reads.ours.append(read.data)
+            tasks = [asyncio.ensure_future(drivers[0]())]
+            try:
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + 60
+                while not (await group._read_state()).futures:
+                    assert loop.time() < deadline, f"{first} did not register the successor"
+                    assert not tasks[0].done(), tasks[0].result()
+                    await asyncio.sleep(0.1)
+                state = await group._read_state()
+                ((successor, future),) = state.futures.items()
+                assert naming.parse_segment_name(successor)[2] == (1 << 32) | 2  # segment 2 of epoch 1
+                assert len(future["waiting_for"]) == 1  # the other reader's segment
+                # Now the other reader finishes its segment and completes the successor.
+                tasks.append(asyncio.ensure_future(drivers[1]()))
+                await until(lambda: reads.has(before + after) or any(t.done() for t in tasks), "every event")
+                assert not any(t.done() for t in tasks), [t.result() for t in tasks if t.done()]
+                await asyncio.sleep(1.0)
+            finally:
+                reads.stop.set()
+                await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 30)
+            assert reads.all() == Counter(before + after)
+            assert reads.official and reads.ours
+            official.reader_offline()
+            await ours.close()
+
+    run(body())
