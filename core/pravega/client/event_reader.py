@@ -147,7 +147,7 @@ class EventReader(Generic[T]):
         self._lock = asyncio.Lock()
         self._checkpoints: deque[str] = deque()
         self._gen = generation
-        self._seen_version = -1
+        self._seen_version: tuple[int, ...] = ()
         self._must_sync = True
         self._next_poll = 0.0
         self._last_flush = time.monotonic()

@@ -12,7 +12,6 @@ This module re-exports the public names of all three.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from typing import Any, TypeVar
 from .. import errors, naming
 from ..model import StreamCut, scoped_stream
 from ..serializers import Serializer
+from . import reader_group_layout as layout
 from . import reader_group_state as rgs
 from .context import ClientContext
 from .event_reader import MAX_BUFFERED, READ_SIZE, EventBatch, EventRead, EventReader
@@ -103,7 +103,7 @@ class ReaderGroup:
         #: The configuration (for an opened group: as stored, with resolved start cuts).
         self.config: ReaderGroupConfig = config  # type: ignore[assignment]
         self.segments = SegmentClient(ctx)
-        self.table = naming.reader_group_state_segment(scope, name)
+        self.table = layout.table_segment(scope, name)
         self._register = register
 
     def __repr__(self) -> str:
@@ -153,7 +153,7 @@ class ReaderGroup:
 
     @staticmethod
     async def delete_state(ctx: ClientContext, scope: str, name: str) -> bool:
-        return await SegmentClient(ctx).delete_table(naming.reader_group_state_segment(scope, name))
+        return await SegmentClient(ctx).delete_table(layout.table_segment(scope, name))
 
     async def delete(self) -> bool:
         """Delete the group's state; its readers fail on their next state access."""
@@ -202,28 +202,43 @@ class ReaderGroup:
                     break
                 token = next_token
         except errors.NoSuchSegmentError:
-            raise errors.NoSuchReaderGroupError(f"no reader group {self.scope}/{self.name}") from None
+            raise await self._no_such_group() from None
         state = rgs.state_from_entries(raw)
         if state is None:
             raise errors.NoSuchReaderGroupError(f"no reader group {self.scope}/{self.name}")
         return state
 
-    async def _config_version(self) -> int:
+    async def _no_such_group(self) -> errors.NoSuchReaderGroupError:
+        """The error for a missing group; it names the state of an earlier version of this
+        client (another table, not read any more) if that exists."""
+        message = f"no reader group {self.scope}/{self.name}"
         try:
-            found = (await self.segments.read_table(self.table, [rgs.CONFIG.encode()]))[0]
-        except errors.NoSuchSegmentError:
-            found = None
-        if found is None:
-            raise errors.NoSuchReaderGroupError(f"no reader group {self.scope}/{self.name}")
-        return found[0]
+            await self.segments.info(naming.reader_group_state_segment(self.scope, self.name))
+        except errors.PravegaError:
+            return errors.NoSuchReaderGroupError(message)
+        return errors.NoSuchReaderGroupError(
+            f"{message}: there is one in the format of an earlier version of this client, which is not read any "
+            "more (it now shares groups with the official client); create the group again"
+        )
 
-    async def _write(self, txn: Txn) -> int:
+    async def _config_version(self) -> tuple[int, ...]:
+        """The version of the whole state (its version markers), read cheaply."""
+        try:
+            found = await self.segments.read_table(self.table, layout.marker_keys())
+        except errors.NoSuchSegmentError:
+            raise errors.NoSuchReaderGroupError(f"no reader group {self.scope}/{self.name}") from None
+        return tuple(layout.NOT_EXISTS if f is None else f[0] for f in found)
+
+    async def _write(self, txn: Txn) -> tuple[int, ...]:
         """Write a change conditionally on the state version it was computed from;
         returns the new state version. Raises BadKeyVersionError on a conflict."""
-        versions = await self.segments.update_table(self.table, rgs.entries_of(txn))
-        return versions[0]
+        entries = rgs.entries_of(txn)
+        if not entries:
+            return txn.base.version
+        versions = await self.segments.update_table(self.table, entries)
+        return layout.version_after(txn.base, entries, versions)
 
-    async def _try_write(self, txn: Txn, attempt: int) -> int | None:
+    async def _try_write(self, txn: Txn, attempt: int) -> tuple[int, ...] | None:
         """:meth:`_write`, or None after a short backoff if a conflicting change came
         first (the caller recomputes its change from a fresh read)."""
         try:
@@ -237,7 +252,7 @@ class ReaderGroup:
             return
         try:
             await self.segments.remove_table_keys(self.table, list(state.tombstones.items()))
-        except errors.ConditionalCheckFailedError:
+        except (*_CONFLICTS, errors.ConditionalCheckFailedError):
             pass  # something was rewritten meanwhile: try again another time
 
     async def _transact(self, plan: Callable[[State, Txn], T]) -> T:
@@ -298,11 +313,11 @@ class ReaderGroup:
             rgs.new_checkpoint(txn, name, timeout, time.time())
 
         await self._transact(plan)
-        key = (rgs.CHECKPOINT + name).encode()
+        key = layout.checkpoint_key(name)
         deadline = time.monotonic() + timeout
         while True:
             found = (await self.segments.read_table(self.table, [key]))[0]
-            cp = None if found is None else json.loads(found[1])
+            cp = None if found is None else layout.checkpoint_value(found[1])
             if cp is None:
                 raise CheckpointFailedError(f"checkpoint {name!r} was aborted (by a reset?)")
             if cp.get("complete"):
@@ -333,15 +348,20 @@ class ReaderGroup:
         streams: list[str] = list(state.config.get("streams", []))
         if isinstance(target, Checkpoint):
             positions = dict(target.segment_positions)
-        elif target is None:
-            positions = start
         else:
             cuts = cut_map(target, "reset")
             positions = {}
             for stream_name in streams:
                 cut = cuts.pop(stream_name, None)
                 if cut is None:
-                    positions.update({s: o for s, o in start.items() if stream_of(s) == stream_name})
+                    own = {s: o for s, o in start.items() if stream_of(s) == stream_name}
+                    if not own and stream_name in state.config.get("tail_started", []):
+                        raise errors.InterfaceError(
+                            f"the official client started this group at the tail of {stream_name} and did not record "
+                            "where that was: reset it to a stream cut"
+                        )
+                    # No start positions: a group the official client created from the head.
+                    positions.update(own or await self._head(stream_name))
                 elif cut.is_unbounded:
                     positions.update(await self._head(stream_name))
                 else:

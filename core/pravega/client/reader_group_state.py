@@ -7,26 +7,24 @@ counterpart that can be tested on a hand-made :class:`State`.
 
 The state in the table
 ----------------------
-All of a group's shared state is one table segment
-(:func:`pravega.naming.reader_group_state_segment`) holding JSON values:
+All of a group's shared state is one table segment, in the layout of the official
+client (:mod:`.reader_group_layout`), so readers of both clients can share a group. Here
+the state is seen as:
 
 ``config``                 streams, resolved start/end positions, generation, counters
-``segment/<segment>``      ``{"owner": reader id | null, "offset": int, "end": int | null}``
-``future/<segment>``       a successor not readable yet: ``{"waiting_for": [predecessors not
+``segments[<segment>]``    ``{"owner": reader id | null, "offset": int, "end": int | null}``
+``futures[<segment>]``     a successor not readable yet: ``{"waiting_for": [predecessors not
                            read to their end], "done": {finished predecessor: its end
                            offset}, "range": [low, high]}``
-``reader/<id>``            ``{"online": bool}``
-``checkpoint/<name>``      ``{"seq", "pending": [ids], "acks": {id: {segment: offset}},
+``readers[<id>]``          ``{"online": bool, "py": readers of this client}``
+``checkpoints[<name>]``    ``{"seq", "pending": [ids], "acks": {id: {segment: offset}},
                            "complete": bool, "positions": {segment: offset} | null}``
 
-Every change rewrites ``config`` conditionally on the version it read, in the same
-all-or-nothing batch as the change itself. So the version of ``config`` is the version
-of the whole state: changes are serialized, and a change computed from a stale view
-fails on the server and is recomputed from a fresh read (optimistic concurrency). A
-removed entry is written as JSON ``null`` (a tombstone: removal is then part of the same
-batch) and garbage-collected later. Reading the table in write order with later entries
-winning gives a consistent snapshot, because each batch is appended atomically and
-always includes ``config``.
+A change is written as one all-or-nothing table update that rewrites the version marker
+of every outer key, each conditioned on the version read: the tuple of those versions
+is the version of the whole state, so changes (of either client) are serialized, and a
+change computed from a stale view fails on the server and is recomputed from a fresh
+read (optimistic concurrency). Removed entries become tombstones.
 
 Segments and successors
 -----------------------
@@ -49,7 +47,6 @@ its finished segments, so the positions form a consistent cut.
 from __future__ import annotations
 
 import copy
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -58,6 +55,7 @@ from typing import Any, Protocol
 from .. import errors, naming
 from ..model import SegmentRange
 from ..protocol import commands as c
+from . import reader_group_layout as layout
 from .reader_group_config import Checkpoint, cuts_of
 
 NO_VERSION = c.TableKey.NO_VERSION
@@ -87,13 +85,15 @@ class ReaderNotInGroupError(errors.PravegaError):
 class State:
     """A snapshot of the table: one dict per kind of entry, by name."""
 
-    version: int  # of the config key: the version of the whole state
+    version: tuple[int, ...]  # of the outer keys' version markers: the version of the whole state
     config: dict
     segments: dict[str, dict] = field(default_factory=dict)
     futures: dict[str, dict] = field(default_factory=dict)
     readers: dict[str, dict] = field(default_factory=dict)
     checkpoints: dict[str, dict] = field(default_factory=dict)
-    tombstones: dict[bytes, int] = field(default_factory=dict)
+    tombstones: dict[bytes, int] = field(default_factory=dict)  # never collected (see the layout)
+    keys: dict[str, int] = field(default_factory=dict)  # version of every key in the table
+    live: dict[str, tuple[str, Any]] = field(default_factory=dict)  # key -> (type_id, payload)
 
     def table(self, kind: str) -> dict[str, Any]:
         if kind == SEGMENT:
@@ -113,6 +113,11 @@ class State:
     def online(self) -> list[str]:
         return sorted(r for r, v in self.readers.items() if v.get("online"))
 
+    def ours(self) -> list[str]:
+        """Online readers of this client (readers of the official client do not take part
+        in checkpoints)."""
+        return sorted(r for r, v in self.readers.items() if v.get("online") and v.get("py"))
+
     def pending(self) -> list[tuple[str, dict]]:
         """Checkpoints not complete yet, oldest first."""
         return sorted(
@@ -126,7 +131,17 @@ class Txn:
 
     def __init__(self, state: State) -> None:
         self.base = state
-        self.s = copy.deepcopy(state)
+        self.s = State(
+            state.version,
+            copy.deepcopy(state.config),
+            copy.deepcopy(state.segments),
+            copy.deepcopy(state.futures),
+            copy.deepcopy(state.readers),
+            copy.deepcopy(state.checkpoints),
+            dict(state.tombstones),
+            state.keys,  # the table as read: shared, never changed
+            state.live,
+        )
         self.ops: dict[str, Any] = {}
         self.config_changed = False
 
@@ -151,45 +166,25 @@ class Txn:
 # -- the table's bytes ----------------------------------------------------------------
 
 
-def dump(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
-
-
 def state_from_entries(raw: Mapping[bytes, tuple[int, bytes]]) -> State | None:
     """The state in table entries ``{key: (version, value)}``; None without a config."""
-    config = raw.get(CONFIG.encode())
-    if config is None or config[1] == b"null":
-        return None
-    state = State(config[0], json.loads(config[1]))
-    for key, (version, value) in raw.items():
-        text = key.decode()
-        kind = next((k for k in KINDS if text.startswith(k)), None)
-        if kind is None:
-            continue
-        if value == b"null":
-            state.tombstones[key] = version
-            continue
-        state.table(kind)[text[len(kind) :]] = json.loads(value)
-    return state
+    return layout.parse(raw)
 
 
 def entries_of(txn: Txn) -> list[tuple[bytes, int, bytes]]:
-    """The table entries that write ``txn``: ``config`` conditional on the version the change
-    was computed from, first, then every changed entry unconditionally."""
-    entries = [(CONFIG.encode(), txn.base.version, dump(txn.s.config))]
-    for key, value in txn.ops.items():
-        entries.append((key.encode(), NO_VERSION, dump(value)))
-    return entries
+    """The conditional table update that writes ``txn`` (see :func:`.reader_group_layout.entries_of`)."""
+    return layout.entries_of(txn)
 
 
 def initial_entries(config: Mapping[str, Any]) -> list[tuple[bytes, int, bytes]]:
-    """The entries of a new group: its config (only if none exists) and its start segments."""
-    start: Mapping[str, int] = config["start"]
+    """The entries of a new group: its config and its start segments, all conditional
+    on not existing yet (so creating an existing group fails and opens it instead)."""
+    txn = Txn(State((), {}))
+    txn.s.config = dict(config)
     end: Mapping[str, int] = config["end"]
-    entries = [(CONFIG.encode(), c.TableKey.NOT_EXISTS, dump(dict(config)))]
-    for seg, offset in sorted(start.items()):
-        entries.append(((SEGMENT + seg).encode(), NO_VERSION, dump(segment_entry(None, offset, end.get(seg)))))
-    return entries
+    for seg, offset in sorted(config["start"].items()):
+        txn.s.segments[seg] = segment_entry(None, offset, end.get(seg))
+    return layout.entries_of(txn)
 
 
 def segment_entry(owner: str | None, offset: int, end: int | None) -> dict:
@@ -233,8 +228,9 @@ def maybe_complete(txn: Txn, name: str, cp: dict) -> None:
     for fut in txn.s.futures.values():
         positions.update(fut.get("done", {}))
     for seg, entry in txn.s.segments.items():
-        if entry.get("owner") is None:
-            positions[seg] = entry["offset"]
+        owner = entry.get("owner")
+        if owner is None or not txn.s.readers.get(owner, {}).get("py"):
+            positions[seg] = entry["offset"]  # unassigned, or an official reader's (as written back)
     for acked in cp["acks"].values():
         positions.update(acked)
     cp["complete"] = True
@@ -255,7 +251,7 @@ def new_checkpoint(txn: Txn, name: str, timeout: float, now: float) -> None:
     txn.config_changed = True
     cp = {
         "seq": seq,
-        "pending": txn.s.online(),
+        "pending": txn.s.ours(),
         "acks": {},
         "complete": False,
         "positions": None,
@@ -285,7 +281,7 @@ def add_reader(state: State, txn: Txn, reader_id: str, where: str) -> int:
         raise errors.InterfaceError(
             f"reader {reader_id!r} is already online in {where} (close it, or call reader_offline() if it is gone)"
         )
-    txn.put(READER, reader_id, {"online": True})
+    txn.put(READER, reader_id, {"online": True, "py": True})
     return state.generation
 
 
@@ -341,7 +337,15 @@ def complete_segment(txn: Txn, name: str, end_offset: int, successors: Mapping[S
 
 def reset(state: State, txn: Txn, positions: Mapping[str, int]) -> None:
     """Restart the group at ``positions``: every segment unassigned there, futures and
-    pending checkpoints dropped, and a new generation (readers drop what they own)."""
+    pending checkpoints dropped, and a new generation (readers drop what they own).
+    Refused while readers of the official client are online: they know no generations
+    and would keep reading (or fail on) segments taken from them."""
+    official = [r for r in state.online() if not state.readers[r].get("py")]
+    if official:
+        raise errors.InterfaceError(
+            f"cannot reset the group while readers of the official client are online ({', '.join(official)}); "
+            "take them offline first (reader_offline)"
+        )
     ends = state.config.get("end", {})
     for seg in list(state.segments):
         txn.put(SEGMENT, seg, None)

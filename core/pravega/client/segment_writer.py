@@ -13,6 +13,11 @@ it count as acknowledged and the rest are sent again — no loss, no duplicates.
 When the segment is sealed (the stream scaled or was sealed), the session stops and
 hands its unacknowledged events to ``on_sealed``; the event writer re-routes them to
 the successor segments before any newer event of the same key.
+
+An event over 8 MiB does not fit in one append. It becomes a block of its own, sent
+when every block before it is acknowledged, through a transient segment merged into
+this one (:mod:`.large_event`, as the official client does); the blocks after it wait
+until the merge is done, so the order of the events holds.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from ..protocol.codec import encode
 from ..protocol.framing import EVENT_HEADER_SIZE, parse_events
 from .connection import SegmentStoreConnection, next_request_id
 from .context import ClientContext
+from .large_event import SegmentSealed, write_large_event
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +49,17 @@ def split_events(data: bytes) -> list[bytes]:
 
 
 class _Block:
-    __slots__ = ("last", "count", "data", "keys", "future")
+    __slots__ = ("last", "count", "data", "keys", "future", "large")
 
-    def __init__(self, last: int, count: int, data: bytes, keys: list, future: asyncio.Future) -> None:
+    def __init__(
+        self, last: int, count: int, data: bytes, keys: list, future: asyncio.Future, large: bool = False
+    ) -> None:
         self.last = last
         self.count = count
         self.data = data
         self.keys = keys
         self.future = future
+        self.large = large  # one event over MAX_EVENT_SIZE, written through a transient segment
 
 
 class SegmentWriter:
@@ -84,6 +93,9 @@ class SegmentWriter:
         self._send_scheduled = False
         self._conn: SegmentStoreConnection | None = None
         self._connecting: asyncio.Task | None = None
+        self._large: _Block | None = None  # the large event being written, if any
+        self._large_task: asyncio.Task | None = None
+        self._seal_after_large = False
         self.sealed = False
         self.closed = False
         self.failure: BaseException | None = None
@@ -98,9 +110,7 @@ class SegmentWriter:
         if self.closed:
             raise errors.InterfaceError("the writer is closed")
         if len(framed) > MAX_EVENT_SIZE + EVENT_HEADER_SIZE:
-            raise errors.InterfaceError(
-                f"an event is limited to {MAX_EVENT_SIZE} bytes, got {len(framed) - EVENT_HEADER_SIZE}"
-            )
+            return self._append_large(framed, key)
         if self._buf and len(self._buf) + len(framed) > self.max_block:
             self._cut()
         self._buf += framed
@@ -110,6 +120,16 @@ class SegmentWriter:
         fut = self._buf_future
         if fut is None:
             fut = self._buf_future = self.loop.create_future()
+        if not self._send_scheduled:
+            self._send_scheduled = True
+            self.loop.call_soon(self._send)
+        return fut
+
+    def _append_large(self, framed: bytes, key: object) -> asyncio.Future:
+        self._cut()
+        fut = self.loop.create_future()
+        self._queued.append(_Block(self.event_number, 1, framed, [key], fut, large=True))
+        self._buffered += len(framed)
         if not self._send_scheduled:
             self._send_scheduled = True
             self.loop.call_soon(self._send)
@@ -139,16 +159,20 @@ class SegmentWriter:
 
     def _send(self) -> None:
         self._send_scheduled = False
-        if self.sealed or self.failure is not None:
-            return
+        if self.sealed or self.failure is not None or self._large is not None:
+            return  # (while a large event is written, the blocks after it wait)
         conn = self._conn
         if conn is None or conn.closed:
             self._ensure_connection()
             return
         if len(self._inflight) < self.max_inflight:
             self._cut()
-        frames = []
+        frames: list[bytes] = []
         while self._queued and len(self._inflight) < self.max_inflight:
+            if self._queued[0].large:
+                if not self._inflight and not frames:  # every block before it is stored
+                    self._start_large(self._queued.popleft())
+                break
             block = self._queued.popleft()
             self._inflight.append(block)
             frames.append(self._frame(block))
@@ -157,6 +181,39 @@ class SegmentWriter:
                 conn.send_raw(frames)
             except errors.ConnectionLostError:
                 self._ensure_connection()
+
+    def _start_large(self, block: _Block) -> None:
+        self._large = block
+        self._large_task = asyncio.ensure_future(self._write_large(block))
+
+    async def _write_large(self, block: _Block) -> None:
+        try:
+            await write_large_event(self.ctx, self.segment, block.data)
+        except SegmentSealed:
+            self._large, self._large_task = None, None
+            self._queued.appendleft(block)  # unacknowledged: re-routed with the rest
+            self._seal_after_large = False
+            self._seal()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._large, self._large_task = None, None
+            self._queued.appendleft(block)
+            self._fail(exc if isinstance(exc, errors.PravegaError) else errors.PravegaError(f"{self.segment}: {exc!r}"))
+            return
+        self._large, self._large_task = None, None
+        self._buffered -= len(block.data)
+        if not block.future.done():
+            block.future.set_result(None)
+        if self._space is not None and self._buffered < self.max_buffered:
+            self._space.set_result(None)
+            self._space = None
+        if self._seal_after_large:
+            self._seal_after_large = False
+            self._seal()
+            return
+        self._send()
 
     def _frame(self, block: _Block) -> bytes:
         return encode(
@@ -170,6 +227,8 @@ class SegmentWriter:
             self._send_scheduled = True
             self.loop.call_soon(self._send)
         pending = [b.future for b in (*self._inflight, *self._queued)]
+        if self._large is not None:
+            pending.append(self._large.future)
         if pending:
             await asyncio.gather(*(asyncio.shield(f) for f in pending))
         if self.failure is not None:
@@ -285,6 +344,10 @@ class SegmentWriter:
     def _seal(self) -> None:
         if self.sealed:
             return
+        if self._large is not None:
+            # A large event is being merged: its outcome decides whether it is re-routed.
+            self._seal_after_large = True
+            return
         self.sealed = True
         conn, self._conn = self._conn, None
         if conn is not None:
@@ -313,7 +376,7 @@ class SegmentWriter:
     def _fail(self, exc: BaseException) -> None:
         if self.failure is None:
             self.failure = exc
-        for block in (*self._inflight, *self._queued):
+        for block in (*self._inflight, *self._queued, *([self._large] if self._large else [])):
             if not block.future.done():
                 block.future.set_exception(exc)
         if self._buf_future is not None and not self._buf_future.done():
@@ -329,6 +392,8 @@ class SegmentWriter:
             self.closed = True
             if self._connecting is not None:
                 self._connecting.cancel()
+            if self._large_task is not None:
+                self._large_task.cancel()
             if self._conn is not None:
                 self._conn.on_lost = None
                 self._conn.close()
