@@ -256,22 +256,18 @@ class TierSegment:
     """
 
     OP: ClassVar[int] = 10
+    LAYOUT: ClassVar[Layout] = (
+        ("name", TEXT),
+        ("segment_id", I64),
+        ("start", I64),
+        ("length", I64),
+        ("chunk", TEXT),
+    )
     name: str
     segment_id: int
     start: int
     length: int
     chunk: str
-
-    def encode(self, w: _Writer) -> None:
-        w.text(self.name)
-        w.i64(self.segment_id)
-        w.i64(self.start)
-        w.i64(self.length)
-        w.text(self.chunk)
-
-    @classmethod
-    def decode(cls, r: _Reader) -> TierSegment:
-        return cls(r.text(), r.i64(), r.i64(), r.i64(), r.text())
 
 
 Op = (

@@ -253,6 +253,27 @@ def _walk(
     return result
 
 
+#: Window of the magic search (copied out of the map, then searched).
+_SEARCH_WINDOW = 1 << 20
+
+
+def _find_magic(view: memoryview, size: int, start: int) -> int:
+    """Offset of the next record magic at or after ``start``, or -1.
+
+    Searches copies of bounded windows instead of calling ``mmap.find``: the
+    interpreter shipped in the container image (Debian's 3.11.2) crashed in
+    ``mmap.find`` during recovery over a bind-mounted data directory.
+    """
+    n = len(fmt.MAGIC_BYTES)
+    while start < size:
+        end = min(size, start + _SEARCH_WINDOW)
+        hit = bytes(view[start : min(size, end + n - 1)]).find(fmt.MAGIC_BYTES)
+        if hit >= 0:
+            return start + hit
+        start = end
+    return -1
+
+
 class _FileScan:
     def __init__(self, path: Path, base: int) -> None:
         self.path = path
@@ -314,11 +335,11 @@ class _FileScan:
 
     def _find(self, mm: mmap.mmap, view: memoryview, size: int, start: int) -> int | None:
         """Offset of the next valid record at or after ``start``."""
-        pos = mm.find(fmt.MAGIC_BYTES, start)
+        pos = _find_magic(view, size, start)
         while pos >= 0:
             if self._check(view, size, pos) is None:
                 return pos
-            pos = mm.find(fmt.MAGIC_BYTES, pos + 1)
+            pos = _find_magic(view, size, pos + 1)
         return None
 
     def _run_v2(
