@@ -163,14 +163,14 @@ class ServerCollector:
             "Active segments of user streams",
             value=sum(len(s.current.segments) for s in user if not s.sealed),
         )
-        txns = Counter(t.state for per in getattr(controller, "_txns", {}).values() for t in per.values())
+        txns = Counter(t.state for per in controller.transactions.by_stream.values() for t in per.values())
         family = GaugeMetricFamily("controller_transactions", "Transactions by state", labels=["state"])
         for state in ("OPEN", "COMMITTED", "ABORTED"):
             family.add_metric([state], txns.get(state, 0))
         yield family
-        rgs = sum(len(v) for v in getattr(controller, "_rgs", {}).values())
+        rgs = sum(len(v) for v in controller.reader_groups.by_scope.values())
         yield GaugeMetricFamily("controller_reader_groups", "Reader groups registered with the controller", value=rgs)
-        kvts = sum(len(v) for v in getattr(controller, "_kvts", {}).values())
+        kvts = sum(len(v) for v in controller.kvts.by_scope.values())
         yield GaugeMetricFamily("controller_kvtables", "Key-value tables", value=kvts)
         scaler = getattr(controller, "autoscaler", None)
         yield CounterMetricFamily(

@@ -11,7 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..controller.service import ControllerError, ControllerService, NotFound
+from ..controller.service import ControllerService
+from ..controller.status import ControllerError, NotFound
 from . import health, resources
 from .authz import AUTHORIZER, PRINCIPAL, Authorizer, resource_of
 from .openapi import document

@@ -18,7 +18,8 @@ from pravega import naming
 from pravega.client.reader_group_state import state_from_entries
 
 from ..controller.model import StreamConfig
-from ..controller.service import ControllerError, ControllerService, Status
+from ..controller.service import ControllerService
+from ..controller.status import ControllerError, Status
 from .authz import visible
 from .shapes import BadRequest, apply_request, scale_event_json, stream_json
 
@@ -242,7 +243,7 @@ def reader_groups(controller: ControllerService, scope: str) -> dict[str, dict[s
                 out[m.group("name")] = {"streams": list(state.config.get("streams", [])), "online": state.online()}
             continue
         m = theirs.match(seg_name)
-        if m is not None and controller.get_kvt(scope, m.group("name")) is None and seg.table.entries:
+        if m is not None and controller.kvts.get(scope, m.group("name")) is None and seg.table.entries:
             out.setdefault(m.group("name"), {"streams": [], "online": []})
     return out
 

@@ -191,7 +191,7 @@ class SegmentStore:
                 fut.set_result(reply)
             else:  # tiered meanwhile: read it from tier 2
                 task = asyncio.ensure_future(reply)
-                task.add_done_callback(lambda t: fut.done() or fut.set_result(t.result()))
+                task.add_done_callback(lambda t: _pass_on(t, fut))
 
         timer = self.loop.call_later(self.config.tail_read_wait, timeout)
         seg.waiters.append(wake)
@@ -396,6 +396,18 @@ class SegmentStore:
 
     def flush_to_storage(self, cmd: c.FlushToStorage) -> Result:
         return self._after_barrier(lambda: c.StorageFlushed(cmd.request_id))
+
+
+def _pass_on(task: asyncio.Future[c.Command], fut: asyncio.Future[c.Command]) -> None:
+    """Resolve ``fut`` with the outcome of ``task`` (unless it is done already)."""
+    if fut.done():
+        return
+    if task.cancelled():
+        fut.cancel()
+    elif (exc := task.exception()) is not None:
+        fut.set_exception(exc)
+    else:
+        fut.set_result(task.result())
 
 
 __all__ = ["SegmentStore", "StoreConfig", "MIN_EVENT_NUMBER", "UNSPECIFIED", "ILLEGAL_ARGUMENT"]

@@ -33,6 +33,28 @@ class SegmentKind(enum.IntEnum):
     TRANSIENT = 2
 
 
+class _Writer:
+    """Primitive writer (also used by the checkpoint format, ``checkpoint.py``)."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self) -> None:
+        self.parts: list[bytes | memoryview] = []
+
+    def i64(self, v: int) -> None:
+        self.parts.append(_I64.pack(v))
+
+    def u8(self, v: int) -> None:
+        self.parts.append(_U8.pack(v))
+
+    def blob(self, v: bytes | memoryview) -> None:
+        self.parts.append(_U32.pack(len(v)))
+        self.parts.append(bytes(v))
+
+    def text(self, v: str) -> None:
+        self.blob(v.encode())
+
+
 class _Reader:
     __slots__ = ("buf", "pos")
 
@@ -55,6 +77,9 @@ class _Reader:
         start = self.pos + 4
         self.pos = start + n
         return bytes(self.buf[start : self.pos])
+
+    def text(self) -> str:
+        return self.blob().decode()
 
 
 # -- field layouts: how one value is written --------------------------------------------
