@@ -113,12 +113,12 @@ class PravegaServer:
             raise OSError(errno.EADDRINUSE, f"cannot bind the controller to {where}: {exc}") from None
         if self.controller_port == 0:
             raise OSError(errno.EADDRINUSE, f"cannot bind the controller to {where} (address already in use?)")
+        if cfg.rest_port is not None:
+            self._rest_sock = _bind_rest(cfg.host, cfg.rest_port)
         chunks = None
         if cfg.data_dir is not None and cfg.tiering is not None:
             url = cfg.lts or f"file://{Path(cfg.data_dir).resolve() / 'lts'}"
             chunks = open_chunk_store(url, endpoint=cfg.lts_endpoint, fsync=cfg.fsync)
-        if cfg.rest_port is not None:
-            self._rest_sock = _bind_rest(cfg.host, cfg.rest_port)
         self.engine = await Engine.open(
             cfg.data_dir,
             fsync=cfg.fsync,

@@ -212,7 +212,8 @@ def test_reader_groups_of_this_client_and_of_the_official_one(api: Any, server: 
             "onlineReaderIds": ["reader-1"],
         }
         theirs = api.get(f"/v1/scopes/{scope}/readergroups/theirs").json()
-        assert theirs["readerGroupName"] == "theirs"  # its state's encoding is not read: no stream list
+        assert theirs["readerGroupName"] == "theirs"
+        assert theirs["streamList"] == [f"{scope}/s"]  # the official client's state, read in its own layout
         client.create_key_value_table(scope, "table")
         assert "table" not in {
             g["readerGroupName"] for g in api.get(f"/v1/scopes/{scope}/readergroups").json()["readerGroups"]

@@ -141,7 +141,7 @@ class ServerCollector:
         yield GaugeMetricFamily(
             "segmentstore_connections", "Open client connections to the segment store", value=len(connections)
         )
-        writers = sum(len(getattr(c, "writers", ()) or ()) for c in connections)
+        writers = sum(len(c.appends.writers) for c in connections if hasattr(c, "appends"))
         yield GaugeMetricFamily(
             "segmentstore_writers", "Writers set up on the open connections (SetupAppend)", value=writers
         )

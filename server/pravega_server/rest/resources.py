@@ -16,6 +16,7 @@ from aiohttp import web
 
 from pravega import naming
 from pravega.client.reader_group_state import state_from_entries
+from pravega.errors import PravegaError
 
 from ..controller.model import StreamConfig
 from ..controller.service import ControllerService
@@ -210,41 +211,33 @@ async def scaling_events(request: web.Request) -> web.Response:
 # -- reader groups ------------------------------------------------------------------
 
 
-def _state_segment_pattern(scope: str) -> re.Pattern[str]:
-    prefix = re.escape(f"{scope}/{naming.READER_GROUP_STREAM_PREFIX}")
-    suffix = re.escape(f"_state/0{naming.EPOCH_DELIMITER}0")
-    return re.compile(f"^{prefix}(?P<name>.+){suffix}$")
-
-
-def _rust_state_pattern(scope: str) -> re.Pattern[str]:
+def _state_table_pattern(scope: str) -> re.Pattern[str]:
     suffix = re.escape(f"{naming.KVTABLE_SUFFIX}/0{naming.EPOCH_DELIMITER}0")
     return re.compile(f"^{re.escape(scope)}/(?P<name>[^/]+){suffix}$")
 
 
 def reader_groups(controller: ControllerService, scope: str) -> dict[str, dict[str, Any]]:
-    """The scope's reader groups, found where each client keeps them: registered with the
-    controller (the Java client); a ``<group>_kvtable`` table segment that is no key-value
-    table (the official Rust-based client; its state's encoding is not read, so its
-    streams and readers are not listed); a ``_RG<group>_state`` table segment (this
-    project's client). Values: ``{"streams": [...], "online": [...]}``."""
+    """The scope's reader groups, found where the clients keep them: registered with the
+    controller (the Java client), or a ``<group>_kvtable`` table segment that is no
+    key-value table and holds reader-group state (this project's client and the official
+    Rust-based one share that layout). Values: ``{"streams": [...], "online": [...]}``."""
     out: dict[str, dict[str, Any]] = {}
-    registered = getattr(controller, "_rgs", {}).get(scope, {})
-    for name, rg in registered.items():
+    for name, rg in controller.reader_groups.by_scope.get(scope, {}).items():
         streams = sorted({f"{c.scope}/{c.stream}" for c in rg.starting_cuts})
         out[name] = {"streams": streams, "online": []}
-    ours, theirs = _state_segment_pattern(scope), _rust_state_pattern(scope)
+    pattern = _state_table_pattern(scope)
     for seg_name, seg in list(controller.engine.segments.items()):
         if seg.deleted or seg.table is None:
             continue
-        m = ours.match(seg_name)
-        if m is not None:
-            state = state_from_entries(seg.table.entries)
-            if state is not None:
-                out[m.group("name")] = {"streams": list(state.config.get("streams", [])), "online": state.online()}
+        m = pattern.match(seg_name)
+        if m is None or controller.kvts.get(scope, m.group("name")) is not None:
             continue
-        m = theirs.match(seg_name)
-        if m is not None and controller.kvts.get(scope, m.group("name")) is None and seg.table.entries:
-            out.setdefault(m.group("name"), {"streams": [], "online": []})
+        try:
+            state = state_from_entries(seg.table.entries)
+        except PravegaError:
+            continue  # a table of another kind that happens to have the name
+        if state is not None:
+            out[m.group("name")] = {"streams": list(state.config.get("streams", [])), "online": state.online()}
     return out
 
 
