@@ -33,7 +33,7 @@ from .storage.engine import Engine
 from .storage.lts import open_chunk_store
 from .storage.tiering import TieringConfig
 from .storage.wal.format import DEFAULT_FILE_SIZE
-from .transport.tcp import bind_listener, start_tcp
+from .transport.tcp import WireConnection, bind_listener, start_tcp
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class PravegaServer:
         self.engine: Engine | None = None
         self.controller: ControllerService | None = None
         self._tcp: asyncio.AbstractServer | None = None
-        self._connections: set = set()
+        self._connections: set[WireConnection] = set()
         self._grpc: grpc.aio.Server | None = None
         self.controller_port = 0
         self.segment_store_port = 0
@@ -196,7 +196,7 @@ class PravegaServer:
         }
 
     @property
-    def connections(self) -> set:
+    def connections(self) -> set[WireConnection]:
         """The open segment-store connections."""
         return self._connections
 

@@ -63,11 +63,57 @@ def test_append_counters_move_with_the_events_written(server: ServerProcess) -> 
     assert value(after, "controller_scopes") == value(before, "controller_scopes") + 1
     active = value(after, "controller_streams", state="active") - value(before, "controller_streams", state="active")
     assert active == 1
+    # One latency observation per acknowledged block; each sync of the log is a group commit.
+    appended = "segmentstore_segment_write_latency_ms_count"
+    assert value(after, appended) - value(before, appended) >= 1
+    assert value(after, "segmentstore_segment_write_latency_ms_sum") > value(
+        before, "segmentstore_segment_write_latency_ms_sum"
+    )
+    assert value(after, appended) == value(after, "segmentstore_segment_write_latency_ms_bucket", le="+Inf")
+    synced = "segmentstore_log_sync_bytes_sum"
+    assert value(after, synced) - value(before, synced) >= 200 * 108
+    assert value(after, "segmentstore_log_sync_latency_ms_count") > value(
+        before, "segmentstore_log_sync_latency_ms_count"
+    )
+    assert value(after, "segmentstore_log_sync_records_sum") >= value(after, "segmentstore_log_sync_records_count") > 0
     segments = "segmentstore_segments"
     grown = value(after, segments, kind="stream", state="active") - value(
         before, segments, kind="stream", state="active"
     )
     assert grown >= 2
+
+
+def test_read_counters_and_latency_move_with_the_events_read(server: ServerProcess) -> None:
+    scope = f"mrd-{uuid.uuid4().hex[:8]}"
+    labels = {"scope": scope, "stream": "s"}
+    with pravega.Client(server.controller_uri) as client:
+        client.create_scope(scope)
+        client.create_stream(scope, "s")
+        writer = client.create_writer(scope, "s")
+        for _ in range(50):
+            writer.write(b"r" * 92)
+        writer.close()
+        before = scrape(server)
+        assert value(before, "segmentstore_segment_read_bytes_total", **labels) == 0
+        group = client.create_reader_group("g", scope, ["s"])
+        reader = group.create_reader("r")
+        events = []
+        while len(events) < 50:
+            event = reader.read_next_event(timeout=30)
+            assert event is not None
+            events.append(event)
+        reader.close()
+    after = scrape(server)
+    # Every event (100 bytes with its header) was read once.
+    assert value(after, "segmentstore_segment_read_bytes_total", **labels) == 50 * 100
+    read_global = "segmentstore_segment_read_bytes_global_total"
+    assert value(after, read_global) - value(before, read_global) >= 50 * 100
+    timed = "segmentstore_segment_read_latency_ms_count"
+    assert value(after, timed) > value(before, timed)
+    fast = value(after, "segmentstore_segment_read_latency_ms_bucket", le="10000") - value(
+        before, "segmentstore_segment_read_latency_ms_bucket", le="10000"
+    )
+    assert fast == value(after, timed) - value(before, timed)  # none took longer than 10 s
 
 
 def test_transactions_by_state_and_sealed_streams(server: ServerProcess) -> None:

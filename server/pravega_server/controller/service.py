@@ -222,6 +222,9 @@ class ControllerService:
     def scope_exists(self, scope: str) -> bool:
         return scope in self._scopes
 
+    def scope_count(self) -> int:
+        return len(self._scopes)
+
     def list_scopes(self, token: str = "") -> tuple[list[str], str]:
         return self.page(self._scopes, token)
 

@@ -2,7 +2,8 @@
 
 Nothing here runs on the append or read path: a custom collector (:mod:`.collector`)
 walks the engine's segments, the connections and the controller's model when
-Prometheus scrapes ``/metrics``. Names follow Pravega's where one applies
+Prometheus scrapes ``/metrics``, and reads the histograms those paths fill
+(:mod:`pravega_server.stats`, plain objects without a lock). Names follow Pravega's where one applies
 (``segmentstore_segment_write_bytes``, ``controller_...``).
 """
 

@@ -1,9 +1,10 @@
 """The collector: the server's state as Prometheus metric families.
 
 It runs on the server's event loop thread (the aiohttp handler calls it there), so it
-may read the engine and the controller, which are not thread-safe. Attributes that
-other parts of the server may rename are read with ``getattr`` and a default, so a
-refactoring elsewhere loses a metric, never the endpoint.
+may read the engine and the controller, which are not thread-safe. Everything is read
+through typed attributes, so a refactoring that renames one fails the type check rather
+than silently dropping a metric. Counters come from the segments (bytes and events
+appended and read), histograms from the store's :class:`~pravega_server.stats.StoreStats`.
 """
 
 from __future__ import annotations
@@ -12,14 +13,21 @@ import os
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
 from pravega import naming
 
+from ..stats import Histogram
+
 if TYPE_CHECKING:
     from ..app import PravegaServer
+    from ..controller.service import ControllerService
+    from ..storage.engine import Engine
+
+#: Per segment: its stream (None: counted globally only), bytes and events appended, bytes read.
+_Counts = tuple[tuple[str, str] | None, int, int, int]
 
 KINDS = {0: "stream", 1: "table", 2: "transient"}
 
@@ -29,7 +37,7 @@ class ServerCollector:
         self.server = server
         # Counts of segments seen at the last scrape, and the final counts of those gone
         # since (deleted streams, merged transactions): the counters stay monotonic.
-        self._seen: dict[str, tuple[tuple[str, str] | None, int, int]] = {}
+        self._seen: dict[str, _Counts] = {}
         self._retired: dict[tuple[str, str] | None, list[int]] = {}
 
     def describe(self) -> list[Metric]:
@@ -40,6 +48,7 @@ class ServerCollector:
         if engine is not None:
             yield from self._segments(engine)
             yield from self._log(engine)
+            yield from self._latencies(engine)
         yield from self._connections()
         controller = self.server.controller
         if controller is not None:
@@ -47,7 +56,7 @@ class ServerCollector:
 
     # -- segment store ------------------------------------------------------------------
 
-    def _segments(self, engine: Any) -> Iterator[Metric]:
+    def _segments(self, engine: Engine) -> Iterator[Metric]:
         write_bytes = CounterMetricFamily(
             "segmentstore_segment_write_bytes",
             "Bytes appended to the stream's segments since the server started",
@@ -58,39 +67,43 @@ class ServerCollector:
             "Events appended to the stream's segments since the server started",
             labels=["scope", "stream"],
         )
+        read_bytes = CounterMetricFamily(
+            "segmentstore_segment_read_bytes",
+            "Bytes read from the stream's segments (ReadSegment) since the server started",
+            labels=["scope", "stream"],
+        )
         counts: Counter[tuple[str, str]] = Counter()
         stored = 0
-        seen: dict[str, tuple[tuple[str, str] | None, int, int]] = {}
+        seen: dict[str, _Counts] = {}
         for name, seg in list(engine.segments.items()):
-            if getattr(seg, "deleted", False):
+            if seg.deleted:
                 continue
-            kind = KINDS.get(int(getattr(seg, "kind", 0)), "other")
+            kind = KINDS.get(int(seg.kind), "other")
             counts[(kind, "sealed" if seg.sealed else "active")] += 1
             stored += max(0, seg.length - seg.start_offset)
-            nbytes = getattr(seg, "appended_bytes", 0)
-            nevents = getattr(seg, "appended_events", 0)
-            if nbytes or nevents:
+            if seg.appended_bytes or seg.appended_events or seg.read_bytes:
                 owner = _stream_of(name) if kind == "stream" else None
-                seen[name] = (owner, nbytes, nevents)
-        for name, (owner, nbytes, nevents) in self._seen.items():
-            if name not in seen:
-                retired = self._retired.setdefault(owner, [0, 0])
-                retired[0] += nbytes
-                retired[1] += nevents
+                seen[name] = (owner, seg.appended_bytes, seg.appended_events, seg.read_bytes)
+        for name, (owner, *numbers) in self._seen.items():
+            if name not in seen:  # deleted, or merged (a transaction): keep its counts
+                retired = self._retired.setdefault(owner, [0, 0, 0])
+                for i, n in enumerate(numbers):
+                    retired[i] += n
         self._seen = seen
         totals: dict[tuple[str, str] | None, list[int]] = {k: list(v) for k, v in self._retired.items()}
-        for owner, nbytes, nevents in seen.values():
-            acc = totals.setdefault(owner, [0, 0])
-            acc[0] += nbytes
-            acc[1] += nevents
-        total_bytes = sum(v[0] for v in totals.values())
-        total_events = sum(v[1] for v in totals.values())
+        for owner, *numbers in seen.values():
+            acc = totals.setdefault(owner, [0, 0, 0])
+            for i, n in enumerate(numbers):
+                acc[i] += n
+        total_bytes, total_events, total_read = (sum(v[i] for v in totals.values()) for i in range(3))
         by_stream = {k: v for k, v in totals.items() if k is not None}
-        for (scope, stream), (nbytes, nevents) in sorted(by_stream.items()):
+        for (scope, stream), (nbytes, nevents, nread) in sorted(by_stream.items()):
             write_bytes.add_metric([scope, stream], nbytes)
             write_events.add_metric([scope, stream], nevents)
+            read_bytes.add_metric([scope, stream], nread)
         yield write_bytes
         yield write_events
+        yield read_bytes
         yield CounterMetricFamily(
             "segmentstore_segment_write_bytes_global",
             "Bytes appended to all segments since the server started",
@@ -100,6 +113,11 @@ class ServerCollector:
             "segmentstore_segment_write_events_global",
             "Events appended to all segments since the server started",
             value=total_events,
+        )
+        yield CounterMetricFamily(
+            "segmentstore_segment_read_bytes_global",
+            "Bytes read from all segments (ReadSegment) since the server started",
+            value=total_read,
         )
         segments = GaugeMetricFamily("segmentstore_segments", "Segments by kind and state", labels=["kind", "state"])
         for (kind, state), n in sorted(counts.items()):
@@ -111,48 +129,64 @@ class ServerCollector:
             labels=["tier"],
         )
         tiers.add_metric(["segments"], stored)
-        tiers.add_metric(["log"], _log_disk_bytes(getattr(engine, "data_dir", None)))
+        tiers.add_metric(["log"], _log_disk_bytes(engine.data_dir))
         yield tiers
 
-    def _log(self, engine: Any) -> Iterator[Metric]:
-        log = getattr(engine, "log", None)
-        written = getattr(log, "lsn", None)
-        durable = getattr(log, "durable_lsn", None)
-        if isinstance(written, int):
-            yield CounterMetricFamily(
-                "segmentstore_log_written_bytes",
-                "Bytes written to the durable log (log sequence number)",
-                value=written,
-            )
-        if isinstance(durable, int):
-            yield CounterMetricFamily(
-                "segmentstore_log_durable_bytes",
-                "Bytes of the durable log known to be on disk (fsynced)",
-                value=durable,
-            )
+    def _log(self, engine: Engine) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            "segmentstore_log_written_bytes",
+            "Bytes written to the durable log (log sequence number)",
+            value=engine.log.lsn,
+        )
+        yield CounterMetricFamily(
+            "segmentstore_log_durable_bytes",
+            "Bytes of the durable log known to be on disk (fsynced)",
+            value=engine.log.durable_lsn,
+        )
         yield GaugeMetricFamily(
             "segmentstore_log_failed",
             "1 when the durable log failed and nothing more is acknowledged",
-            value=0 if getattr(engine, "fatal", None) is None else 1,
+            value=0 if engine.fatal is None else 1,
+        )
+
+    def _latencies(self, engine: Engine) -> Iterator[Metric]:
+        stats = engine.stats
+        yield _histogram(
+            "segmentstore_segment_write_latency_ms",
+            "Milliseconds from an append block's arrival to its acknowledgement (durable)",
+            stats.append_latency,
+        )
+        yield _histogram(
+            "segmentstore_segment_read_latency_ms",
+            "Milliseconds from a segment read to its reply (reads waiting at the tail excluded)",
+            stats.read_latency,
+        )
+        yield _histogram("segmentstore_log_sync_latency_ms", "Milliseconds per sync of the log", stats.sync_latency)
+        yield _histogram(
+            "segmentstore_log_sync_bytes", "Log bytes made durable by one sync (group commit size)", stats.sync_bytes
+        )
+        yield _histogram(
+            "segmentstore_log_sync_records",
+            "Log records made durable by one sync (group commit size)",
+            stats.sync_records,
         )
 
     def _connections(self) -> Iterator[Metric]:
-        connections = list(getattr(self.server, "connections", ()) or ())
+        connections = list(self.server.connections)
         yield GaugeMetricFamily(
             "segmentstore_connections", "Open client connections to the segment store", value=len(connections)
         )
-        writers = sum(len(c.appends.writers) for c in connections if hasattr(c, "appends"))
+        writers = sum(len(c.appends.writers) for c in connections)
         yield GaugeMetricFamily(
             "segmentstore_writers", "Writers set up on the open connections (SetupAppend)", value=writers
         )
 
     # -- controller -------------------------------------------------------------------
 
-    def _controller(self, controller: Any) -> Iterator[Metric]:
+    def _controller(self, controller: ControllerService) -> Iterator[Metric]:
         streams = controller.all_streams()
         user = [s for s in streams if not s.name.startswith(naming.INTERNAL_PREFIX)]
-        scopes = getattr(controller, "_scopes", {})
-        yield GaugeMetricFamily("controller_scopes", "Scopes", value=len(scopes))
+        yield GaugeMetricFamily("controller_scopes", "Scopes", value=controller.scope_count())
         by_state = GaugeMetricFamily("controller_streams", "User streams by state", labels=["state"])
         sealed = sum(1 for s in user if s.sealed)
         by_state.add_metric(["active"], len(user) - sealed)
@@ -172,18 +206,20 @@ class ServerCollector:
         yield GaugeMetricFamily("controller_reader_groups", "Reader groups registered with the controller", value=rgs)
         kvts = sum(len(v) for v in controller.kvts.by_scope.values())
         yield GaugeMetricFamily("controller_kvtables", "Key-value tables", value=kvts)
-        scaler = getattr(controller, "autoscaler", None)
         yield CounterMetricFamily(
             "controller_auto_scale_actions",
             "Scales made by the auto-scaler since the server started",
-            value=getattr(scaler, "scales", 0),
+            value=controller.autoscaler.scales,
         )
-        retention = getattr(controller, "retention", None)
         yield CounterMetricFamily(
             "controller_retention_truncations",
             "Truncations made by retention since the server started",
-            value=getattr(retention, "truncations", 0),
+            value=controller.retention.truncations,
         )
+
+
+def _histogram(name: str, documentation: str, h: Histogram) -> HistogramMetricFamily:
+    return HistogramMetricFamily(name, documentation, buckets=h.cumulative(), sum_value=h.sum)
 
 
 def _stream_of(segment: str) -> tuple[str, str] | None:

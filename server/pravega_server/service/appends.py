@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import struct
 from collections.abc import Callable
+from time import perf_counter
 from typing import Any, Protocol
 
 from pravega.protocol import commands as c
@@ -148,8 +149,11 @@ class AppendProcessor:
             replies.fill(slot, error_reply(request_id, refused), True)
             return
         previous = length = 0
+        started = perf_counter()
+        latency = self.engine.stats.append_latency
 
         def durable() -> None:
+            latency.observe((perf_counter() - started) * 1000.0)
             replies.fill(slot, c.DataAppended(writer_id, last, previous, request_id, length))
 
         try:

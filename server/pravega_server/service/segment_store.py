@@ -16,6 +16,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any
 
 from pravega.protocol import commands as c
@@ -124,13 +125,18 @@ class SegmentStore:
         seg = self._segment(cmd, cmd.segment)
         if not isinstance(seg, Segment):
             return c.NoSuchSegment(cmd.request_id, cmd.segment, "", cmd.offset)
-        reply = self._try_read(seg, cmd)
+        reply = self._try_read(seg, cmd, perf_counter())
         if reply is not None:
             return reply
         return self._park_read(seg, cmd)
 
-    def _try_read(self, seg: Segment, cmd: c.ReadSegment) -> c.Command | Awaitable[c.Command] | None:
-        """The reply for a read (or an awaitable of it), or None if it must wait for data."""
+    def _try_read(
+        self, seg: Segment, cmd: c.ReadSegment, started: float | None = None
+    ) -> c.Command | Awaitable[c.Command] | None:
+        """The reply for a read (or an awaitable of it), or None if it must wait for data.
+
+        Data served is counted; the latency is recorded when ``started`` is given (not for
+        reads that waited at the tail: they measure the writers, not the store)."""
         offset = cmd.offset
         if seg.deleted:
             return c.NoSuchSegment(cmd.request_id, cmd.segment, "", offset)
@@ -141,7 +147,8 @@ class SegmentStore:
             size = max(0, min(cmd.suggested_length, self.config.max_read_size))
             data = self.engine.read(seg, offset, size or 1)
             if data is None:  # in a remote tier-2 chunk
-                return self._read_tier2(seg, cmd, size or 1)
+                return self._read_tier2(seg, cmd, size or 1, started)
+            self._served(seg, len(data), started)
             return c.SegmentRead(cmd.segment, offset, offset + len(data) >= end, False, data, cmd.request_id)
         if seg.durable_sealed:
             if offset > end:
@@ -154,7 +161,12 @@ class SegmentStore:
             return c.SegmentRead(cmd.segment, offset, True, True, b"", cmd.request_id)
         return None
 
-    async def _read_tier2(self, seg: Segment, cmd: c.ReadSegment, size: int) -> c.Command:
+    def _served(self, seg: Segment, size: int, started: float | None) -> None:
+        seg.read_bytes += size
+        if started is not None:
+            self.engine.stats.read_latency.observe((perf_counter() - started) * 1000.0)
+
+    async def _read_tier2(self, seg: Segment, cmd: c.ReadSegment, size: int, started: float | None) -> c.Command:
         try:
             data = await self.engine.read_async(seg, cmd.offset, size)
         except errors.SegmentTruncated as exc:
@@ -164,6 +176,7 @@ class SegmentStore:
             # tail wait; nothing is lost and the reader is not failed.
             log.warning("%s: reading tier 2 at offset %d failed: %s", cmd.segment, cmd.offset, exc)
             data = b""
+        self._served(seg, len(data), started)
         end = seg.durable_length
         return c.SegmentRead(cmd.segment, cmd.offset, cmd.offset + len(data) >= end, False, data, cmd.request_id)
 

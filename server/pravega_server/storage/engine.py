@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..stats import StoreStats
 from . import checkpoint, errors
 from .lock import DataDirLock
 from .lts import ChunkNotFound, ChunkStore
@@ -101,6 +102,8 @@ class Engine:
         self.next_id = 0
         self._read_fds: dict[int, int] = {}
         self.log: WalWriter | _MemoryLog
+        #: Latencies and group-commit sizes measured as the store serves (see ``stats``).
+        self.stats = StoreStats()
         self.fatal: BaseException | None = None
         #: Tier 2, when tiering is on (see tiering.py).
         self.chunks: ChunkStore | None = None
@@ -199,6 +202,7 @@ class Engine:
             file_size=file_size,
             preallocate=preallocate,
             durable_lsn=recovery.durable_lsn,
+            stats=self.stats,
         )
 
     def _install(self, state: checkpoint.State) -> None:

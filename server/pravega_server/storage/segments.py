@@ -110,6 +110,7 @@ class Segment:
         "created",
         "appended_events",
         "appended_bytes",
+        "read_bytes",
     )
 
     def __init__(self, name: str, seg_id: int, kind: SegmentKind, scale_type: int = 0, target_rate: int = 0) -> None:
@@ -132,6 +133,7 @@ class Segment:
         # Totals since the process started (not durable), for the rate tracker (rates.py).
         self.appended_events = 0
         self.appended_bytes = 0
+        self.read_bytes = 0  # event data served by ReadSegment since the server started
         self.table: Table | None = Table() if kind == SegmentKind.TABLE else None
         self.waiters: list[Callable[[], None]] = []
 

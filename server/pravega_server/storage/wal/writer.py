@@ -33,9 +33,11 @@ import errno
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ...stats import StoreStats
 from . import format as fmt
 
 log = logging.getLogger(__name__)
@@ -76,8 +78,10 @@ class WalWriter:
         on_fatal: Callable[[BaseException], None] | None = None,
         preallocate: bool = True,
         durable_lsn: int | None = None,
+        stats: StoreStats | None = None,
     ) -> None:
         self._dir = directory
+        self.stats = stats if stats is not None else StoreStats()
         self._loop = loop
         self._fsync = fsync
         self._file_size = file_size
@@ -427,6 +431,7 @@ class WalWriter:
                     return
                 target = self._lsn
                 fds = [*self._old_fds, self._fd]
+            started = time.perf_counter()
             try:
                 if self._fsync:
                     for fd in fds:
@@ -440,7 +445,7 @@ class WalWriter:
                 self._synced = max(self._synced, target)
                 done = fds[:-1]
                 self._old_fds = [fd for fd in self._old_fds if fd not in done]
-            if not self._post(self._on_synced, target, done):
+            if not self._post(self._on_synced, target, done, time.perf_counter() - started):
                 return
 
     def _post(self, fn: Callable[..., None], *args: object) -> bool:
@@ -450,7 +455,7 @@ class WalWriter:
             return False
         return True
 
-    def _on_synced(self, target: int, done_fds: list[int]) -> None:
+    def _on_synced(self, target: int, done_fds: list[int], seconds: float) -> None:
         for fd in done_fds:
             os.close(fd)
         if self._sync_error is not None:
@@ -459,10 +464,16 @@ class WalWriter:
             self._retry_delay = _RETRY_FIRST
         if target <= self._durable:
             return
+        stats = self.stats
+        stats.sync_latency.observe(seconds * 1000.0)
+        stats.sync_bytes.observe(target - self._durable)
         self._durable = target
         unsynced = self._unsynced
+        records = 0
         while unsynced and unsynced[0][3] <= target:
             unsynced.popleft()
+            records += 1
+        stats.sync_records.observe(records)
         waiters = self._waiters
         while waiters and waiters[0][0] <= target:
             _, callback = waiters.popleft()
