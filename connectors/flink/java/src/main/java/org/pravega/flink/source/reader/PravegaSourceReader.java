@@ -16,6 +16,7 @@ import org.pravega.flink.source.event.FinishConfirmedEvent;
 import org.pravega.flink.source.event.SegmentsFinishedEvent;
 import org.pravega.flink.source.split.PravegaSplit;
 import org.pravega.flink.source.split.PravegaSplitState;
+import org.pravega.flink.source.watermark.MarkFeed;
 
 /**
  * The source reader: one fetcher thread reads all assigned segments ({@link
@@ -39,12 +40,13 @@ public final class PravegaSourceReader<T>
 
     public PravegaSourceReader(SourceReaderContext context, PravegaSourceConfig config,
                                DeserializationSchema<T> schema) {
-        this(context, config, schema, new SegmentTails());
+        this(context, config, schema, new SegmentTails(), config.isPravegaWatermarks() ? new MarkFeed() : null);
     }
 
     private PravegaSourceReader(SourceReaderContext context, PravegaSourceConfig config,
-                                DeserializationSchema<T> schema, SegmentTails tails) {
-        super(() -> new PravegaSegmentSplitReader(config, tails), new PravegaRecordEmitter<>(schema),
+                                DeserializationSchema<T> schema, SegmentTails tails, MarkFeed marks) {
+        super(() -> new PravegaSegmentSplitReader(config, tails, marks),
+                new PravegaRecordEmitter<>(schema, config.getTimestampExtractor(), marks),
                 context.getConfiguration(), context);
         this.tails = tails;
         context.metricGroup().gauge("assignedSegments", live::size);

@@ -1,16 +1,34 @@
 package org.pravega.flink.source.split;
 
 import org.apache.flink.annotation.Internal;
+import org.pravega.flink.source.watermark.SplitWatermarks;
 
 /** The mutable read position of a split: the offset just after the last event emitted. */
 @Internal
 public final class PravegaSplitState {
     private final PravegaSplit split;
     private volatile long offset;
+    private final SplitWatermarks watermarks;
+    /** Whether the split was marked idle (waiting at its tail, no newer watermark to reach). */
+    private boolean idle;
 
     public PravegaSplitState(PravegaSplit split) {
         this.split = split;
         this.offset = split.getStartOffset();
+        this.watermarks = new SplitWatermarks(split.getSegment().getSegmentId(), split.getWatermark());
+    }
+
+    /** The split's Pravega watermark (task thread only). */
+    public SplitWatermarks getWatermarks() {
+        return watermarks;
+    }
+
+    public boolean isIdle() {
+        return idle;
+    }
+
+    public void setIdle(boolean idle) {
+        this.idle = idle;
     }
 
     public long getOffset() {
@@ -26,7 +44,7 @@ public final class PravegaSplitState {
     }
 
     public PravegaSplit toSplit() {
-        return PravegaSplit.of(split.getSegment(), offset, split.getEndOffset());
+        return new PravegaSplit(split.getSegment(), offset, split.getEndOffset(), false, watermarks.current());
     }
 
     public PravegaSplit toFinishedMarker() {
