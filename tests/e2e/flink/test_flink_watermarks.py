@@ -9,6 +9,7 @@ import asyncio
 import collections
 from typing import Any
 
+import pytest
 from flink_testkit import FlinkRun, cancel, wait_for
 
 import pravega
@@ -73,11 +74,27 @@ def _source(run: FlinkRun, stream: str) -> Any:
     )
 
 
-def test_event_time_windows_fire_complete_and_in_order_from_pravega_watermarks(run):
+@pytest.mark.parametrize(
+    "source_parallelism,scale_after,history",
+    [(1, None, False), (3, 2, False), (2, 2, True)],
+    ids=["one-reader", "more-readers-than-segments-and-a-scale", "catching-up-across-a-scale"],
+)
+def test_event_time_windows_fire_complete_and_in_order_from_pravega_watermarks(
+    run, source_parallelism, scale_after, history
+):
     """A writer notes the start of the next window after each window's events; the job's
     tumbling event-time windows (fed only by the source's Pravega watermarks: the input stays
     open) fire once their end has passed, each with every event of its window, in order. The
-    last window fires only after the writer noted a time past its end."""
+    last window fires only after the writer noted a time past its end.
+
+    Second case: three source subtasks for two segments (one has no split and must not hold
+    the watermark back), and a scale after window 2 (segment 0 split in two): the sealed
+    predecessor holds its reader's watermark until it is read out, and the successors' events
+    written before a watermark are not late although they are handed out only afterwards.
+
+    Third case: the same scale, but all windows but the last are written (and their times
+    noted, one watermark each) before the job starts: the readers catch up, the one reading
+    the unsplit segment runs far ahead of the successors, which nobody reads yet."""
     from pyflink.common import SimpleStringSchema, Types
     from pyflink.common.time import Time
     from pyflink.datastream.connectors import DeliveryGuarantee
@@ -107,18 +124,35 @@ def test_event_time_windows_fire_complete_and_in_order_from_pravega_watermarks(r
     )
     (
         env.from_source(source, source.watermark_strategy(), "events")
+        .set_parallelism(source_parallelism)
         .key_by(lambda e: "all", key_type=Types.STRING())
         .window(TumblingEventTimeWindows.of(Time.milliseconds(WINDOW_MS)))
         .process(Count(), output_type=Types.STRING())
         .sink_to(sink)
     )
-    job = env.execute_async("pravega-watermark-windows")
     writer = TimedWriter(run, src)
-    try:
+
+    def feed() -> None:
         for w in range(windows):
             writer.window(w, events=30 + 5 * w)
+            if w == scale_after:
+                run.client.scale_stream(run.scope, "events", [0], [(0.0, 0.25), (0.25, 0.5)])
             if w < windows - 1:
-                writer.note(T0 + (w + 1) * WINDOW_MS)
+                noted = T0 + (w + 1) * WINDOW_MS
+                writer.note(noted)
+                if history:  # one watermark per window
+                    wait_for(
+                        lambda t=noted: any(m.lower >= t for m in _marks(run.uri, run.scope, "events")),
+                        60,
+                        f"a watermark at {noted}",
+                    )
+
+    if history:
+        feed()
+    job = env.execute_async("pravega-watermark-windows")
+    try:
+        if not history:
+            feed()
 
         def fired() -> list[list[int]]:
             return [[int(x) for x in line.split("|")] for line in run.read(out)]
@@ -147,6 +181,8 @@ def test_event_time_windows_fire_complete_and_in_order_from_pravega_watermarks(r
         assert end - 1 <= watermark <= T0 + windows * WINDOW_MS, (start, watermark)
     marks = _marks(run.uri, run.scope, "events")
     assert [m.lower for m in marks] == sorted(m.lower for m in marks)
+    if scale_after is not None:
+        assert any(len(m.cut) == 3 for m in marks), "no watermark after the scale names the successors"
 
 
 def test_sink_notes_the_job_watermark_for_the_output_streams_watermarks(run):

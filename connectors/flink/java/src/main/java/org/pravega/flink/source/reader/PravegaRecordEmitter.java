@@ -50,9 +50,10 @@ final class PravegaRecordEmitter<T> implements RecordEmitter<SegmentRecord, T, P
         if (marks == null) {
             return;
         }
-        List<MarkRecord> records = marks.records(state.getSplit().getSegment().getScopedStream());
+        String stream = state.getSplit().getSegment().getScopedStream();
+        List<MarkRecord> records = marks.records(stream);
         SplitWatermarks w = state.getWatermarks();
-        boolean advanced = w.update(records, state.getOffset());
+        boolean advanced = w.update(records, state.getOffset(), marks.started(stream));
         if (advanced) {
             output.emitWatermark(new Watermark(w.current()));
             state.setIdle(false);

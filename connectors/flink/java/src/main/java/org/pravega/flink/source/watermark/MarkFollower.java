@@ -71,6 +71,12 @@ public final class MarkFollower implements AutoCloseable {
     }
 
     private void follow(String scopedStream, Segment segment) {
+        synchronized (feed) { // the fetcher's follower and the task thread's (no splits) share the feed
+            followLocked(scopedStream, segment);
+        }
+    }
+
+    private void followLocked(String scopedStream, Segment segment) {
         if (meta == null) {
             meta = new SegmentMetadataClient(controller, timeoutMillis);
         }

@@ -4,6 +4,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Set;
 
 import org.apache.flink.annotation.Internal;
 import org.pravega.flink.util.Json;
@@ -68,16 +69,34 @@ public final class MarkRecord {
      * events came before; only finishing it passes the record).
      */
     public boolean passedBy(long segmentId, long offset) {
-        return offset >= offsetNeeded(segmentId);
+        return offset >= offsetNeeded(segmentId, null);
     }
 
-    /** The offset in {@code segmentId} from which this record counts as passed (Long.MAX_VALUE: never). */
-    public long offsetNeeded(long segmentId) {
+    /**
+     * The offset in {@code segmentId} from which this record counts as passed (Long.MAX_VALUE:
+     * not now). With {@code started} (the segments handed out to some reader) a record whose cut
+     * names another segment that was not handed out yet is not passed: that segment's events
+     * before the cut are not being read by anyone, so nothing would hold the watermark back for
+     * them (a successor waiting for its predecessors while the other splits run ahead).
+     */
+    public long offsetNeeded(long segmentId, Set<Long> started) {
+        if (started != null) {
+            for (long id : cut.keySet()) {
+                if (id != segmentId && !started.contains(id)) {
+                    return Long.MAX_VALUE;
+                }
+            }
+        }
         Long at = cut.get(segmentId);
         if (at != null) {
             return at;
         }
         return (segmentId & 0xFFFFFFFFL) > maxNumber ? Long.MIN_VALUE : Long.MAX_VALUE;
+    }
+
+    /** Whether every segment of the cut was handed out to some reader. */
+    public boolean allStarted(Set<Long> started) {
+        return started.containsAll(cut.keySet());
     }
 
     @Override

@@ -1,6 +1,7 @@
 package org.pravega.flink.source.watermark;
 
 import java.util.List;
+import java.util.Set;
 
 import org.apache.flink.annotation.Internal;
 
@@ -22,6 +23,8 @@ public final class SplitWatermarks {
     private int passedIndex = -1;
     /** Records seen at the last scan. */
     private int scanned;
+    /** The started-segments set of the last scan (replaced, never changed in place, when it grows). */
+    private Set<Long> scannedStarted;
     /** The offset at which the next scan may find a newer passed record. */
     private long nextThreshold = Long.MIN_VALUE;
     /** Whether {@link #update} has reported the watermark once (a restored one is reported at once). */
@@ -38,11 +41,13 @@ public final class SplitWatermarks {
     }
 
     /**
-     * Moves to {@code offset} given the stream's records (oldest first, only ever appended to);
-     * returns true if the watermark advanced (or, the first time, if a restored split has one).
+     * Moves to {@code offset} given the stream's records (oldest first, only ever appended to)
+     * and the segments handed out so far ({@code started}, see {@link MarkRecord#offsetNeeded};
+     * null: no such restriction); returns true if the watermark advanced (or, the first time, if
+     * a restored split has one).
      */
-    public boolean update(List<MarkRecord> records, long offset) {
-        boolean advanced = advance(records, offset);
+    public boolean update(List<MarkRecord> records, long offset, Set<Long> started) {
+        boolean advanced = advance(records, offset, started);
         if (!reported && watermark != Long.MIN_VALUE) {
             advanced = true;
         }
@@ -50,15 +55,16 @@ public final class SplitWatermarks {
         return advanced;
     }
 
-    private boolean advance(List<MarkRecord> records, long offset) {
+    private boolean advance(List<MarkRecord> records, long offset, Set<Long> started) {
         int n = records.size();
-        if (n == scanned && offset < nextThreshold) {
+        if (n == scanned && offset < nextThreshold && started == scannedStarted) {
             return false;
         }
+        scannedStarted = started;
         long threshold = Long.MAX_VALUE;
         int newest = passedIndex;
         for (int i = n - 1; i > passedIndex; i--) {
-            long needed = records.get(i).offsetNeeded(segmentId);
+            long needed = records.get(i).offsetNeeded(segmentId, started);
             if (offset >= needed) {
                 newest = i;
                 break;

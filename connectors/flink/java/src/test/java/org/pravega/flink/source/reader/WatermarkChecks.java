@@ -94,6 +94,34 @@ public final class WatermarkChecks {
         check(r.passedBy(seg(2, 4), 0), "a segment newer than the cut's (higher number): passed");
         check(!r.passedBy(seg(0, 0), 1_000_000), "an older segment not in the cut (sealed predecessor): not passed");
         check(!r.passedBy(seg(0, 1), Long.MAX_VALUE - 1), "older segments pass only by finishing");
+
+        // Only once every other segment of the cut was handed out to some reader.
+        MarkRecord s = mark(10, 20, seg(1, 2), 100, seg(2, 5), 70, seg(2, 6), 0);
+        java.util.Set<Long> all = java.util.Set.of(seg(1, 2), seg(2, 5), seg(2, 6));
+        check(s.offsetNeeded(seg(1, 2), java.util.Set.of(seg(1, 2))) == Long.MAX_VALUE,
+                "successors not handed out yet: not passed");
+        check(s.offsetNeeded(seg(1, 2), java.util.Set.of(seg(1, 2), seg(2, 5))) == Long.MAX_VALUE,
+                "one successor (even without data before the cut) not handed out: not passed");
+        check(s.offsetNeeded(seg(1, 2), all) == 100, "all handed out: the own cut offset counts");
+        check(s.offsetNeeded(seg(2, 5), java.util.Set.of()) == Long.MAX_VALUE,
+                "seg 1.2 not handed out: not passed by seg 2.5 either");
+        SplitWatermarks t = new SplitWatermarks(seg(1, 2), Long.MIN_VALUE);
+        List<MarkRecord> rs = List.of(s);
+        java.util.Set<Long> some = java.util.Set.of(seg(1, 2));
+        check(!t.update(rs, 150, some), "waits for the successors to be handed out");
+        check(!t.update(rs, 150, some), "still waiting (same set)");
+        check(t.update(rs, 150, all) && t.current() == 10, "passes once the set grows, without the offset moving");
+
+        // A reader without splits: the newest record whose cut segments were all handed out.
+        MarkFeed feed = new MarkFeed();
+        check(feed.unheldWatermark("sc/st") == Long.MIN_VALUE, "no records: none");
+        feed.append("sc/st", List.of(mark(5, 5, seg(0, 0), 10, seg(0, 1), 10), mark(9, 9, seg(0, 1), 30,
+                seg(1, 2), 0, seg(1, 3), 0)), 0);
+        check(feed.unheldWatermark("sc/st") == Long.MIN_VALUE, "nothing handed out: none");
+        feed.addStarted("sc/st", java.util.Set.of(seg(0, 0), seg(0, 1)));
+        check(feed.unheldWatermark("sc/st") == 5, "successors 1.2/1.3 not handed out: the older record");
+        feed.addStarted("sc/st", java.util.Set.of(seg(1, 2), seg(1, 3)));
+        check(feed.unheldWatermark("sc/st") == 9, "all handed out: the newest record");
     }
 
     /** The tracker's shortcut agrees with recomputing "newest passed record" from scratch, stays monotonic. */
@@ -119,7 +147,7 @@ public final class WatermarkChecks {
                 }
                 offset += rnd.nextInt(40);
                 long before = w.current();
-                boolean advanced = w.update(visible, offset);
+                boolean advanced = w.update(visible, offset, null);
                 for (int i = visible.size() - 1; i >= 0; i--) {
                     if (visible.get(i).passedBy(segment, offset)) {
                         expected = Math.max(expected, visible.get(i).lower);
@@ -136,11 +164,11 @@ public final class WatermarkChecks {
     private static void restoredAndNewest() {
         List<MarkRecord> rs = List.of(mark(5, 6, seg(0, 0), 10), mark(7, 8, seg(0, 0), 50));
         SplitWatermarks restored = new SplitWatermarks(seg(0, 0), 6);
-        check(restored.update(rs, 10), "a restored watermark is reported on the first update");
+        check(restored.update(rs, 10, null), "a restored watermark is reported on the first update");
         check(restored.current() == 6, "restored watermark kept (the record passed is older): " + restored.current());
-        check(!restored.update(rs, 20), "nothing new");
+        check(!restored.update(rs, 20, null), "nothing new");
         check(!restored.passedNewest(rs), "the newest record is not passed at 20");
-        check(restored.update(rs, 50) && restored.current() == 7, "advances at the newest cut");
+        check(restored.update(rs, 50, null) && restored.current() == 7, "advances at the newest cut");
         check(restored.passedNewest(rs), "passed the newest");
         check(new SplitWatermarks(seg(0, 0), Long.MIN_VALUE).passedNewest(Collections.emptyList()),
                 "no records: nothing to wait for");
