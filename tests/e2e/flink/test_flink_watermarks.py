@@ -75,12 +75,17 @@ def _source(run: FlinkRun, stream: str) -> Any:
 
 
 @pytest.mark.parametrize(
-    "source_parallelism,scale_after,history",
-    [(1, None, False), (3, 2, False), (2, 2, True)],
-    ids=["one-reader", "more-readers-than-segments-and-a-scale", "catching-up-across-a-scale"],
+    "source_parallelism,scale_after,history,fail_after",
+    [(1, None, False, None), (3, 2, False, None), (2, 2, True, None), (2, None, False, 150)],
+    ids=[
+        "one-reader",
+        "more-readers-than-segments-and-a-scale",
+        "catching-up-across-a-scale",
+        "failure-and-restore",
+    ],
 )
 def test_event_time_windows_fire_complete_and_in_order_from_pravega_watermarks(
-    run, source_parallelism, scale_after, history
+    run, source_parallelism, scale_after, history, fail_after
 ):
     """A writer notes the start of the next window after each window's events; the job's
     tumbling event-time windows (fed only by the source's Pravega watermarks: the input stays
@@ -94,7 +99,11 @@ def test_event_time_windows_fire_complete_and_in_order_from_pravega_watermarks(
 
     Third case: the same scale, but all windows but the last are written (and their times
     noted, one watermark each) before the job starts: the readers catch up, the one reading
-    the unsplit segment runs far ahead of the successors, which nobody reads yet."""
+    the unsplit segment runs far ahead of the successors, which nobody reads yet.
+
+    Fourth case: a user function right after the source fails once after 150 events (after
+    a checkpoint); the job restores (split positions and watermarks from the checkpoint,
+    window state, an exactly-once output) and every window still fires once, complete."""
     from pyflink.common import SimpleStringSchema, Types
     from pyflink.common.time import Time
     from pyflink.datastream.connectors import DeliveryGuarantee
@@ -118,14 +127,15 @@ def test_event_time_windows_fire_complete_and_in_order_from_pravega_watermarks(
         .set_controller_uri(run.uri)
         .set_stream(out)
         .set_serialization_schema(SimpleStringSchema())
-        .set_delivery_guarantee(DeliveryGuarantee.AT_LEAST_ONCE)
+        .set_delivery_guarantee(DeliveryGuarantee.EXACTLY_ONCE if fail_after else DeliveryGuarantee.AT_LEAST_ONCE)
         .set_routing_key_extractor(pravega_flink.RoutingKeyExtractor.fixed("w"))
         .build()
     )
+    events = env.from_source(source, source.watermark_strategy(), "events").set_parallelism(source_parallelism)
+    if fail_after:
+        events = run.fail_once(events, fail_after, "after the source").set_parallelism(source_parallelism)
     (
-        env.from_source(source, source.watermark_strategy(), "events")
-        .set_parallelism(source_parallelism)
-        .key_by(lambda e: "all", key_type=Types.STRING())
+        events.key_by(lambda e: "all", key_type=Types.STRING())
         .window(TumblingEventTimeWindows.of(Time.milliseconds(WINDOW_MS)))
         .process(Count(), output_type=Types.STRING())
         .sink_to(sink)
@@ -140,7 +150,7 @@ def test_event_time_windows_fire_complete_and_in_order_from_pravega_watermarks(
             if w < windows - 1:
                 noted = T0 + (w + 1) * WINDOW_MS
                 writer.note(noted)
-                if history:  # one watermark per window
+                if history or fail_after:  # one watermark per window (and checkpoints in between)
                     wait_for(
                         lambda t=noted: any(m.lower >= t for m in _marks(run.uri, run.scope, "events")),
                         60,
@@ -181,6 +191,8 @@ def test_event_time_windows_fire_complete_and_in_order_from_pravega_watermarks(
         assert end - 1 <= watermark <= T0 + windows * WINDOW_MS, (start, watermark)
     marks = _marks(run.uri, run.scope, "events")
     assert [m.lower for m in marks] == sorted(m.lower for m in marks)
+    if fail_after:
+        assert run.log("injected-failure"), "the failure was not injected"
     if scale_after is not None:
         assert any(len(m.cut) == 3 for m in marks), "no watermark after the scale names the successors"
 
