@@ -50,10 +50,10 @@ final class PravegaRecordEmitter<T> implements RecordEmitter<SegmentRecord, T, P
         if (marks == null) {
             return;
         }
-        String stream = state.getSplit().getSegment().getScopedStream();
-        List<MarkRecord> records = marks.records(stream);
+        MarkFeed.StreamMarks stream = state.marksIn(marks);
+        List<MarkRecord> records = stream.records();
         SplitWatermarks w = state.getWatermarks();
-        boolean advanced = w.update(records, state.getOffset(), marks.started(stream));
+        boolean advanced = w.update(records, state.getOffset(), stream.started());
         if (advanced) {
             output.emitWatermark(new Watermark(w.current()));
             state.setIdle(false);

@@ -19,17 +19,29 @@ import org.apache.flink.annotation.Internal;
  */
 @Internal
 public final class MarkFeed {
-    private static final class StreamMarks {
+    /** One stream's records and started segments (a handle the task thread may keep per split). */
+    public static final class StreamMarks {
         volatile List<MarkRecord> records = Collections.emptyList();
         /** Segment ids handed out to some reader (replaced, never changed in place). */
         volatile Set<Long> started = Collections.emptySet();
         /** Where the next record starts in the watermark segment (fetcher thread only). */
         long offset;
+
+        /** The records so far, oldest first (an immutable snapshot). */
+        public List<MarkRecord> records() {
+            return records;
+        }
+
+        /** The segment ids handed out to some reader so far (an immutable snapshot). */
+        public Set<Long> started() {
+            return started;
+        }
     }
 
     private final Map<String, StreamMarks> streams = new ConcurrentHashMap<>();
 
-    private StreamMarks marks(String scopedStream) {
+    /** The handle of {@code "scope/stream"} (created on first use). */
+    public StreamMarks marks(String scopedStream) {
         return streams.computeIfAbsent(scopedStream, k -> new StreamMarks());
     }
 

@@ -94,9 +94,9 @@ public final class MarkRecord {
         return (segmentId & 0xFFFFFFFFL) > maxNumber ? Long.MIN_VALUE : Long.MAX_VALUE;
     }
 
-    /** Whether every segment of the cut was handed out to some reader. */
+    /** Whether every segment of the (non-empty) cut was handed out to some reader. */
     public boolean allStarted(Set<Long> started) {
-        return started.containsAll(cut.keySet());
+        return !cut.isEmpty() && started.containsAll(cut.keySet());
     }
 
     @Override
