@@ -38,6 +38,14 @@ import org.pravega.flink.source.watermark.MarkFollower;
  * reader's checkpoints until the enumerator confirms that its own completed checkpoint holds the
  * finish (see {@code PravegaSplitEnumerator}).
  *
+ * <p><b>Pravega watermarks</b> ({@code withPravegaWatermarks}): each reader follows the streams'
+ * watermark segments itself (in its fetcher thread, about once a second; see {@code MarkFollower})
+ * rather than the enumerator shipping records to the readers: a split's watermark depends on its
+ * position, which only the reader knows, and one small segment read per reader and second costs
+ * little. The enumerator contributes which splits it has handed out ({@code SegmentsStartedEvent}).
+ * The emitter computes and emits each split's watermark through the split's output; a reader
+ * without splits emits {@link MarkFeed#unheldWatermark} (see {@link #pollNext}).
+ *
  * <p>Metrics (besides Flink's standard source metrics): {@code assignedSegments},
  * {@code currentOffsets} (segment=offset list), {@code unreadBytes} (also reported as
  * {@code pendingBytes}).
