@@ -116,6 +116,10 @@ def build_app(
     return app
 
 
+#: Longest request line or header accepted (bytes).
+MAX_LINE = 256 * 1024
+
+
 class RestServer:
     """A running REST listener; :attr:`port` is the bound port."""
 
@@ -129,7 +133,10 @@ class RestServer:
 
 async def start_rest(app: web.Application, sock: socket.socket, ssl_context: Any = None) -> RestServer:
     """Serve ``app`` on ``sock`` (bound and listening; HTTPS with ``ssl_context``)."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    # Long request lines and headers (aiohttp's default limit is 8190 bytes) reach the
+    # handlers, which answer with the documented JSON errors; beyond this the HTTP parser
+    # answers 400 in plain text before any handler runs.
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, max_line_size=MAX_LINE, max_field_size=MAX_LINE)
     await runner.setup()
     site = web.SockSite(runner, sock, ssl_context=ssl_context)
     try:
