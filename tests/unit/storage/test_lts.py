@@ -105,7 +105,9 @@ def test_tier2_down_appends_go_to_the_log_until_its_bound(tmp_path: Path) -> Non
             for event in range(1, 10_000):
                 await append(engine, SEG, W1, event, b"x" * 1000)
                 await asyncio.sleep(0)  # let the tiering task see the log grow
-        assert engine.log_full and 256 <= event < 1000
+        # The bound is 256 KiB of log, measured as the tiering task sees it (record headers,
+        # the engine's own records, data still being tiered): about 250-320 appends of 1000 B.
+        assert engine.log_full and 200 <= event < 1000
         assert engine.get(SEG).durable_length == (event - 1) * 1000  # nothing acknowledged is lost
         lts.unlink()
         lts.mkdir()  # tier 2 is back: retried with backoff, the log drains
