@@ -8,11 +8,13 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from .app import PravegaServer, ServerConfig
 from .auth import AuthConfig, Authenticator
 from .auth.tls import TlsConfig
+from .cluster import layout as cluster_layout
 from .controller.autoscale import AutoScaleConfig
 from .controller.retention import RetentionConfig
 from .service.segment_store import StoreConfig
@@ -207,12 +209,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="seconds a delegation token is valid (default 600)",
     )
     p.add_argument(
+        "--containers",
+        type=int,
+        default=int(os.environ.get("PRAVEGA_CONTAINERS", 1)),
+        metavar="N",
+        help="segment containers: N > 1 runs the controller here and N container processes, each with its own "
+        "log and port (default 1: one process; fixed when the data directory is created)",
+    )
+    # Internal: how the supervisor starts a container process (see cluster/processes.py).
+    p.add_argument("--container-index", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--container-lts", default=None, help=argparse.SUPPRESS)
+    p.add_argument(
         "--log-level",
         default=os.environ.get("PRAVEGA_LOG_LEVEL", "WARNING"),
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="log level (default WARNING)",
     )
     args = p.parse_args(argv)
+    if not 1 <= args.containers <= 256:
+        p.error("--containers must be between 1 and 256")
     if not 0 < args.tail_read_wait < 30:
         p.error("--tail-read-wait must be between 0 and 30 seconds (clients time out after 30 s)")
     if args.log_file_size < 4096:
@@ -351,8 +367,29 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     )
 
 
-async def run(config: ServerConfig) -> int:
-    server = PravegaServer(config)
+def container_argv(argv: list[str], config: ServerConfig) -> Callable[[int, int], list[str]]:
+    """The command line of container ``index`` (listening on inherited ``fd``): the
+    supervisor's own arguments, then what is the container's alone."""
+    data_dir = config.data_dir
+
+    def make(index: int, fd: int) -> list[str]:
+        own = ["--container-index", str(index), "--listen-fd", str(fd), "--no-rest"]
+        if data_dir is not None:
+            own += ["--data-dir", str(cluster_layout.container_dir(Path(data_dir), index))]
+            url = config.lts or f"file://{Path(data_dir).resolve() / 'lts'}"
+            own += ["--container-lts", cluster_layout.lts_of_container(url, index)]
+        return [*argv, *own]
+
+    return make
+
+
+async def run(config: ServerConfig, containers: int = 1, argv: list[str] | None = None) -> int:
+    if containers > 1:
+        from .cluster.server import ClusterServer
+
+        server: PravegaServer = ClusterServer(config, containers, container_argv(argv or [], config))
+    else:
+        server = PravegaServer(config)
     try:
         await server.start()
     except (OSError, CorruptLogError) as exc:
@@ -367,7 +404,7 @@ async def run(config: ServerConfig) -> int:
         where += " auth"
     print(
         f"{READY_PREFIX} controller={config.host}:{server.controller_port} "
-        f"segment-store={config.host}:{server.segment_store_port} {where}{rest}",
+        f"segment-store={config.host}:{server.segment_store_port} {where}{rest}{_containers(server)}",
         flush=True,
     )
     stop = asyncio.Event()
@@ -382,6 +419,13 @@ async def run(config: ServerConfig) -> int:
     stopped.cancel()
     await server.stop()
     return code
+
+
+def _containers(server: PravegaServer) -> str:
+    endpoints = getattr(server, "container_endpoints", None)
+    if endpoints is None:
+        return ""
+    return " containers=" + ",".join(f"{host}:{port}" for host, port in endpoints())
 
 
 def repair_main(argv: list[str]) -> None:
@@ -413,7 +457,13 @@ def main(argv: list[str] | None = None) -> None:
         runner = asyncio.run
     else:
         runner = uvloop.run
-    sys.exit(runner(run(config_from_args(args))))
+    if args.container_index is not None:
+        from .cluster.container import main as container_main
+
+        container_main(
+            config_from_args(args), args.container_index, args.containers, args.listen_fd, args.container_lts
+        )
+    sys.exit(runner(run(config_from_args(args), args.containers, argv)))
 
 
 if __name__ == "__main__":
