@@ -10,7 +10,6 @@ import errno
 import logging
 import socket
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import grpc
@@ -101,9 +100,7 @@ class ClusterServer(PravegaServer):
             segment_locator=locate,
             controller_endpoint=lambda: (cfg.advertised_host or cfg.host, self.controller_port),
             max_lease_ms=cfg.max_txn_lease_ms,
-            # Auto-scaling reads per-segment rates kept by the segment store; across
-            # processes that needs a rate report from the containers (not built yet).
-            autoscale=replace(cfg.autoscale, enabled=False),
+            autoscale=cfg.autoscale,
             retention=cfg.retention,
         )
         await self.controller.start()

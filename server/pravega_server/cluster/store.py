@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import itertools
 import json
 import logging
@@ -37,12 +38,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from pravega.client.connection import next_request_id
 from pravega.protocol import commands as c
 
 from ..storage import errors as store_errors
 from ..storage import ops
 from ..storage.engine import Engine
 from ..storage.ops import Op, PutMeta
+from ..storage.segments import APPENDED_BYTES_ATTRIBUTE, APPENDED_EVENTS_ATTRIBUTE
 from .placement import container_of
 from .steps import ContainerClient, StepFailed, run_step
 
@@ -63,6 +66,17 @@ class SegmentView:
     #: Filled by :meth:`ClusterStore.refresh` (0 until then).
     length: int = 0
     writers: dict[int, int] = field(default_factory=dict)
+    #: Append counters for auto-scaling (:meth:`ClusterStore.refresh` with ``rates``):
+    #: monotonic here, even when a restarted container starts counting from zero.
+    appended_events: int = 0
+    appended_bytes: int = 0
+    reported: tuple[int, int] = (0, 0)
+
+    def count(self, events: int, size: int) -> None:
+        last_events, last_bytes = self.reported
+        self.appended_events += events - last_events if events >= last_events else events
+        self.appended_bytes += size - last_bytes if size >= last_bytes else size
+        self.reported = (events, size)
 
     @property
     def durable_length(self) -> int:
@@ -109,12 +123,22 @@ class ClusterStore:
     def meta_scan(self, prefix: str) -> Iterator[tuple[str, bytes]]:
         return self.meta.meta_scan(prefix)
 
-    async def refresh(self, names: list[str]) -> None:
-        """Fetch the current length, start offset and seal of ``names`` from their containers."""
+    async def refresh(self, names: list[str], rates: bool = False) -> None:
+        """Fetch the current length, start offset and seal of ``names`` from their
+        containers (with ``rates``: their append counters instead)."""
 
         async def one(name: str) -> None:
             seg = self.segments.get(name)
             if seg is None:
+                return
+            if rates:
+                counters = []
+                for attribute in (APPENDED_EVENTS_ATTRIBUTE, APPENDED_BYTES_ATTRIBUTE):
+                    reply = await self.client.request(name, functools.partial(_get_attribute, name, attribute))
+                    if not isinstance(reply, c.SegmentAttribute):
+                        return
+                    counters.append(reply.value)
+                seg.count(counters[0], counters[1])
                 return
             reply = await self.client.request(name, lambda rid: c.GetStreamSegmentInfo(rid, name, ""))
             if isinstance(reply, c.StreamSegmentInfo) and reply.exists:
@@ -141,6 +165,21 @@ class ClusterStore:
                 log.info("completed interrupted operation %s", key)
             except StepFailed:
                 log.exception("cannot complete interrupted operation %s; undone", key)
+
+    async def append_event(self, segment: str, writer_id: int, framed: bytes) -> None:
+        """Append one framed event as ``writer_id`` (the controller's own writes: watermarks)."""
+        conn = await self.client.pool.dedicated(self.client.endpoint_of(segment))
+        try:
+            setup = await conn.request(c.SetupAppend(next_request_id(), writer_id, segment, ""))
+            if not isinstance(setup, c.AppendSetup):
+                raise StepFailed(segment, f"append refused: {type(setup).__name__}")
+            number = max(setup.last_event_number, 0) + 1
+            block = c.AppendBlockEnd(writer_id, len(framed), framed, 1, number, next_request_id())
+            reply = await conn.request(block)
+            if not isinstance(reply, c.DataAppended):
+                raise StepFailed(segment, f"append refused: {type(reply).__name__}")
+        finally:
+            conn.close()
 
     def close(self) -> None:
         self.client.close()
@@ -219,6 +258,10 @@ class ClusterStore:
             elif isinstance(op, ops.MergeSegments):
                 views[op.source] = None
         return views
+
+
+def _get_attribute(name: str, attribute: int, request_id: int) -> c.Command:
+    return c.GetSegmentAttribute(request_id, name, attribute, "")
 
 
 def _encode(batch: list[Op]) -> bytes:

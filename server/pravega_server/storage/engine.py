@@ -240,7 +240,7 @@ class Engine:
     def exists(self, name: str) -> bool:
         return name in self.segments
 
-    async def refresh(self, names: list[str]) -> None:
+    async def refresh(self, names: list[str], rates: bool = False) -> None:
         """Bring the state of ``names`` up to date: a local engine always is (the
         controller's store for segments in containers fetches it, ``cluster/store.py``)."""
 
