@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import sys
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from ..app import ServerConfig
 from ..service.segment_store import SegmentStore
 from ..storage.engine import Engine
 from ..storage.lts import open_chunk_store
+from ..storage.wal.reader import CorruptLogError
 from ..transport.tcp import start_tcp
 from .guard import PlacementGuard
 
@@ -61,13 +63,19 @@ async def run_container(config: ServerConfig, index: int, count: int, listen_fd:
         tiering=config.tiering if chunks is not None else None,
     )
     store = SegmentStore(engine, config.store)
+    tokens = None
+    if config.auth is not None:
+        from ..auth import Authenticator
+        from ..auth.wire import WireGuard
+
+        tokens = WireGuard(Authenticator(config.auth).tokens)
     server, connections = await start_tcp(
         store,
         config.host,
         0,
         sock=sock,
-        ssl_context=config.tls.ssl_context() if config.tls is not None else None,
-        guard=PlacementGuard(index, count),  # type: ignore[arg-type]
+        ssl_context=_ssl_context(config),
+        guard=PlacementGuard(index, count, tokens),  # type: ignore[arg-type]
     )
     port = server.sockets[0].getsockname()[1]
     print(f"{READY_PREFIX} index={index} segment-store={config.host}:{port} pid={os.getpid()}", flush=True)
@@ -84,6 +92,26 @@ async def run_container(config: ServerConfig, index: int, count: int, listen_fd:
     return 0
 
 
+def _ssl_context(config: ServerConfig) -> ssl.SSLContext | None:
+    """The server's TLS context; where client certificates are required, the server's own
+    certificate is accepted too: the controller presents it (``steps.internal_ssl_context``)."""
+    if config.tls is None:
+        return None
+    ctx = config.tls.ssl_context()
+    if config.tls.client_ca_file is not None:
+        ctx.load_verify_locations(cafile=str(config.tls.cert_file))
+        ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    return ctx
+
+
+async def _run_or_explain(config: ServerConfig, index: int, count: int, listen_fd: int | None, lts: str | None) -> int:
+    try:
+        return await run_container(config, index, count, listen_fd, lts)
+    except (OSError, CorruptLogError) as exc:
+        print(f"pravega-server: container {index} cannot start: {exc}", file=sys.stderr, flush=True)
+        return 1
+
+
 def main(config: ServerConfig, index: int, count: int, listen_fd: int | None, lts: str | None) -> None:
     try:
         import uvloop
@@ -91,4 +119,4 @@ def main(config: ServerConfig, index: int, count: int, listen_fd: int | None, lt
         runner = asyncio.run
     else:
         runner = uvloop.run
-    sys.exit(runner(run_container(config, index, count, listen_fd, lts)))
+    sys.exit(runner(_run_or_explain(config, index, count, listen_fd, lts)))

@@ -9,12 +9,18 @@ from __future__ import annotations
 import errno
 import logging
 import socket
+import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import grpc
 
 from ..app import PravegaServer, ServerConfig, _bind_rest, _grpc_host
+from ..auth import Authenticator
+from ..auth.acl import Permission
+from ..auth.tokens import new_secret_file, persistent_secret_file
+from ..controller.grpc_auth import GrpcGuard
 from ..controller.grpc_service import add_to_server
 from ..controller.service import ControllerService
 from ..storage.engine import Engine
@@ -22,7 +28,7 @@ from ..storage.lts import open_chunk_store
 from . import layout
 from .placement import container_of_stream
 from .processes import ContainerSet
-from .steps import ContainerClient
+from .steps import ContainerClient, internal_ssl_context
 from .store import ClusterStore
 
 log = logging.getLogger(__name__)
@@ -36,12 +42,13 @@ class ClusterServer(PravegaServer):
         self.count = containers
         self._argv = argv
         self.containers: ContainerSet | None = None
+        self._key_dir: tempfile.TemporaryDirectory | None = None
+        #: The token key file the containers must share (set when authentication is on).
+        self.token_key_file: Path | None = None
         self.store: ClusterStore | None = None
 
     async def start(self) -> None:
         cfg = self.config
-        if cfg.auth is not None:
-            raise OSError(errno.EINVAL, "authentication is not supported with --containers > 1 yet")
         data_dir = Path(cfg.data_dir) if cfg.data_dir is not None else None
         ports = layout.recorded_ports(data_dir)
         if cfg.segment_store_port and (not ports or ports[0] != cfg.segment_store_port):
@@ -67,7 +74,7 @@ class ClusterServer(PravegaServer):
         rest_sock: socket.socket | None = None
         if cfg.rest_port is not None:
             rest_sock = self._rest_sock = _bind_rest(cfg.host, cfg.rest_port)
-        self.containers = ContainerSet(self.count, cfg.host, ports, self._argv, cfg.advertised_host)
+        self.containers = ContainerSet(self.count, cfg.host, ports, self._container_argv, cfg.advertised_host)
         self.segment_store_port = self.containers.ports[0]
         if data_dir is not None:
             layout.check_count(data_dir, self.count)
@@ -85,9 +92,26 @@ class ClusterServer(PravegaServer):
             tiering=cfg.tiering if chunks is not None else None,
         )
         layout.record_ports(data_dir, self.containers.ports)
+        token = None
+        auth = cfg.auth
+        if auth is not None:
+            # One token key for the controller and every container (they check its tokens).
+            if auth.token_key_file is None:
+                if data_dir is not None:
+                    key_file = persistent_secret_file(data_dir)
+                else:
+                    self._key_dir = tempfile.TemporaryDirectory(prefix="pravega-key-")
+                    key_file = Path(self._key_dir.name) / "auth-token.key"
+                    new_secret_file(key_file)
+                auth = replace(auth, token_key_file=key_file)
+            self.token_key_file = auth.token_key_file
+            authenticator = self.authenticator = Authenticator(auth)
+            tokens = authenticator.tokens
+            token = lambda: tokens.issue("controller", "prn::*", Permission.READ_UPDATE, 600)
+        ssl = internal_ssl_context(str(cfg.tls.cert_file), str(cfg.tls.key_file)) if cfg.tls is not None else None
         await self.containers.start()
         containers = self.containers
-        self.store = ClusterStore(self.engine, ContainerClient(containers.endpoints))
+        self.store = ClusterStore(self.engine, ContainerClient(containers.endpoints, ssl=ssl, token=token))
         await self.store.recover()
         endpoints = containers.endpoints()
 
@@ -104,11 +128,18 @@ class ClusterServer(PravegaServer):
             retention=cfg.retention,
         )
         await self.controller.start()
-        add_to_server(self._grpc, self.controller, None)
+        guard = GrpcGuard(self.authenticator) if self.authenticator is not None else None
+        add_to_server(self._grpc, self.controller, guard)
         await self._grpc.start()
         if rest_sock is not None:
             self._rest_sock = None
             await self._start_rest(rest_sock)
+
+    def _container_argv(self, index: int, fd: int) -> list[str]:
+        argv = self._argv(index, fd)
+        if self.token_key_file is not None:
+            argv += ["--auth-token-key-file", str(self.token_key_file)]
+        return argv
 
     def health(self) -> dict[str, bool]:
         procs = self.containers.procs if self.containers is not None else []
@@ -143,3 +174,6 @@ class ClusterServer(PravegaServer):
         if self.engine is not None:
             self.engine.close()
             self.engine = None
+        if self._key_dir is not None:
+            self._key_dir.cleanup()
+            self._key_dir = None

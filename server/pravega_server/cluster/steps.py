@@ -9,11 +9,14 @@ running all its steps again.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import logging
+import ssl as _ssl
 import time
 from collections.abc import Callable
 
-from pravega.client.connection import Endpoint, next_request_id
+from pravega.client.connection import Endpoint, SegmentStoreConnection, next_request_id
 from pravega.client.pool import ConnectionPool
 from pravega.errors import ConnectionLostError
 from pravega.protocol import commands as c
@@ -39,10 +42,27 @@ class ContainerUnavailable(store_errors.StorageUnavailable):
 class ContainerClient:
     """Requests from the controller to the containers (shared connections per container)."""
 
-    def __init__(self, endpoints: Callable[[], list[Endpoint]], deadline: float = STEP_DEADLINE) -> None:
+    def __init__(
+        self,
+        endpoints: Callable[[], list[Endpoint]],
+        deadline: float = STEP_DEADLINE,
+        *,
+        ssl: _ssl.SSLContext | None = None,
+        token: Callable[[], str] | None = None,
+    ) -> None:
+        """``ssl``: the containers serve TLS; ``token``: a delegation token granting
+        everything (authentication is on)."""
         self._endpoints = endpoints
         self.deadline = deadline
-        self.pool = ConnectionPool(shared_per_endpoint=2, connect_timeout=5.0)
+        self.token = token
+        connect = functools.partial(SegmentStoreConnection.open, ssl=ssl) if ssl is not None else None
+        self.pool = ConnectionPool(shared_per_endpoint=2, connect_timeout=5.0, connect=connect)
+
+    def sign(self, cmd: c.Command) -> c.Command:
+        """``cmd`` with its delegation token filled in (authentication on)."""
+        if self.token is None or getattr(cmd, "delegation_token", None) != "":
+            return cmd
+        return dataclasses.replace(cmd, delegation_token=self.token())  # type: ignore[type-var]
 
     @property
     def count(self) -> int:
@@ -60,7 +80,7 @@ class ContainerClient:
         while True:
             endpoint = self.endpoint_of(segment)
             try:
-                return await self.pool.request(endpoint, make(next_request_id()), timeout=30.0)
+                return await self.pool.request(endpoint, self.sign(make(next_request_id())), timeout=30.0)
             except (ConnectionLostError, OSError) as exc:
                 if time.monotonic() - started > self.deadline:
                     where = f"{endpoint[0]}:{endpoint[1]}"
@@ -71,6 +91,17 @@ class ContainerClient:
 
     def close(self) -> None:
         self.pool.close()
+
+
+def internal_ssl_context(cert_file: str, key_file: str) -> _ssl.SSLContext:
+    """The controller's TLS context towards its own containers (on this host): it trusts
+    the server's own certificate, and presents it where client certificates are required."""
+    ctx = _ssl.SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.load_verify_locations(cafile=cert_file)
+    ctx.verify_flags |= _ssl.VERIFY_X509_PARTIAL_CHAIN
+    ctx.load_cert_chain(cert_file, key_file)
+    return ctx
 
 
 async def run_step(client: ContainerClient, op: ops.Op) -> int | None:

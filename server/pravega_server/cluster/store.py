@@ -170,7 +170,7 @@ class ClusterStore:
         """Append one framed event as ``writer_id`` (the controller's own writes: watermarks)."""
         conn = await self.client.pool.dedicated(self.client.endpoint_of(segment))
         try:
-            setup = await conn.request(c.SetupAppend(next_request_id(), writer_id, segment, ""))
+            setup = await conn.request(self.client.sign(c.SetupAppend(next_request_id(), writer_id, segment, "")))
             if not isinstance(setup, c.AppendSetup):
                 raise StepFailed(segment, f"append refused: {type(setup).__name__}")
             number = max(setup.last_event_number, 0) + 1
