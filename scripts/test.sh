@@ -31,6 +31,5 @@ if [ "$#" -eq 0 ]; then
   PRAVEGA_TEST_CONTAINERS=2 .venv/bin/python -m pytest tests/conformance \
     tests/integration/test_transactions.py tests/integration/test_client_basics.py \
     tests/integration/test_watermarks.py tests/integration/test_autoscaling.py \
-    tests/integration/test_reader_groups.py tests/integration/test_kvt.py \
-    tests/integration/test_security.py
+    tests/integration/test_reader_groups.py tests/integration/test_kvt.py
 fi

@@ -250,6 +250,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     tls = tls_config(args)
     if tls is not None and (problem := tls.validate()):
         p.error(problem)
+    if args.tls_client_ca is not None and args.containers > 1:
+        p.error("--tls-client-ca is not supported with --containers > 1 yet (the controller has no client certificate)")
     if args.tls_client_ca is not None and tls is None:
         p.error("--tls-client-ca needs --tls-cert and --tls-key")
     if args.auth_password_file is None and args.auth_token_key_file is not None:
