@@ -27,8 +27,11 @@ from . import placement
 
 log = logging.getLogger(__name__)
 
-#: How long a step waits for a container that does not answer (it is being restarted).
-STEP_DEADLINE = 120.0
+#: How long a step waits for a container that does not answer (it is being restarted): for
+#: ever by default. A recorded operation that gave up would leave its intent to be run again
+#: at the next start, possibly over newer metadata of the same stream; waiting holds the
+#: stream's lock instead, and the operation completes once the container is back.
+STEP_DEADLINE = float("inf")
 
 
 class StepFailed(store_errors.StoreError):
@@ -85,7 +88,8 @@ class ContainerClient:
                 if time.monotonic() - started > self.deadline:
                     where = f"{endpoint[0]}:{endpoint[1]}"
                     raise ContainerUnavailable(segment, f"container {where} unavailable: {exc}") from exc
-                log.info("container for %s unavailable (%s); retrying", segment, exc)
+                level = logging.WARNING if delay >= 1.0 else logging.INFO
+                log.log(level, "container for %s unavailable (%s); retrying", segment, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
 
