@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -430,6 +431,10 @@ def _containers(server: PravegaServer) -> str:
     return " containers=" + ",".join(f"{host}:{port}" for host, port in endpoints())
 
 
+def _prefixed(where: Path, line: str) -> None:
+    print(f"{where}: {line}")
+
+
 def repair_main(argv: list[str]) -> None:
     """``pravega-server repair --data-dir DIR``: salvage a damaged log (see storage/repair.py)."""
     p = argparse.ArgumentParser(
@@ -440,6 +445,12 @@ def repair_main(argv: list[str]) -> None:
     p.add_argument("--data-dir", type=Path, required=True, help="the server's data directory")
     args = p.parse_args(argv)
     logging.basicConfig(level="WARNING", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    count = cluster_layout.stored_count(args.data_dir) if args.data_dir.exists() else None
+    if count is not None and count > 1:
+        # Several logs: the controller's and one per container.
+        dirs = [cluster_layout.controller_dir(args.data_dir)]
+        dirs += [cluster_layout.container_dir(args.data_dir, i) for i in range(count)]
+        sys.exit(max(repair.main(d, out=functools.partial(_prefixed, d)) for d in dirs))
     sys.exit(repair.main(args.data_dir))
 
 

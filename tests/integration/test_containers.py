@@ -310,3 +310,23 @@ def test_container_count_is_fixed_at_creation(tmp_path: Path) -> None:
         proc.start()
     proc.stop()
     assert "--containers 1" in str(info.value)
+
+
+def test_repair_covers_the_controller_and_every_container(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with ServerProcess(data, containers=2):
+        pass
+    done = subprocess.run(
+        [sys.executable, "-m", "pravega_server", "repair", "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split(": ", 1)[0] for line in lines] == [
+        str(data / "controller"),
+        str(data / "containers" / "0"),
+        str(data / "containers" / "1"),
+    ]
+    assert all("healthy" in line for line in lines)
