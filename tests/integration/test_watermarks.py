@@ -192,3 +192,34 @@ def test_watermarks_survive_a_crash_and_go_on_after_it(fresh_server: Any) -> Non
     marks = run(after())
     assert marks[: len(written)] == written
     assert [w.lower for w in marks] == sorted(w.lower for w in marks)
+
+
+def test_a_transaction_commit_with_a_time_notes_the_writers_time(server: Any) -> None:
+    """As in Pravega: committing with a timestamp notes the writer's time at the committed
+    position, so transactional writers produce watermarks without ``note_time``."""
+
+    async def body() -> None:
+        scope = f"wt{uuid.uuid4().hex[:8]}"
+        async with Client(server.controller_uri) as client:
+            await client.create_scope(scope)
+            await client.create_stream(scope, "in", 2)
+            writer: Any = await client.create_transactional_writer(scope, "in", writer_id="txw")
+            for t in (5_000, 9_000):
+                txn = await writer.begin()
+                for i in range(10):
+                    await txn.write(b"e%d" % i, f"k{i}")
+                await txn.commit(timestamp=t)
+                marks = await _wait_for_watermark(client, scope, "in", lambda w, t=t: w.lower == t)
+                newest = marks[-1]
+                assert newest.upper == t
+                info = await client.stream_info(scope, "in")
+                # The mark's cut is where the committed data ends in every segment.
+                assert newest.cut == dict(info.tail.positions)
+            txn = await writer.begin()
+            await txn.write(b"late", "k")
+            await txn.commit()  # no time: nothing noted
+            await asyncio.sleep(1.0)
+            assert (await WatermarkFollower(client.ctx, scope, "in").refresh())[-1].lower == 9_000
+            await writer.close()
+
+    run(body())

@@ -21,9 +21,10 @@ output ends: give the sink a durable ``sink_id`` and carry the input positions::
 
 Configuration errors raise ``ValueError`` when the transform is built.
 
-Run on the DirectRunner with ``--direct_num_workers=1`` (more workers lose SDF
-residuals in Beam 2.61), or on the portable runner (``--runner=PortableRunner
---job_endpoint=embed --environment_type=LOOPBACK``).
+Run on the DirectRunner (with several workers, e.g. ``--direct_num_workers=2
+--direct_running_mode=multi_processing``, segments are read in parallel; see
+``_direct_workers`` for the Beam bug this works around), or on the portable runner
+(``--runner=PortableRunner --job_endpoint=embed --environment_type=LOOPBACK``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from pravega import StreamCut, naming
 from pravega.client.controller import parse_controller_uri
 from pravega.client.security import uri_with_options
 
+from ._direct_workers import keep_deferred_work
 from ._progress import SinkConflictError, SinkInUseError, new_run_id, table_segment
 from ._sdf import PravegaEvent, _ReadFn, _ReadSpec, _UnboundedReadFn
 from ._sink import _CommitTransactionsFn, _WriteEventsFn, _WriteTrackedFn, _WriteTransactionsFn
@@ -297,15 +299,17 @@ class ReadFromPravega(beam.PTransform):
 
 
 def _check_runner(pipeline: beam.Pipeline) -> None:
-    """Beam 2.61's DirectRunner with several workers silently drops the residuals of
-    Splittable DoFns (events would be lost): refuse it."""
+    """Beam's DirectRunner with several workers drops the remainders Splittable DoFns
+    defer (events would be lost): make it keep them (see ``_direct_workers``), or refuse."""
     if isinstance(pipeline.runner, (SwitchingDirectRunner, DirectRunner)):
         workers = pipeline.options.view_as(DirectOptions).direct_num_workers
         if workers != 1:
-            raise ValueError(
-                f"ReadFromPravega on the DirectRunner needs --direct_num_workers=1 (got {workers}): "
-                "with more workers Beam 2.61 loses the remainders of splittable reads"
-            )
+            try:
+                keep_deferred_work()
+            except RuntimeError as exc:
+                raise ValueError(
+                    f"ReadFromPravega on the DirectRunner needs --direct_num_workers=1 (got {workers}): {exc}"
+                ) from exc
 
 
 def _emit_all(_: Any, specs: list[_ReadSpec]) -> list[_ReadSpec]:

@@ -14,6 +14,7 @@ from .pravega import (
     PravegaSource,
     PravegaSourceBuilder,
     RoutingKeyExtractor,
+    TimestampExtractor,
     register,
 )
 
@@ -23,6 +24,7 @@ __all__ = [
     "PravegaSink",
     "PravegaSinkBuilder",
     "RoutingKeyExtractor",
+    "TimestampExtractor",
     "register",
     "jar_path",
     "ConnectorJarError",

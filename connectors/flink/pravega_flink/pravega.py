@@ -36,6 +36,7 @@ __all__ = [
     "PravegaSink",
     "PravegaSinkBuilder",
     "RoutingKeyExtractor",
+    "TimestampExtractor",
     "register",
 ]
 
@@ -139,6 +140,37 @@ def _millis(value: Any, name: str) -> int:
 # -- source --------------------------------------------------------------------------------
 
 
+class TimestampExtractor:
+    """Where the source finds each event's time (milliseconds) for the record timestamp, read
+    from the event's bytes on the Java side (no Python function in the data path):
+
+    * :meth:`json_field` — a top-level numeric field of the event's JSON text;
+    * :meth:`delimited_field` — field ``i`` of the event text split at a delimiter.
+
+    Events without a readable time get no timestamp.
+    """
+
+    def __init__(self, j_extractor: Any) -> None:
+        self._j_extractor = j_extractor
+
+    @staticmethod
+    def _factory() -> Any:
+        return _java_class("source.TimestampExtractors")
+
+    @staticmethod
+    def json_field(name: str) -> TimestampExtractor:
+        return TimestampExtractor(_call("json_field", TimestampExtractor._factory().jsonField, name))
+
+    @staticmethod
+    def delimited_field(delimiter: str, index: int) -> TimestampExtractor:
+        return TimestampExtractor(
+            _call("delimited_field", TimestampExtractor._factory().delimitedField, delimiter, index)
+        )
+
+    def __repr__(self) -> str:
+        return f"TimestampExtractor({self._j_extractor.toString()})"
+
+
 class PravegaSource(_Source):
     """A FLIP-27 source reading Pravega streams (see :class:`PravegaSourceBuilder`)."""
 
@@ -148,6 +180,17 @@ class PravegaSource(_Source):
     @staticmethod
     def builder() -> PravegaSourceBuilder:
         return PravegaSourceBuilder()
+
+    def watermark_strategy(self) -> Any:
+        """The ``WatermarkStrategy`` to pass to ``env.from_source`` with this source: with
+        :meth:`PravegaSourceBuilder.with_pravega_watermarks` one that keeps the watermarks the
+        source emits per split and the timestamps it gives records; otherwise
+        ``WatermarkStrategy.no_watermarks()``. (PyFlink applies only the Java side of a
+        strategy in ``from_source``: a Python timestamp assigner would be ignored there, so
+        timestamps come from a :class:`TimestampExtractor`.)"""
+        from pyflink.common import WatermarkStrategy
+
+        return WatermarkStrategy(self.get_java_function().watermarkStrategy())
 
 
 class PravegaSourceBuilder:
@@ -233,6 +276,30 @@ class PravegaSourceBuilder:
     def set_retry_budget(self, millis: Any) -> PravegaSourceBuilder:
         """How long failing requests are retried before the task fails (default 60 s)."""
         self._j_builder.setRetryBudgetMillis(_millis(millis, "set_retry_budget"))
+        return self
+
+    def with_pravega_watermarks(self, timestamp_extractor: TimestampExtractor | None = None) -> PravegaSourceBuilder:
+        """Emit Flink watermarks from the streams' Pravega watermarks: what writers noted
+        (``EventWriter.note_time``, or a sink with :meth:`PravegaSinkBuilder.enable_watermark`),
+        aggregated by the controller into ``_MARK<stream>``. Each segment split's watermark is
+        the lower bound of the newest watermark whose position the split has reached; Flink
+        takes the minimum over the splits. Pass ``source.watermark_strategy()`` to
+        ``env.from_source``. ``timestamp_extractor`` gives records their event time."""
+        if timestamp_extractor is None:
+            self._j_builder.withPravegaWatermarks()
+        else:
+            self._j_builder.withPravegaWatermarks(timestamp_extractor._j_extractor)
+        return self
+
+    def set_timestamp_extractor(self, extractor: TimestampExtractor) -> PravegaSourceBuilder:
+        """Give each record the event time found in its bytes (see :class:`TimestampExtractor`)."""
+        self._j_builder.setTimestampExtractor(extractor._j_extractor)
+        return self
+
+    def set_watermark_poll_interval(self, millis: Any) -> PravegaSourceBuilder:
+        """How often the watermark streams are polled (default 1 s); a split waiting at its
+        segment's tail this long with no newer watermark to reach is marked idle."""
+        self._j_builder.setWatermarkPollMillis(_millis(millis, "set_watermark_poll_interval"))
         return self
 
     def set_metrics_refresh_interval(self, millis: Any) -> PravegaSourceBuilder:
@@ -354,6 +421,21 @@ class PravegaSinkBuilder:
     def set_routing_key_field(self, json_field: str) -> PravegaSinkBuilder:
         """Route by a top-level field of each event's JSON text (``RoutingKeyExtractor.json_field``)."""
         self._j_builder.setRoutingKeyField(json_field)
+        return self
+
+    def enable_watermark(self, enable: bool = True) -> PravegaSinkBuilder:
+        """Note event time for Pravega watermarks (the old connector's ``enableWatermark``):
+        writers tell the controller the sink's current Flink watermark with the positions their
+        events reached, so readers of the stream get watermarks. NONE / AT_LEAST_ONCE note after
+        each checkpoint and, in between, when the watermark advanced (at most once per
+        :meth:`set_watermark_note_interval`, flushing first); EXACTLY_ONCE notes after each
+        transaction's commit, with the watermark at its checkpoint."""
+        self._j_builder.enableWatermark(enable)
+        return self
+
+    def set_watermark_note_interval(self, millis: Any) -> PravegaSinkBuilder:
+        """NONE / AT_LEAST_ONCE with :meth:`enable_watermark`: least time between notes (default 1 s)."""
+        self._j_builder.setWatermarkNoteIntervalMillis(_millis(millis, "set_watermark_note_interval"))
         return self
 
     def set_max_block_size(self, num_bytes: int) -> PravegaSinkBuilder:

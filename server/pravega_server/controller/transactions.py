@@ -208,6 +208,7 @@ class Transactions:
             done.writer_id = writer_id
             done.commit_timestamp = timestamp
             if txn.epoch == stream.current_epoch:
+                merged_into = stream
                 ops: list[Op] = []
                 for parent in stream.current.segments:
                     parent_name = stream.segment_name(parent.id)
@@ -218,10 +219,22 @@ class Transactions:
                         log.warning("transaction segment %s is missing; committing without it", source)
                 ops.append(PutMeta(txn_key(done), done.to_json()))
                 await self.engine.execute(ops)
+                into = stream.current.segments
             else:
-                new = await self._rolling_commit(stream, txn, done)
+                merged_into = new = await self._rolling_commit(stream, txn, done)
                 ctl.put_stream(new)
+                into = new.epochs[new.current_epoch - 1].segments  # the epoch holding the transaction's data
             self.remember(done)
+            # Where the writer's data now ends: the lengths of the segments it merged into.
+            position = {seg.id: self.engine.segments[merged_into.segment_name(seg.id)].length for seg in into}
+        if writer_id and timestamp is not None:
+            # As in Pravega, a commit with a writer id and a time notes that writer's time at
+            # the committed position (it feeds the stream's watermarks).
+            noted = await ctl.writers.note_timestamp(scope, name, writer_id, timestamp, position)
+            if noted != Status.SUCCESS:
+                log.info(
+                    "commit of %s/%s by %s: its time %d was not noted (%s)", scope, name, writer_id, timestamp, noted
+                )
         return Status.SUCCESS
 
     async def _rolling_commit(self, stream: Stream, txn: Transaction, done: Transaction) -> Stream:

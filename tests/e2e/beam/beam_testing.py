@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 import uuid
 from collections import defaultdict
@@ -90,6 +91,34 @@ def distribution_max(result: Any, name: str) -> int | None:
 def counter(result: Any, name: str) -> int:
     found = result.metrics().query(MetricsFilter().with_namespace("pravega").with_name(name))["counters"]
     return sum(c.committed if c.committed is not None else c.attempted for c in found)
+
+
+# -- output of worker processes (--direct_running_mode=multi_processing) -------------------
+
+
+class AppendLines(beam.DoFn):
+    """Appends each element as a JSON line ``[pid, element...]`` to ``<directory>/<pid>``:
+    output of SDK worker processes, which do not share the test's memory. The workers
+    import this module by name, so the test puts its directory on ``PYTHONPATH``."""
+
+    def __init__(self, directory: str) -> None:
+        self._directory = directory
+
+    def setup(self) -> None:
+        path = os.path.join(self._directory, str(os.getpid()))
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def process(self, element: Any) -> tuple[()]:
+        line = json.dumps([os.getpid(), *element]) + "\n"
+        os.write(self._fd, line.encode())  # one small O_APPEND write: lines never interleave
+        return ()
+
+    def teardown(self) -> None:
+        os.close(self._fd)
+
+
+def read_lines(directory: Path) -> list[list[Any]]:
+    return [json.loads(line) for path in sorted(directory.iterdir()) for line in path.read_text().splitlines()]
 
 
 # -- a source whose chunks arrive in separate bundles -------------------------------------

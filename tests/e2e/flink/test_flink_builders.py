@@ -178,3 +178,38 @@ def test_compile_errors_are_reported(tmp_path):
     bad.write_text("class Broken { int x = ; }")
     with pytest.raises(pravega_flink.ConnectorJarError, match="compiling the Pravega Flink connector failed"):
         _jar.build_jar(tmp_path / "out.jar", sources=bad.parent)
+
+
+def test_pravega_watermark_options_reach_java_and_are_checked(env):
+    """``with_pravega_watermarks`` / ``enable_watermark``: the settings reach the Java config,
+    ``watermark_strategy()`` keeps source watermarks only when enabled, bad values are named."""
+    from pravega_flink import TimestampExtractor
+
+    def source():
+        b = PravegaSource.builder().set_controller_uri("tcp://127.0.0.1:9090").set_stream("sc/a")
+        return b.set_deserialization_schema(_schema())
+
+    plain = source().build()
+    assert not plain.get_java_function().getConfig().isPravegaWatermarks()
+    j_plain = plain.watermark_strategy()._j_watermark_strategy
+    assert "NoWatermarksGenerator" in j_plain.createWatermarkGenerator(None).getClass().getName()
+    marked = (
+        source().with_pravega_watermarks(TimestampExtractor.json_field("ts")).set_watermark_poll_interval(250).build()
+    )
+    config = marked.get_java_function().getConfig()
+    assert config.isPravegaWatermarks() and config.getMarkPollMillis() == 250
+    assert config.getTimestampExtractor().toString() == "jsonField(ts)"
+    assert marked.watermark_strategy()._j_watermark_strategy.getClass().getSimpleName() == "PravegaWatermarkStrategy"
+    with pytest.raises(ValueError, match="setWatermarkPollMillis"):
+        source().with_pravega_watermarks().set_watermark_poll_interval(1).build()
+    with pytest.raises(ValueError, match="delimiter"):
+        TimestampExtractor.delimited_field("", 0)
+
+    def sink():
+        return PravegaSink.builder().set_controller_uri("tcp://127.0.0.1:9090").set_stream("sc/out")
+
+    j_sink = sink().set_serialization_schema(_schema()).enable_watermark(True).build().get_java_function()
+    assert j_sink.getConfig().isWatermarks() and j_sink.getConfig().getNoteIntervalMillis() == 1000
+    assert not sink().set_serialization_schema(_schema()).build().get_java_function().getConfig().isWatermarks()
+    with pytest.raises(ValueError, match="setWatermarkNoteIntervalMillis"):
+        sink().set_serialization_schema(_schema()).enable_watermark(True).set_watermark_note_interval(0).build()

@@ -133,3 +133,12 @@ def test_event_writer_moves_to_successors_when_the_stream_scales(selftest, run):
     for key, got in seqs.items():
         assert got == list(range(1500)), f"{key}: {len(got)} events, order broken or duplicates"
     assert any(sid >> 32 == 2 and per_segment[sid] for sid in per_segment), "nothing reached the last epoch"
+
+
+def test_pravega_watermark_tracking_per_split(selftest):
+    """Per-split rules (cut reached, newer / older segments not in the cut), the tracker's
+    shortcut against recomputation, the emitter's watermarks, idleness and restore, and the
+    serializers that carry watermarks (``source/reader/WatermarkChecks.java``)."""
+    out = _run(selftest, "watermarks").strip()
+    assert out.startswith("OK"), out
+    assert int(out.split()[1]) > 100, out

@@ -54,6 +54,8 @@ import org.pravega.flink.util.Json;
  *   <li>{@code cut TEXT}: parses a Python stream cut and prints it back as text;</li>
  *   <li>{@code enumerator URI SCOPE}: drives the split enumerator against a server over streams
  *       {@code split} (one segment split in two) and {@code merge} (two segments merged);</li>
+ *   <li>{@code watermarks}: Pravega watermarks in the source (per-split rules, emitter) and the
+ *       serializers carrying them ({@code source/reader/WatermarkChecks});</li>
  *   <li>{@code writer URI SCOPE STREAM}: an event writer driven by stdin ({@code write N},
  *       {@code flush}, {@code exit}), to scale the stream under it.</li>
  * </ul>
@@ -82,6 +84,9 @@ public final class SelfTest {
             case "writer":
                 writer(args[1], args[2], args[3]);
                 return;
+            case "watermarks":
+                checks += org.pravega.flink.source.reader.WatermarkChecks.run();
+                break;
             default:
                 throw new IllegalArgumentException("unknown mode " + args[0]);
         }
@@ -188,7 +193,7 @@ public final class SelfTest {
         StreamCut cut = new StreamCut("sc", "st", Map.of(0L, 10L, (1L << 32) | 3L, 20L));
         checkEquals(cut, StreamCut.fromText(cut.toText()), "stream cut text round trip");
         PravegaSplit split = new PravegaSplit(new Segment("sc", "st", (2L << 32) | 5), 100, 200, true);
-        checkEquals(split, PravegaSplitSerializer.INSTANCE.deserialize(1, PravegaSplitSerializer.INSTANCE.serialize(split)),
+        checkEquals(split, PravegaSplitSerializer.INSTANCE.deserialize(2, PravegaSplitSerializer.INSTANCE.serialize(split)),
                 "split serializer");
         PravegaEnumeratorState state = new PravegaEnumeratorState();
         state.checkpointId = 7;
@@ -206,13 +211,13 @@ public final class SelfTest {
                 "enumerator state serializer");
         PravegaCommittable c = new PravegaCommittable("sc", "st", new TxnId(1L << 32, 9), "w", 12);
         PravegaCommittableSerializer cs = new PravegaCommittableSerializer();
-        checkEquals(c, cs.deserialize(1, cs.serialize(c)), "committable serializer");
+        checkEquals(c, cs.deserialize(2, cs.serialize(c)), "committable serializer");
         PravegaWriterStateSerializer ws = new PravegaWriterStateSerializer();
         PravegaWriterState w = ws.deserialize(1, ws.serialize(new PravegaWriterState("sc", "st",
                 Collections.singletonList(new TxnId(3, 4)))));
         checkEquals(Collections.singletonList(new TxnId(3, 4)), w.getOpenTransactions(), "writer state serializer");
         for (Callable<?> unknownVersion : Arrays.<Callable<?>>asList(
-                () -> PravegaSplitSerializer.INSTANCE.deserialize(2, new byte[0]),
+                () -> PravegaSplitSerializer.INSTANCE.deserialize(3, new byte[0]),
                 () -> ser.deserialize(99, new byte[0]),
                 () -> cs.deserialize(0, new byte[0]),
                 () -> ws.deserialize(2, new byte[0]))) {

@@ -33,6 +33,8 @@ import org.slf4j.LoggerFactory;
 public final class AppendSession implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(AppendSession.class);
     public static final int MAX_EVENT_SIZE = 8 * 1024 * 1024;
+    /** See {@link #getLastWriteOffset()}. */
+    private volatile long lastWriteOffset;
 
     private enum State { NEW, READY, DISCONNECTED, SEALED, FAILED, CLOSED }
 
@@ -125,6 +127,14 @@ public final class AppendSession implements AutoCloseable {
     }
 
     /** Events acknowledged by the segment store so far. */
+    /**
+     * The segment's length as of the last acknowledgement (0 before any): every event of this
+     * session acknowledged so far ends at or before it.
+     */
+    public long getLastWriteOffset() {
+        return lastWriteOffset;
+    }
+
     public long getEventsAcked() {
         lock.lock();
         try {
@@ -403,6 +413,9 @@ public final class AppendSession implements AutoCloseable {
         switch (reply.type) {
             case WireCommands.DATA_APPENDED:
                 if (reply.writerIdHigh == writerHigh && reply.writerIdLow == writerLow) {
+                    if (reply.writeOffset > lastWriteOffset) {
+                        lastWriteOffset = reply.writeOffset;
+                    }
                     ackLocked(reply.eventNumber);
                 }
                 break;

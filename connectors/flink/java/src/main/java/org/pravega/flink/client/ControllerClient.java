@@ -459,6 +459,26 @@ public final class ControllerClient implements AutoCloseable {
         return enumValue(TxnState.values(), v, TxnState.UNKNOWN);
     }
 
+    /** What the controller answers to {@link #noteTimestamp}. */
+    public enum NoteStatus { SUCCESS, INVALID_TIME, INVALID_POSITION, INTERNAL_ERROR }
+
+    /**
+     * Tells the controller that every event {@code writerId} writes from now on has a time at or
+     * after {@code timestampMillis}, and that its events so far end at {@code position} (segment id
+     * to offset) — input for the stream's watermarks ({@code noteTimestampFromWriter}). A time
+     * older than the writer's previous one is answered with {@code INVALID_TIME}.
+     */
+    public NoteStatus noteTimestamp(String scope, String stream, String writerId, long timestampMillis,
+                                    Map<Long, Long> position) {
+        Proto.Writer cut = new Proto.Writer().message(1, streamInfo(scope, stream));
+        for (Map.Entry<Long, Long> e : position.entrySet()) {
+            cut.mapEntry(2, e.getKey(), e.getValue());
+        }
+        Proto.Writer request = new Proto.Writer().string(1, writerId).message(2, cut).int64(3, timestampMillis);
+        int v = readEnum(call("noteTimestampFromWriter", request));
+        return enumValue(NoteStatus.values(), v, NoteStatus.INTERNAL_ERROR);
+    }
+
     @Override
     public void close() {
         transport.close();

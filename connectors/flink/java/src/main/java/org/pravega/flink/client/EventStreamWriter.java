@@ -33,6 +33,7 @@ public final class EventStreamWriter implements AutoCloseable {
     private volatile List<AppendSession> lingerList = new ArrayList<>();
     private final ScheduledExecutorService linger;
     private Router router;
+    private List<SegmentWithRange> current;
     private long eventsWritten;
 
     public EventStreamWriter(ControllerClient controller, String scope, String stream, WriterConfig config) {
@@ -40,7 +41,8 @@ public final class EventStreamWriter implements AutoCloseable {
         this.scope = scope;
         this.stream = stream;
         this.config = config;
-        this.router = new Router(activeSegments());
+        this.current = activeSegments();
+        this.router = new Router(current);
         this.linger = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "pravega-writer-linger-" + scope + "/" + stream);
             t.setDaemon(true);
@@ -116,11 +118,26 @@ public final class EventStreamWriter implements AutoCloseable {
     }
 
     /**
+     * Where this writer's acknowledged events end in each active segment (segment id to offset;
+     * 0 in segments it has not written to): after {@link #flush()}, every event written so far
+     * lies before these positions. The position to note with a time for watermarks.
+     */
+    public Map<Long, Long> positions() {
+        Map<Long, Long> out = new LinkedHashMap<>();
+        for (SegmentWithRange r : current) {
+            AppendSession s = sessions.get(r.getSegment());
+            out.put(r.getSegment().getSegmentId(), s == null ? 0L : s.getLastWriteOffset());
+        }
+        return out;
+    }
+
+    /**
      * A segment was sealed: move to the current segments. Sessions of segments that are no longer
      * active are flushed (what the store already has stays) and their remaining events re-routed.
      */
     private void handleScale() {
         List<SegmentWithRange> current = activeSegments();
+        this.current = current;
         Router next = new Router(current);
         Set<Segment> active = new HashSet<>();
         for (SegmentWithRange r : current) {

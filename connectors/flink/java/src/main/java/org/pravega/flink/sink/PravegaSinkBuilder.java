@@ -30,6 +30,8 @@ public class PravegaSinkBuilder<T> extends ConnectorBuilder<PravegaSinkBuilder<T
     private final WriterConfig writer = new WriterConfig();
     private TransactionListener transactionListener = TransactionListener.NONE;
     private CommitterFactory committerFactory = CommitterFactory.DEFAULT;
+    private boolean watermarks;
+    private long noteIntervalMillis = 1_000;
 
     PravegaSinkBuilder() {}
 
@@ -109,6 +111,26 @@ public class PravegaSinkBuilder<T> extends ConnectorBuilder<PravegaSinkBuilder<T
         return this;
     }
 
+    /**
+     * Note event time for Pravega watermarks, as the old connector's {@code enableWatermark}: each
+     * writer tells the controller the current Flink watermark (the sink's input watermark) with
+     * the positions its events reached ({@code noteTimestampFromWriter}), so readers of the stream
+     * get watermarks from the stream's {@code _MARK<stream>}. NONE / AT_LEAST_ONCE note after each
+     * checkpoint's flush and, between checkpoints, at most once per {@link #setWatermarkNoteIntervalMillis}
+     * when the watermark advanced (flushing first); EXACTLY_ONCE notes after each transaction's
+     * commit, with the watermark of the checkpoint that transaction belongs to.
+     */
+    public PravegaSinkBuilder<T> enableWatermark(boolean enable) {
+        this.watermarks = enable;
+        return this;
+    }
+
+    /** NONE / AT_LEAST_ONCE with {@link #enableWatermark}: the least time between two notes (default 1 s). */
+    public PravegaSinkBuilder<T> setWatermarkNoteIntervalMillis(long millis) {
+        this.noteIntervalMillis = millis;
+        return this;
+    }
+
     public PravegaSink<T> build() {
         sanityCheck();
         long ping = pingIntervalMillis > 0 ? pingIntervalMillis
@@ -117,7 +139,7 @@ public class PravegaSinkBuilder<T> extends ConnectorBuilder<PravegaSinkBuilder<T
         writerConfig.timeoutMillis = requestTimeoutMillis();
         writerConfig.retryBudgetMillis = retryBudgetMillis();
         PravegaSinkConfig config = new PravegaSinkConfig(controllerUri(), scope, stream, deliveryGuarantee,
-                transactionTimeoutMillis, ping, writerConfig);
+                transactionTimeoutMillis, ping, writerConfig, watermarks, noteIntervalMillis);
         return new PravegaSink<>(config, serializationSchema, routingKeyExtractor, transactionListener,
                 committerFactory);
     }
@@ -153,6 +175,9 @@ public class PravegaSinkBuilder<T> extends ConnectorBuilder<PravegaSinkBuilder<T
         }
         if (writer.lingerMillis <= 0) {
             problems.add("setLingerMillis must be positive");
+        }
+        if (noteIntervalMillis < 10) {
+            problems.add("setWatermarkNoteIntervalMillis must be at least 10 ms, got " + noteIntervalMillis);
         }
         if (!problems.isEmpty()) {
             throw new IllegalArgumentException("invalid PravegaSink: " + String.join("; ", problems));

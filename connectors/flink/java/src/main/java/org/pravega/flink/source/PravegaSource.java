@@ -1,6 +1,7 @@
 package org.pravega.flink.source;
 
 import org.apache.flink.annotation.PublicEvolving;
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.serialization.DeserializationSchema;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.connector.source.Boundedness;
@@ -57,6 +58,15 @@ public class PravegaSource<T>
 
     public DeserializationSchema<T> getDeserializationSchema() {
         return deserializationSchema;
+    }
+
+    /**
+     * The watermark strategy to pass to {@code env.fromSource} with this source: with
+     * {@code withPravegaWatermarks()} a {@link PravegaWatermarkStrategy} (the source's per-split
+     * watermarks and record timestamps), otherwise {@link WatermarkStrategy#noWatermarks()}.
+     */
+    public WatermarkStrategy<T> watermarkStrategy() {
+        return config.isPravegaWatermarks() ? new PravegaWatermarkStrategy<>() : WatermarkStrategy.noWatermarks();
     }
 
     @Override

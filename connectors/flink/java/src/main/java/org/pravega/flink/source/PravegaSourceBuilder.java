@@ -21,6 +21,9 @@ public class PravegaSourceBuilder<T> extends ConnectorBuilder<PravegaSourceBuild
     private DeserializationSchema<T> deserializationSchema;
     private int readLength = 1024 * 1024;
     private long metricsRefreshMillis = 10_000;
+    private boolean pravegaWatermarks;
+    private TimestampExtractor timestampExtractor;
+    private long markPollMillis = 1_000;
 
     PravegaSourceBuilder() {}
 
@@ -108,6 +111,39 @@ public class PravegaSourceBuilder<T> extends ConnectorBuilder<PravegaSourceBuild
         return this;
     }
 
+    /**
+     * Emit Flink watermarks from the streams' Pravega watermarks (what writers noted with
+     * {@code noteTime}, aggregated by the controller into {@code _MARK<stream>}): each segment
+     * split's watermark is the lower bound of the newest watermark whose position the split has
+     * passed. Use {@link PravegaSource#watermarkStrategy()} in {@code env.fromSource}.
+     */
+    public PravegaSourceBuilder<T> withPravegaWatermarks() {
+        this.pravegaWatermarks = true;
+        return this;
+    }
+
+    /** Like {@link #withPravegaWatermarks()}, records also get their event time from {@code extractor}. */
+    public PravegaSourceBuilder<T> withPravegaWatermarks(TimestampExtractor extractor) {
+        this.pravegaWatermarks = true;
+        this.timestampExtractor = extractor;
+        return this;
+    }
+
+    /** Gives each record the event time {@code extractor} finds in its bytes (null: none). */
+    public PravegaSourceBuilder<T> setTimestampExtractor(TimestampExtractor extractor) {
+        this.timestampExtractor = extractor;
+        return this;
+    }
+
+    /**
+     * How often the watermark streams are polled (default 1 s); a split waiting at its segment's
+     * tail this long with no newer watermark to reach is marked idle.
+     */
+    public PravegaSourceBuilder<T> setWatermarkPollMillis(long millis) {
+        this.markPollMillis = millis;
+        return this;
+    }
+
     public PravegaSource<T> build() {
         sanityCheck();
         Map<String, StreamSpec> specs = new LinkedHashMap<>(streams);
@@ -122,7 +158,8 @@ public class PravegaSourceBuilder<T> extends ConnectorBuilder<PravegaSourceBuild
                     .withEndCut(c));
         }
         PravegaSourceConfig config = new PravegaSourceConfig(controllerUri(), new ArrayList<>(specs.values()),
-                startAtTail, bounded, readLength, requestTimeoutMillis(), retryBudgetMillis(), metricsRefreshMillis);
+                startAtTail, bounded, readLength, requestTimeoutMillis(), retryBudgetMillis(), metricsRefreshMillis,
+                pravegaWatermarks, timestampExtractor, markPollMillis);
         return new PravegaSource<>(config, deserializationSchema);
     }
 
@@ -138,6 +175,9 @@ public class PravegaSourceBuilder<T> extends ConnectorBuilder<PravegaSourceBuild
         }
         if (readLength < 1024 || readLength > 8 * 1024 * 1024) {
             problems.add("setReadLength must be between 1 KiB and 8 MiB, got " + readLength);
+        }
+        if (markPollMillis < 10 || markPollMillis > 600_000) {
+            problems.add("setWatermarkPollMillis must be between 10 ms and 10 minutes, got " + markPollMillis);
         }
         if (!problems.isEmpty()) {
             throw new IllegalArgumentException("invalid PravegaSource: " + String.join("; ", problems));

@@ -13,8 +13,16 @@ public final class PravegaCommittable {
     private final TxnId txnId;
     private final String writerId;
     private final long eventCount;
+    /** The writer's input watermark when the transaction was handed over (Long.MIN_VALUE: none / not noted). */
+    private final long watermark;
 
     public PravegaCommittable(String scope, String stream, TxnId txnId, String writerId, long eventCount) {
+        this(scope, stream, txnId, writerId, eventCount, Long.MIN_VALUE);
+    }
+
+    public PravegaCommittable(String scope, String stream, TxnId txnId, String writerId, long eventCount,
+                              long watermark) {
+        this.watermark = watermark;
         this.scope = scope;
         this.stream = stream;
         this.txnId = txnId;
@@ -42,6 +50,10 @@ public final class PravegaCommittable {
         return eventCount;
     }
 
+    public long getWatermark() {
+        return watermark;
+    }
+
     @Override
     public boolean equals(Object o) {
         if (!(o instanceof PravegaCommittable)) {
@@ -49,12 +61,12 @@ public final class PravegaCommittable {
         }
         PravegaCommittable c = (PravegaCommittable) o;
         return scope.equals(c.scope) && stream.equals(c.stream) && txnId.equals(c.txnId)
-                && writerId.equals(c.writerId) && eventCount == c.eventCount;
+                && writerId.equals(c.writerId) && eventCount == c.eventCount && watermark == c.watermark;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(scope, stream, txnId, writerId, eventCount);
+        return Objects.hash(scope, stream, txnId, writerId, eventCount, watermark);
     }
 
     @Override

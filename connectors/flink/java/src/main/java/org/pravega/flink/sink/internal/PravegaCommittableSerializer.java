@@ -13,7 +13,13 @@ import org.pravega.flink.util.DataSerializer;
 public final class PravegaCommittableSerializer extends DataSerializer<PravegaCommittable> {
     public PravegaCommittableSerializer() {
         // Version 1: scope, stream, transaction id (two longs), writer id, event count
-        super("Pravega committable", 1, 64);
+        // Version 2: version 1 + the watermark to note after the commit
+        super("Pravega committable", 2, 64);
+    }
+
+    @Override
+    protected boolean reads(int version) {
+        return version == 1 || version == 2;
     }
 
     @Override
@@ -24,11 +30,17 @@ public final class PravegaCommittableSerializer extends DataSerializer<PravegaCo
         out.writeLong(c.getTxnId().getLow());
         out.writeUTF(c.getWriterId());
         out.writeLong(c.getEventCount());
+        out.writeLong(c.getWatermark());
     }
 
     @Override
     protected PravegaCommittable read(int version, DataInputStream in) throws IOException {
-        return new PravegaCommittable(in.readUTF(), in.readUTF(), new TxnId(in.readLong(), in.readLong()),
-                in.readUTF(), in.readLong());
+        PravegaCommittable c = new PravegaCommittable(in.readUTF(), in.readUTF(),
+                new TxnId(in.readLong(), in.readLong()), in.readUTF(), in.readLong());
+        if (version < 2) {
+            return c;
+        }
+        return new PravegaCommittable(c.getScope(), c.getStream(), c.getTxnId(), c.getWriterId(), c.getEventCount(),
+                in.readLong());
     }
 }

@@ -1,14 +1,19 @@
 package org.pravega.flink.sink.internal;
 
 import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 import org.apache.flink.annotation.Internal;
 import org.apache.flink.api.connector.sink2.Committer;
 import org.pravega.flink.client.ControllerClient;
+import org.pravega.flink.client.ControllerClient.NoteStatus;
 import org.pravega.flink.client.ControllerClient.TxnState;
 import org.pravega.flink.client.ControllerClient.TxnStatus;
 import org.pravega.flink.client.ControllerException;
 import org.pravega.flink.client.RetriableException;
+import org.pravega.flink.client.SegmentMetadataClient;
+import org.pravega.flink.client.SegmentWithRange;
 import org.pravega.flink.client.TxnFailedException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,6 +42,7 @@ public final class PravegaCommitter implements Committer<PravegaCommittable> {
     private final PravegaSinkConfig config;
     private final TransactionListener listener;
     private ControllerClient controller;
+    private SegmentMetadataClient meta;
 
     public PravegaCommitter(PravegaSinkConfig config, TransactionListener listener) {
         this.config = config;
@@ -66,7 +72,7 @@ public final class PravegaCommitter implements Committer<PravegaCommittable> {
             switch (state) {
                 case OPEN: {
                     TxnStatus status = cc.commitTransaction(c.getScope(), c.getStream(), c.getTxnId(), c.getWriterId(),
-                            Long.MIN_VALUE);
+                            c.getWatermark());
                     if (status != TxnStatus.SUCCESS) {
                         TxnState after = cc.checkTransactionState(c.getScope(), c.getStream(), c.getTxnId());
                         if (after == TxnState.COMMITTED || after == TxnState.COMMITTING) {
@@ -80,6 +86,7 @@ public final class PravegaCommitter implements Committer<PravegaCommittable> {
                     }
                     listener.committed(c.getTxnId(), c.getEventCount());
                     LOG.debug("committed {}", c);
+                    noteTime(c);
                     break;
                 }
                 case COMMITTING:
@@ -113,6 +120,37 @@ public final class PravegaCommitter implements Committer<PravegaCommittable> {
         }
     }
 
+    /**
+     * Pravega watermarks ({@code enableWatermark}): the writer's time at the transaction's
+     * pre-commit, noted with the stream's current segment lengths as the position — the committed
+     * events lie before them, and everything the writer writes later is in later transactions,
+     * after the watermark. A failure to note only delays watermarks; it never fails the commit.
+     */
+    private void noteTime(PravegaCommittable c) {
+        if (!config.isWatermarks() || c.getWatermark() == Long.MIN_VALUE) {
+            return;
+        }
+        try {
+            ControllerClient cc = controller();
+            if (meta == null) {
+                meta = new SegmentMetadataClient(cc, config.getWriter().timeoutMillis);
+            }
+            Map<Long, Long> position = new LinkedHashMap<>();
+            for (SegmentWithRange r : cc.getCurrentSegments(c.getScope(), c.getStream())) {
+                position.put(r.getSegment().getSegmentId(), meta.info(r.getSegment()).writeOffset);
+            }
+            NoteStatus status = cc.noteTimestamp(c.getScope(), c.getStream(), c.getWriterId(), c.getWatermark(),
+                    position);
+            if (status != NoteStatus.SUCCESS && status != NoteStatus.INVALID_TIME) {
+                LOG.warn("the controller rejected the time {} of writer {}: {}", c.getWatermark(), c.getWriterId(),
+                        status);
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("cannot note the time {} of writer {} after committing {} (watermarks lag until the next"
+                    + " commit): {}", c.getWatermark(), c.getWriterId(), c.getTxnId(), e.toString());
+        }
+    }
+
     private void aborted(CommitRequest<PravegaCommittable> request, PravegaCommittable c, TxnState state) {
         listener.lostToAbort(c.getTxnId(), c.getEventCount());
         LOG.error("DATA LOSS: {} was {} before it could be committed; its {} events are lost. The most likely cause"
@@ -125,6 +163,10 @@ public final class PravegaCommitter implements Committer<PravegaCommittable> {
 
     @Override
     public void close() {
+        if (meta != null) {
+            meta.close();
+            meta = null;
+        }
         if (controller != null) {
             controller.close();
             controller = null;

@@ -18,9 +18,18 @@ public final class PravegaSinkConfig implements Serializable {
     private final long transactionTimeoutMillis;
     private final long pingIntervalMillis;
     private final WriterConfig writer;
+    private final boolean watermarks;
+    private final long noteIntervalMillis;
 
     public PravegaSinkConfig(String controllerUri, String scope, String stream, DeliveryGuarantee deliveryGuarantee,
                              long transactionTimeoutMillis, long pingIntervalMillis, WriterConfig writer) {
+        this(controllerUri, scope, stream, deliveryGuarantee, transactionTimeoutMillis, pingIntervalMillis, writer,
+                false, 1_000);
+    }
+
+    public PravegaSinkConfig(String controllerUri, String scope, String stream, DeliveryGuarantee deliveryGuarantee,
+                             long transactionTimeoutMillis, long pingIntervalMillis, WriterConfig writer,
+                             boolean watermarks, long noteIntervalMillis) {
         this.controllerUri = controllerUri;
         this.scope = scope;
         this.stream = stream;
@@ -28,6 +37,18 @@ public final class PravegaSinkConfig implements Serializable {
         this.transactionTimeoutMillis = transactionTimeoutMillis;
         this.pingIntervalMillis = pingIntervalMillis;
         this.writer = writer;
+        this.watermarks = watermarks;
+        this.noteIntervalMillis = noteIntervalMillis;
+    }
+
+    /** Whether writers note the Flink watermark as their time ({@code noteTimestampFromWriter}). */
+    public boolean isWatermarks() {
+        return watermarks;
+    }
+
+    /** NONE / AT_LEAST_ONCE: the least time between two notes outside checkpoints. */
+    public long getNoteIntervalMillis() {
+        return noteIntervalMillis;
     }
 
     public String getControllerUri() {
@@ -65,6 +86,7 @@ public final class PravegaSinkConfig implements Serializable {
     @Override
     public String toString() {
         return "PravegaSinkConfig{controller=" + controllerUri.split("\\?")[0] + ", stream=" + scopedStream() + ", guarantee="
-                + deliveryGuarantee + ", transactionTimeout=" + transactionTimeoutMillis + " ms}";
+                + deliveryGuarantee + ", transactionTimeout=" + transactionTimeoutMillis + " ms"
+                + (watermarks ? ", watermarks" : "") + "}";
     }
 }

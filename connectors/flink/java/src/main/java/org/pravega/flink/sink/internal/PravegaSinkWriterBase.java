@@ -5,6 +5,7 @@ import java.util.Collections;
 import java.util.List;
 
 import org.apache.flink.annotation.Internal;
+import org.apache.flink.api.common.eventtime.Watermark;
 import org.apache.flink.api.common.serialization.SerializationSchema;
 import org.apache.flink.api.connector.sink2.CommittingSinkWriter;
 import org.apache.flink.api.connector.sink2.StatefulSinkWriter;
@@ -25,6 +26,8 @@ public abstract class PravegaSinkWriterBase<T>
     protected final Counter bytesSent;
     protected final String writerId;
     private volatile long lastSendNanos;
+    /** The sink's input watermark (Long.MIN_VALUE: none yet). */
+    protected long watermark = Long.MIN_VALUE;
 
     protected PravegaSinkWriterBase(PravegaSinkConfig config, SerializationSchema<T> schema,
                                     RoutingKeyExtractor<T> routingKeys, ControllerClient controller,
@@ -52,6 +55,28 @@ public abstract class PravegaSinkWriterBase<T>
     }
 
     protected abstract void send(String routingKey, byte[] event);
+
+    /**
+     * Keeps the input watermark (for {@code enableWatermark}); see {@link #onWatermark()}. The
+     * end-of-input watermark (Long.MAX_VALUE) is not kept: it claims nothing about later writers.
+     */
+    @Override
+    public void writeWatermark(Watermark mark) {
+        if (mark.getTimestamp() > watermark && mark.getTimestamp() != Long.MAX_VALUE) {
+            watermark = mark.getTimestamp();
+            if (config.isWatermarks()) {
+                onWatermark();
+            }
+        }
+    }
+
+    /** The watermark advanced (with {@code enableWatermark}); default: nothing until the next checkpoint. */
+    protected void onWatermark() {}
+
+    /** Whether there is a time worth noting for Pravega watermarks (an input watermark). */
+    protected static boolean noteworthy(long time) {
+        return time != Long.MIN_VALUE;
+    }
 
     @Override
     public Collection<PravegaCommittable> prepareCommit() {

@@ -40,6 +40,11 @@ import org.slf4j.LoggerFactory;
  * never committed, so readers never see it. (Pravega's transaction ids are chosen by the
  * controller, so Kafka's trick of probing deterministic transactional ids is not available.)
  *
+ * <p><b>Watermarks.</b> With {@code enableWatermark} each committable carries the input watermark
+ * at its pre-commit; the committer notes it after the commit, with the segments' lengths then as
+ * the position (every event of the transaction lies before them; every later event of this writer
+ * comes after the watermark), as the controller cannot know a transaction's positions before.
+ *
  * <p><b>Leases.</b> A {@link TransactionKeeper} pings the open transaction and the handed-over ones
  * until they are committed, so only the time without any writer (restart) counts against the lease.
  */
@@ -151,7 +156,7 @@ public final class PravegaTransactionalSinkWriter<T> extends PravegaSinkWriterBa
         }
         t.flush();
         PravegaCommittable committable = new PravegaCommittable(config.getScope(), config.getStream(), t.getId(), writerId,
-                t.getEventCount());
+                t.getEventCount(), config.isWatermarks() ? watermark : Long.MIN_VALUE);
         t.close();
         current = null;
         listener.handedOver(t.getId(), t.getEventCount());

@@ -27,6 +27,7 @@ import org.pravega.flink.source.enumerator.PravegaEnumeratorState.Finished;
 import org.pravega.flink.source.enumerator.PravegaEnumeratorState.Pending;
 import org.pravega.flink.source.event.FinishConfirmedEvent;
 import org.pravega.flink.source.event.SegmentsFinishedEvent;
+import org.pravega.flink.source.event.SegmentsStartedEvent;
 import org.pravega.flink.source.split.PravegaSplit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -68,6 +69,8 @@ public final class PravegaSplitEnumerator implements SplitEnumerator<PravegaSpli
     private final Set<Integer> noMoreSplitsSent = new HashSet<>();
     private ControllerClient controller;
     private volatile boolean closed;
+    /** Pravega watermarks: every split handed out (see {@link SegmentsStartedEvent}); never shrinks. */
+    private final Set<String> started = new java.util.LinkedHashSet<>();
 
     public PravegaSplitEnumerator(SplitEnumeratorContext<PravegaSplit> context, PravegaSourceConfig config,
                                   PravegaEnumeratorState restored) {
@@ -104,6 +107,8 @@ public final class PravegaSplitEnumerator implements SplitEnumerator<PravegaSpli
 
     @Override
     public void start() {
+        started.addAll(s.assigned.keySet());
+        started.addAll(s.finished.keySet());
         if (!s.initialized) {
             context.callAsync(this::resolveStart, this::onStartResolved);
             return;
@@ -349,6 +354,23 @@ public final class PravegaSplitEnumerator implements SplitEnumerator<PravegaSpli
         if (!batch.isEmpty()) {
             LOG.info("assigning Pravega splits {}", batch);
             context.assignSplits(new SplitsAssignment<>(batch));
+            for (List<PravegaSplit> splits : batch.values()) {
+                for (PravegaSplit split : splits) {
+                    started.add(split.splitId());
+                }
+            }
+            announceStarted(registered);
+        }
+    }
+
+    /** Pravega watermarks: tells these readers every split handed out so far. */
+    private void announceStarted(Set<Integer> readers) {
+        if (!config.isPravegaWatermarks() || started.isEmpty()) {
+            return;
+        }
+        SegmentsStartedEvent event = new SegmentsStartedEvent(started);
+        for (int r : readers) {
+            context.sendEventToSourceReader(r, event);
         }
     }
 
@@ -394,6 +416,7 @@ public final class PravegaSplitEnumerator implements SplitEnumerator<PravegaSpli
     public void addReader(int subtaskId) {
         noMoreSplitsSent.remove(subtaskId);
         assignPending();
+        announceStarted(Collections.singleton(subtaskId));
         checkDone();
     }
 

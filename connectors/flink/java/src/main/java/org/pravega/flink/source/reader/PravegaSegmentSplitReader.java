@@ -21,6 +21,8 @@ import org.pravega.flink.client.SegmentReadClient;
 import org.pravega.flink.client.WireCommands;
 import org.pravega.flink.source.PravegaSourceConfig;
 import org.pravega.flink.source.split.PravegaSplit;
+import org.pravega.flink.source.watermark.MarkFeed;
+import org.pravega.flink.source.watermark.MarkFollower;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,6 +33,10 @@ import org.slf4j.LoggerFactory;
  * framing (8-byte header, type 0 + length) is undone here; an event split across replies is kept
  * until its rest arrives. A segment is finished at its end (sealed and read out) or at its end
  * offset.
+ *
+ * <p>With Pravega watermarks it also polls the streams' watermark segments ({@link MarkFollower})
+ * and, for each split whose read has been parked at the tail for the poll interval, adds a tail
+ * heartbeat record now and then, so the task thread re-checks the split's watermark and idleness.
  */
 @Internal
 final class PravegaSegmentSplitReader implements SplitReader<SegmentRecord, PravegaSplit> {
@@ -45,6 +51,8 @@ final class PravegaSegmentSplitReader implements SplitReader<SegmentRecord, Prav
     private final LinkedBlockingQueue<Object> ready = new LinkedBlockingQueue<>();
     private SegmentMetadataClient meta;
     private long nextTailRefresh;
+    /** Null without Pravega watermarks. */
+    private final MarkFollower marks;
 
     /** Per-split read state. */
     private final class Cursor {
@@ -64,6 +72,8 @@ final class PravegaSegmentSplitReader implements SplitReader<SegmentRecord, Prav
         long retryAt;
         long failingSince;
         boolean closed;
+        /** When the last tail heartbeat of this split was added. */
+        long lastHeartbeat;
 
         Cursor(PravegaSplit split) {
             this.split = split;
@@ -73,11 +83,13 @@ final class PravegaSegmentSplitReader implements SplitReader<SegmentRecord, Prav
         }
     }
 
-    PravegaSegmentSplitReader(PravegaSourceConfig config, SegmentTails tails) {
+    PravegaSegmentSplitReader(PravegaSourceConfig config, SegmentTails tails, MarkFeed feed) {
         this.config = config;
         this.tails = tails;
         this.controller = new ControllerClient(config.getControllerUri(), config.getTimeoutMillis(),
                 config.getRetryBudgetMillis());
+        this.marks = feed == null ? null
+                : new MarkFollower(controller, feed, config.getTimeoutMillis(), config.getMarkPollMillis());
     }
 
     @Override
@@ -157,7 +169,31 @@ final class PravegaSegmentSplitReader implements SplitReader<SegmentRecord, Prav
         expireStuckReads();
         retryDue();
         refreshTails();
+        if (marks != null) {
+            followMarks(out);
+        }
         return out.build();
+    }
+
+    /** Polls the watermark streams; heartbeats for splits parked at their tail (see the class comment). */
+    private void followMarks(RecordsBySplits.Builder<SegmentRecord> out) {
+        if (cursors.isEmpty()) {
+            return;
+        }
+        List<org.pravega.flink.client.Segment> held = new ArrayList<>();
+        for (Cursor c : cursors.values()) {
+            held.add(c.split.getSegment());
+        }
+        marks.poll(held);
+        long now = System.currentTimeMillis();
+        long quiet = config.getMarkPollMillis();
+        for (Cursor c : cursors.values()) {
+            if (c.issuedAt > 0 && now - c.issuedAt >= quiet && now - c.lastHeartbeat >= quiet
+                    && c.partial.length == 0 && !c.closed) {
+                c.lastHeartbeat = now;
+                out.add(c.id, SegmentRecord.heartbeat(c.readPos));
+            }
+        }
     }
 
     private long retryDelay() {
@@ -343,6 +379,9 @@ final class PravegaSegmentSplitReader implements SplitReader<SegmentRecord, Prav
         cursors.clear();
         if (meta != null) {
             meta.close();
+        }
+        if (marks != null) {
+            marks.close();
         }
         controller.close();
     }

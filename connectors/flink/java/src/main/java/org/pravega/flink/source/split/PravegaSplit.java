@@ -20,12 +20,19 @@ public final class PravegaSplit implements SourceSplit {
     private final long startOffset;
     private final long endOffset;
     private final boolean finishedMarker;
+    /** The last Pravega watermark the split emitted (Long.MIN_VALUE: none), so it never goes back after a restore. */
+    private final long watermark;
 
     public PravegaSplit(Segment segment, long startOffset, long endOffset, boolean finishedMarker) {
+        this(segment, startOffset, endOffset, finishedMarker, Long.MIN_VALUE);
+    }
+
+    public PravegaSplit(Segment segment, long startOffset, long endOffset, boolean finishedMarker, long watermark) {
         this.segment = Objects.requireNonNull(segment, "segment");
         this.startOffset = startOffset;
         this.endOffset = endOffset;
         this.finishedMarker = finishedMarker;
+        this.watermark = watermark;
     }
 
     public static PravegaSplit of(Segment segment, long startOffset, long endOffset) {
@@ -57,6 +64,10 @@ public final class PravegaSplit implements SourceSplit {
         return finishedMarker;
     }
 
+    public long getWatermark() {
+        return watermark;
+    }
+
     @Override
     public boolean equals(Object o) {
         if (!(o instanceof PravegaSplit)) {
@@ -64,17 +75,18 @@ public final class PravegaSplit implements SourceSplit {
         }
         PravegaSplit s = (PravegaSplit) o;
         return segment.equals(s.segment) && startOffset == s.startOffset && endOffset == s.endOffset
-                && finishedMarker == s.finishedMarker;
+                && finishedMarker == s.finishedMarker && watermark == s.watermark;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(segment, startOffset, endOffset, finishedMarker);
+        return Objects.hash(segment, startOffset, endOffset, finishedMarker, watermark);
     }
 
     @Override
     public String toString() {
         return "PravegaSplit{" + segment + " @" + startOffset + (hasEnd() ? ".." + endOffset : "")
-                + (finishedMarker ? ", finished" : "") + "}";
+                + (finishedMarker ? ", finished" : "") + (watermark != Long.MIN_VALUE ? ", watermark " + watermark : "")
+                + "}";
     }
 }
