@@ -24,3 +24,12 @@ remove_leftover_containers() {
 }
 trap remove_leftover_containers EXIT
 .venv/bin/python -m pytest "$@"
+# The same servers split into segment containers (--containers 2: a supervisor with the
+# controller, two container processes): the conformance tests with the official client and the
+# client features that cross containers (the whole suite runs with one container above).
+if [ "$#" -eq 0 ]; then
+  PRAVEGA_TEST_CONTAINERS=2 .venv/bin/python -m pytest tests/conformance \
+    tests/integration/test_transactions.py tests/integration/test_client_basics.py \
+    tests/integration/test_watermarks.py tests/integration/test_autoscaling.py \
+    tests/integration/test_reader_groups.py tests/integration/test_kvt.py
+fi

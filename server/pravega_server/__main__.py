@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from .app import PravegaServer, ServerConfig
 from .auth import AuthConfig, Authenticator
 from .auth.tls import TlsConfig
+from .cluster import layout as cluster_layout
 from .controller.autoscale import AutoScaleConfig
 from .controller.retention import RetentionConfig
 from .service.segment_store import StoreConfig
@@ -207,12 +210,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="seconds a delegation token is valid (default 600)",
     )
     p.add_argument(
+        "--containers",
+        type=int,
+        default=int(os.environ.get("PRAVEGA_CONTAINERS", 1)),
+        metavar="N",
+        help="segment containers: N > 1 runs the controller here and N container processes, each with its own "
+        "log and port (default 1: one process; fixed when the data directory is created)",
+    )
+    # Internal: how the supervisor starts a container process (see cluster/processes.py).
+    p.add_argument("--container-index", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--container-lts", default=None, help=argparse.SUPPRESS)
+    p.add_argument(
         "--log-level",
         default=os.environ.get("PRAVEGA_LOG_LEVEL", "WARNING"),
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="log level (default WARNING)",
     )
     args = p.parse_args(argv)
+    if not 1 <= args.containers <= 256:
+        p.error("--containers must be between 1 and 256")
     if not 0 < args.tail_read_wait < 30:
         p.error("--tail-read-wait must be between 0 and 30 seconds (clients time out after 30 s)")
     if args.log_file_size < 4096:
@@ -234,6 +251,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     tls = tls_config(args)
     if tls is not None and (problem := tls.validate()):
         p.error(problem)
+    if args.tls_client_ca is not None and args.containers > 1:
+        p.error("--tls-client-ca is not supported with --containers > 1 yet (the controller has no client certificate)")
     if args.tls_client_ca is not None and tls is None:
         p.error("--tls-client-ca needs --tls-cert and --tls-key")
     if args.auth_password_file is None and args.auth_token_key_file is not None:
@@ -351,8 +370,29 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     )
 
 
-async def run(config: ServerConfig) -> int:
-    server = PravegaServer(config)
+def container_argv(argv: list[str], config: ServerConfig) -> Callable[[int, int], list[str]]:
+    """The command line of container ``index`` (listening on inherited ``fd``): the
+    supervisor's own arguments, then what is the container's alone."""
+    data_dir = config.data_dir
+
+    def make(index: int, fd: int) -> list[str]:
+        own = ["--container-index", str(index), "--listen-fd", str(fd), "--no-rest"]
+        if data_dir is not None:
+            own += ["--data-dir", str(cluster_layout.container_dir(Path(data_dir), index))]
+            url = config.lts or f"file://{Path(data_dir).resolve() / 'lts'}"
+            own += ["--container-lts", cluster_layout.lts_of_container(url, index)]
+        return [*argv, *own]
+
+    return make
+
+
+async def run(config: ServerConfig, containers: int = 1, argv: list[str] | None = None) -> int:
+    if containers > 1:
+        from .cluster.server import ClusterServer
+
+        server: PravegaServer = ClusterServer(config, containers, container_argv(argv or [], config))
+    else:
+        server = PravegaServer(config)
     try:
         await server.start()
     except (OSError, CorruptLogError) as exc:
@@ -367,7 +407,7 @@ async def run(config: ServerConfig) -> int:
         where += " auth"
     print(
         f"{READY_PREFIX} controller={config.host}:{server.controller_port} "
-        f"segment-store={config.host}:{server.segment_store_port} {where}{rest}",
+        f"segment-store={config.host}:{server.segment_store_port} {where}{rest}{_containers(server)}",
         flush=True,
     )
     stop = asyncio.Event()
@@ -384,6 +424,17 @@ async def run(config: ServerConfig) -> int:
     return code
 
 
+def _containers(server: PravegaServer) -> str:
+    endpoints = getattr(server, "container_endpoints", None)
+    if endpoints is None:
+        return ""
+    return " containers=" + ",".join(f"{host}:{port}" for host, port in endpoints())
+
+
+def _prefixed(where: Path, line: str) -> None:
+    print(f"{where}: {line}")
+
+
 def repair_main(argv: list[str]) -> None:
     """``pravega-server repair --data-dir DIR``: salvage a damaged log (see storage/repair.py)."""
     p = argparse.ArgumentParser(
@@ -394,6 +445,12 @@ def repair_main(argv: list[str]) -> None:
     p.add_argument("--data-dir", type=Path, required=True, help="the server's data directory")
     args = p.parse_args(argv)
     logging.basicConfig(level="WARNING", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    count = cluster_layout.stored_count(args.data_dir) if args.data_dir.exists() else None
+    if count is not None and count > 1:
+        # Several logs: the controller's and one per container.
+        dirs = [cluster_layout.controller_dir(args.data_dir)]
+        dirs += [cluster_layout.container_dir(args.data_dir, i) for i in range(count)]
+        sys.exit(max(repair.main(d, out=functools.partial(_prefixed, d)) for d in dirs))
     sys.exit(repair.main(args.data_dir))
 
 
@@ -413,7 +470,13 @@ def main(argv: list[str] | None = None) -> None:
         runner = asyncio.run
     else:
         runner = uvloop.run
-    sys.exit(runner(run(config_from_args(args))))
+    if args.container_index is not None:
+        from .cluster.container import main as container_main
+
+        container_main(
+            config_from_args(args), args.container_index, args.containers, args.listen_fd, args.container_lts
+        )
+    sys.exit(runner(run(config_from_args(args), args.containers, argv)))
 
 
 if __name__ == "__main__":

@@ -115,6 +115,10 @@ class PravegaServer:
             raise OSError(errno.EADDRINUSE, f"cannot bind the controller to {where} (address already in use?)")
         if cfg.rest_port is not None:
             self._rest_sock = _bind_rest(cfg.host, cfg.rest_port)
+        if cfg.data_dir is not None:
+            from .cluster.layout import check_count
+
+            check_count(Path(cfg.data_dir), 1)  # a directory made with several containers is refused
         chunks = None
         if cfg.data_dir is not None and cfg.tiering is not None:
             url = cfg.lts or f"file://{Path(cfg.data_dir).resolve() / 'lts'}"

@@ -36,6 +36,9 @@ SCOPE, STREAM = "full", "events"
 SEGMENT = naming.qualified_segment_name(SCOPE, STREAM, 0)
 WIRE_TIMEOUT = 60.0
 
+# The log of one engine on a small disk: a single-process server.
+CONTAINERS = 1
+
 
 class RawWriter:
     """One writer over a raw wire connection: each append is answered, or the connection closes."""
@@ -181,7 +184,10 @@ def small_disk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Disk]
 
 def test_disk_full_refuses_appends_serves_reads_and_resumes(small_disk: Disk) -> None:
     server = ServerProcess(
-        small_disk.data, python=small_disk.python, extra_args=["--log-file-size", str(4 * 1024 * 1024)]
+        small_disk.data,
+        python=small_disk.python,
+        extra_args=["--log-file-size", str(4 * 1024 * 1024)],
+        containers=CONTAINERS,
     )
     try:
         server.start()

@@ -14,6 +14,10 @@ from typing import Any
 from pravega.aio import Client as AsyncClient
 from pravega.testing import ServerProcess
 
+# One process per data directory: a single-process server (the supervisor of several
+# containers holds the same lock on DATA_DIR/controller/, each container on its own directory).
+CONTAINERS = 1
+
 
 def second_server(
     data: Path, controller_port: int = 0, segment_store_port: int = 0
@@ -57,7 +61,7 @@ async def _streams(uri: str) -> list[str]:
 
 def test_second_server_on_the_same_data_dir_or_ports_exits_at_once(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    with ServerProcess(data) as first:
+    with ServerProcess(data, containers=CONTAINERS) as first:
         assert asyncio.run(_streams(first.controller_uri)) == ["s"]
         assert first.proc is not None
         pid = first.proc.pid
@@ -96,7 +100,7 @@ def test_second_server_on_the_same_data_dir_or_ports_exits_at_once(tmp_path: Pat
         assert asyncio.run(_list(first.controller_uri)) == ["s"]  # the first server still serves
 
     # Once the first server is gone (even killed), the directory is free again.
-    with ServerProcess(data) as again:
+    with ServerProcess(data, containers=CONTAINERS) as again:
         again.kill()
         again.start()
         assert asyncio.run(_list(again.controller_uri)) == ["s"]

@@ -36,6 +36,10 @@ SCOPE, STREAM = "damage", "events"
 EVENTS = 300
 FILE_SIZE = 16 * 1024
 
+# The log of one engine, damaged by hand at its known path: a single-process server
+# (a container's log is the same code, under DATA_DIR/containers/<i>/).
+CONTAINERS = 1
+
 
 def event(i: int) -> bytes:
     return b"<ev-%06d>" % i + b"." * (100 + i % 50)
@@ -173,7 +177,7 @@ DAMAGE: dict[str, Callable[[Path, list[Record]], tuple[int, int]]] = {
 def test_damage_is_refused_then_repaired(tmp_path: Path, case: str) -> None:
     data = tmp_path / "data"
     wal = data / "wal"
-    with ServerProcess(data, extra_args=["--log-file-size", str(FILE_SIZE)]) as server:
+    with ServerProcess(data, containers=CONTAINERS, extra_args=["--log-file-size", str(FILE_SIZE)]) as server:
         asyncio.run(_write(server.controller_uri, EVENTS))
         server.stop()
         assert len(list_files(wal)) >= 4
@@ -213,7 +217,7 @@ def test_damage_is_refused_then_repaired(tmp_path: Path, case: str) -> None:
 
 def test_repair_of_a_healthy_log_changes_nothing(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    with ServerProcess(data) as server:
+    with ServerProcess(data, containers=CONTAINERS) as server:
         asyncio.run(_write(server.controller_uri, 20))
         server.stop()
         before = snapshot(data / "wal")
@@ -224,7 +228,7 @@ def test_repair_of_a_healthy_log_changes_nothing(tmp_path: Path) -> None:
 
 def test_torn_tail_is_cut_silently_and_loses_nothing_acknowledged(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    with ServerProcess(data) as server:
+    with ServerProcess(data, containers=CONTAINERS) as server:
         asyncio.run(_write(server.controller_uri, 50))
         server.kill()
         # What a crash in the middle of a write leaves: half a record after the last one,

@@ -22,10 +22,14 @@ pravega_client = pytest.importorskip("pravega_client")
 
 SIZE = 1_000
 
+# One engine's log and tier 2, measured at their known paths: a single-process server
+# (a container's are the same code, under DATA_DIR/containers/<i>/ and <lts>/container-<i>/).
+CONTAINERS = 1
+
 
 @pytest.fixture
 def tiered(tmp_path: Path) -> Iterator[ServerProcess]:
-    with ServerProcess(tmp_path / "data") as server:
+    with ServerProcess(tmp_path / "data", containers=CONTAINERS) as server:
         yield server
 
 
@@ -153,7 +157,7 @@ def test_byte_stream_truncation_frees_tier2_and_is_kept_after_a_crash(tiered: Se
 
 
 def test_s3_tier2_with_the_official_client(tmp_path: Path, local_s3) -> None:
-    with ServerProcess(tmp_path / "data", extra_args=local_s3.server_args()) as server:
+    with ServerProcess(tmp_path / "data", extra_args=local_s3.server_args(), containers=CONTAINERS) as server:
         manager = pravega_client.StreamManager(server.controller_uri)
         manager.create_scope("t4")
         manager.create_stream("t4", "s", 2)

@@ -21,6 +21,12 @@ from pathlib import Path
 
 READY = re.compile(r"pravega-server ready: controller=(\S+):(\d+) segment-store=(\S+):(\d+)")
 REST = re.compile(r" rest=(\S+):(\d+)")
+CONTAINERS = re.compile(r" containers=(\S+)")
+
+
+def default_containers() -> int:
+    """Containers of a test server: ``PRAVEGA_TEST_CONTAINERS`` (default 1, one process)."""
+    return int(os.environ.get("PRAVEGA_TEST_CONTAINERS", "1") or 1)
 
 
 class ServerProcess:
@@ -34,6 +40,7 @@ class ServerProcess:
         log_level: str = "WARNING",
         python: str = sys.executable,
         ready_timeout: float = 30.0,
+        containers: int | None = None,
     ) -> None:
         self._tmp: tempfile.TemporaryDirectory | None = None
         if data_dir is None:
@@ -54,6 +61,10 @@ class ServerProcess:
         self.proc: subprocess.Popen | None = None
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}.server.log"
         self.startup_seconds = 0.0
+        #: Segment containers (``--containers``; 1: the single-process server).
+        self.containers = default_containers() if containers is None else containers
+        #: ``host:port`` of every container (the one segment store when there is one).
+        self.container_endpoints: list[str] = []
 
     @property
     def controller_uri(self) -> str:
@@ -86,6 +97,7 @@ class ServerProcess:
             "--log-level",
             self.log_level,
             *(["--in-memory"] if self.in_memory else ["--data-dir", str(self.data_dir)]),
+            *(["--containers", str(self.containers)] if self.containers != 1 else []),
             *self.extra_args,
         ]
         log = open(self.log_path, "ab")
@@ -100,6 +112,8 @@ class ServerProcess:
             raise RuntimeError(f"pravega-server did not become ready: {line!r}; log: {self._log_tail()}")
         self.controller_port = int(m.group(2))
         self.segment_store_port = int(m.group(4))
+        found = CONTAINERS.search(line)
+        self.container_endpoints = found.group(1).split(",") if found else [self.segment_store_endpoint]
         rest = REST.search(line)
         if rest is not None:
             self.rest_port = int(rest.group(2))
@@ -123,6 +137,25 @@ class ServerProcess:
             return self.log_path.read_text(errors="replace")[-3000:]
         except OSError:
             return ""
+
+    def container_pids(self) -> dict[int, int]:
+        """PID of each running container process by container index (empty for a
+        single-process server), read from the supervisor's children in /proc."""
+        if self.proc is None or self.containers == 1:
+            return {}
+        try:
+            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        except OSError:
+            return {}
+        pids = {}
+        for child in children:
+            try:
+                args = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"--container-index" in args:
+                pids[int(args[args.index(b"--container-index") + 1])] = int(child)
+        return pids
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no final sync — a crash."""

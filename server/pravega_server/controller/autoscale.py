@@ -195,6 +195,15 @@ class AutoScaler:
         """One round: fold rates of every active segment, then scale what needs it."""
         engine = self.controller.engine
         streams = self._watched_streams()
+        await engine.refresh(
+            [
+                s.segment_name(r.id)
+                for s in streams
+                if s.config.scale_type != FIXED_NUM_SEGMENTS
+                for r in s.current.segments
+            ],
+            rates=True,
+        )
         segments = []
         for stream in streams:
             for rec in stream.current.segments:

@@ -200,7 +200,7 @@ class ControllerServicer(pb_grpc.ControllerServiceServicer):
 
     @_rpc
     async def getURI(self, request: pb.SegmentId, context: Any) -> pb.NodeUri:
-        host, port = self.service.segment_store_endpoint()
+        host, port = self.service.segment_endpoint(request.streamInfo.scope, request.streamInfo.stream)
         return pb.NodeUri(endpoint=host, port=port)
 
     # -- scopes -----------------------------------------------------------------

@@ -174,6 +174,7 @@ class RetentionManager:
 
     async def _stream_cycle(self, stream: Stream) -> None:
         scope, name = stream.scope, stream.name
+        await self.controller.engine.refresh([stream.segment_name(s.id) for s in stream.all_segments()])
         now = self._clock_ms()
         records = list(self._records.get((scope, name), []))
         head = dict(self.controller.head(scope, name))

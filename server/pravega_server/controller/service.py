@@ -79,8 +79,11 @@ class ControllerService:
         restart_grace_ms: int = 120_000,
         autoscale: AutoScaleConfig | None = None,
         retention: RetentionConfig | None = None,
+        segment_locator: Callable[[str, str], Endpoint] | None = None,
     ) -> None:
         self.engine = engine
+        #: Where the segments of (scope, stream) live, when they do not all live in one place.
+        self._locate = segment_locator
         self.restart_grace_ms = restart_grace_ms
         self._segment_store = segment_store_endpoint
         self._controller = controller_endpoint
@@ -427,6 +430,7 @@ class ControllerService:
                 raise InvalidArgument(f"invalid stream cut for {scope}/{name}: {problem}")
             if stream.head is not None and stream.is_before(cut, stream.head):
                 raise InvalidArgument(f"the stream cut lies before the current head of {scope}/{name}")
+            await self.engine.refresh([stream.segment_name(sid) for sid in cut])
             ops: list[Op] = []
             head: dict[int, int] = {}
             for sid, offset in sorted(cut.items()):
@@ -525,6 +529,12 @@ class ControllerService:
         """Where every segment lives (one segment store; existence is never checked)."""
         source = self._segment_store
         return source() if callable(source) else source
+
+    def segment_endpoint(self, scope: str, stream: str) -> Endpoint:
+        """The segment store (container) holding the segments of ``scope/stream``."""
+        if self._locate is not None:
+            return self._locate(scope, stream)
+        return self.segment_store_endpoint()
 
     def controller_endpoints(self) -> list[Endpoint]:
         source = self._controller

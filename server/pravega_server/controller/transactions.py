@@ -226,7 +226,10 @@ class Transactions:
                 into = new.epochs[new.current_epoch - 1].segments  # the epoch holding the transaction's data
             self.remember(done)
             # Where the writer's data now ends: the lengths of the segments it merged into.
-            position = {seg.id: self.engine.segments[merged_into.segment_name(seg.id)].length for seg in into}
+            names = [merged_into.segment_name(seg.id) for seg in into]
+            if writer_id and timestamp is not None:
+                await self.engine.refresh(names)  # lengths of segments in containers
+            position = {seg.id: self.engine.segments[n].length for seg, n in zip(into, names, strict=True)}
         if writer_id and timestamp is not None:
             # As in Pravega, a commit with a writer id and a time notes that writer's time at
             # the committed position (it feeds the stream's watermarks).

@@ -144,6 +144,10 @@ class WatermarkManager:
             await service.create_stream(scope, marks, StreamConfig())
         segment_name = naming.qualified_segment_name(scope, marks, 0)
         engine = service.engine
+        append_event = getattr(engine, "append_event", None)
+        if append_event is not None:  # segments in container processes (cluster/store.py)
+            await append_event(segment_name, WATERMARK_WRITER_ID, frame_event(record))
+            return
         seg = engine.get(segment_name)
         number = self._event_number.get(segment_name)
         if number is None:

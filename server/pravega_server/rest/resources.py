@@ -227,13 +227,16 @@ def reader_groups(controller: ControllerService, scope: str) -> dict[str, dict[s
         out[name] = {"streams": streams, "online": []}
     pattern = _state_table_pattern(scope)
     for seg_name, seg in list(controller.engine.segments.items()):
-        if seg.deleted or seg.table is None:
+        # With segment containers the controller holds views without tables: those groups
+        # are not listed (the tables live in the container processes).
+        table = getattr(seg, "table", None)
+        if getattr(seg, "deleted", False) or table is None:
             continue
         m = pattern.match(seg_name)
         if m is None or controller.kvts.get(scope, m.group("name")) is not None:
             continue
         try:
-            state = state_from_entries(seg.table.entries)
+            state = state_from_entries(table.entries)
         except PravegaError:
             continue  # a table of another kind that happens to have the name
         if state is not None:

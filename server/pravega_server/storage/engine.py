@@ -240,6 +240,10 @@ class Engine:
     def exists(self, name: str) -> bool:
         return name in self.segments
 
+    async def refresh(self, names: list[str], rates: bool = False) -> None:
+        """Bring the state of ``names`` up to date: a local engine always is (the
+        controller's store for segments in containers fetches it, ``cluster/store.py``)."""
+
     def meta_get(self, key: str) -> bytes | None:
         return self.meta.get(key)
 

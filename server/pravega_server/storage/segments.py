@@ -222,7 +222,17 @@ class Segment:
                 wake()
 
     def attribute(self, attribute_id: int) -> int:
+        if attribute_id in RATE_ATTRIBUTES:
+            return getattr(self, RATE_ATTRIBUTES[attribute_id])  # type: ignore[no-any-return]
         return self.attributes.get(attribute_id, NO_VERSION)
+
+
+#: Read-only attributes a controller in another process reads the append counters of a
+#: segment through (``GetSegmentAttribute``), for auto-scaling: reserved ids in the
+#: ``core`` attribute range a client never sets (two fixed UUIDs).
+APPENDED_EVENTS_ATTRIBUTE = 0x5052_4156_4547_4100_0000_0000_0000_0001
+APPENDED_BYTES_ATTRIBUTE = 0x5052_4156_4547_4100_0000_0000_0000_0002
+RATE_ATTRIBUTES = {APPENDED_EVENTS_ATTRIBUTE: "appended_events", APPENDED_BYTES_ATTRIBUTE: "appended_bytes"}
 
 
 def _cut(extent: Extent, skip: int) -> Extent:

@@ -21,6 +21,7 @@ import asyncio
 import logging
 import socket
 import ssl
+import struct
 from typing import Any
 
 from pravega.protocol import commands as c
@@ -141,7 +142,10 @@ class WireConnection(asyncio.Protocol):
         close = False
         while head < len(slots) and slots[head].reply is not None:
             slot = slots[head]
-            out.append(self.codec.send(slot.reply))
+            reply = slot.reply
+            # The acknowledgement of every append: packed directly (same bytes in every
+            # protocol version, see data_appended_frame), the codec for everything else.
+            out.append(data_appended_frame(reply) if type(reply) is c.DataAppended else self.codec.send(reply))
             head += 1
             if slot.close:
                 close = True
@@ -247,6 +251,29 @@ def _error_frame(message: str) -> bytes:
     """An ErrorMessage encoded without the connection's codec, which is in its error
     state once the peer broke the protocol."""
     return encode(c.ErrorMessage(-1, "", message[:1000], UNSPECIFIED))
+
+
+_DATA_APPENDED = struct.Struct(">iiQQqqqq")
+_DATA_APPENDED_TYPE = c.DataAppended.TYPE_CODE
+_DATA_APPENDED_SIZE = _DATA_APPENDED.size - 8
+_U64 = (1 << 64) - 1
+
+
+def data_appended_frame(reply: c.DataAppended) -> bytes:
+    """The frame of a ``DataAppended``: header, writer id (two u64), event number, previous
+    event number, request id, segment write offset (tests/unit/transport checks it equals
+    the codec's output for every protocol version)."""
+    writer = reply.writer_id
+    return _DATA_APPENDED.pack(
+        _DATA_APPENDED_TYPE,
+        _DATA_APPENDED_SIZE,
+        writer >> 64,
+        writer & _U64,
+        reply.event_number,
+        reply.previous_event_number,
+        reply.request_id,
+        reply.current_segment_write_offset,
+    )
 
 
 async def start_tcp(

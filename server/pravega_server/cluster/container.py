@@ -1,0 +1,122 @@
+"""One container process: the segment-store protocol over its own engine.
+
+Started by the supervisor (``supervisor.py``) as ``pravega-server ... --container-index I``
+with its listening socket inherited (``--listen-fd``), so a restarted container serves
+on the same port and connections made meanwhile wait in the socket's backlog. It dies
+with its supervisor (``PR_SET_PDEATHSIG``) and stops when told (SIGTERM).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import logging
+import os
+import signal
+import socket
+import ssl
+import sys
+from pathlib import Path
+
+from ..app import ServerConfig
+from ..service.segment_store import SegmentStore
+from ..storage.engine import Engine
+from ..storage.lts import open_chunk_store
+from ..storage.wal.reader import CorruptLogError
+from ..transport.tcp import start_tcp
+from .guard import PlacementGuard
+
+log = logging.getLogger(__name__)
+
+READY_PREFIX = "pravega-container ready:"
+
+
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (a killed supervisor
+    leaves no orphan container holding a data directory)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the call
+        os._exit(1)
+
+
+async def run_container(config: ServerConfig, index: int, count: int, listen_fd: int | None, lts: str | None) -> int:
+    die_with_parent()
+    if listen_fd is not None:
+        sock = socket.socket(fileno=listen_fd)
+    else:
+        from ..transport.tcp import bind_listener
+
+        sock = bind_listener(config.host, config.segment_store_port)
+    chunks = None
+    data_dir: Path | None = config.data_dir
+    if data_dir is not None and config.tiering is not None and lts is not None:
+        chunks = open_chunk_store(lts, endpoint=config.lts_endpoint, fsync=config.fsync)
+    engine = await Engine.open(
+        data_dir,
+        fsync=config.fsync,
+        file_size=config.log_file_size,
+        chunks=chunks,
+        tiering=config.tiering if chunks is not None else None,
+    )
+    store = SegmentStore(engine, config.store)
+    tokens = None
+    if config.auth is not None:
+        from ..auth import Authenticator
+        from ..auth.wire import WireGuard
+
+        tokens = WireGuard(Authenticator(config.auth).tokens)
+    server, connections = await start_tcp(
+        store,
+        config.host,
+        0,
+        sock=sock,
+        ssl_context=_ssl_context(config),
+        guard=PlacementGuard(index, count, tokens),  # type: ignore[arg-type]
+    )
+    port = server.sockets[0].getsockname()[1]
+    print(f"{READY_PREFIX} index={index} segment-store={config.host}:{port} pid={os.getpid()}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    server.close()
+    for conn in list(connections):
+        conn._close()
+    await server.wait_closed()
+    engine.close()
+    return 0
+
+
+def _ssl_context(config: ServerConfig) -> ssl.SSLContext | None:
+    """The server's TLS context; where client certificates are required, the server's own
+    certificate is accepted too: the controller presents it (``steps.internal_ssl_context``)."""
+    if config.tls is None:
+        return None
+    ctx = config.tls.ssl_context()
+    if config.tls.client_ca_file is not None:
+        ctx.load_verify_locations(cafile=str(config.tls.cert_file))
+        ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    return ctx
+
+
+async def _run_or_explain(config: ServerConfig, index: int, count: int, listen_fd: int | None, lts: str | None) -> int:
+    try:
+        return await run_container(config, index, count, listen_fd, lts)
+    except (OSError, CorruptLogError) as exc:
+        print(f"pravega-server: container {index} cannot start: {exc}", file=sys.stderr, flush=True)
+        return 1
+
+
+def main(config: ServerConfig, index: int, count: int, listen_fd: int | None, lts: str | None) -> None:
+    try:
+        import uvloop
+    except ImportError:
+        runner = asyncio.run
+    else:
+        runner = uvloop.run
+    sys.exit(runner(_run_or_explain(config, index, count, listen_fd, lts)))

@@ -1,0 +1,179 @@
+"""The supervisor: controller (gRPC, REST) over its own metadata log, plus containers.
+
+:class:`ClusterServer` has the surface of :class:`~..app.PravegaServer` that the command
+line, REST and metrics use, so ``__main__`` runs either.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+import tempfile
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import grpc
+
+from ..app import PravegaServer, ServerConfig, _bind_rest, _grpc_host
+from ..auth import Authenticator
+from ..auth.acl import Permission
+from ..auth.tokens import new_secret_file, persistent_secret_file
+from ..controller.grpc_auth import GrpcGuard
+from ..controller.grpc_service import add_to_server
+from ..controller.service import ControllerService
+from ..storage.engine import Engine
+from ..storage.lts import open_chunk_store
+from . import layout
+from .placement import container_of_stream
+from .processes import ContainerSet
+from .steps import ContainerClient, internal_ssl_context
+from .store import ClusterStore
+
+log = logging.getLogger(__name__)
+
+
+class ClusterServer(PravegaServer):
+    """``argv(index, fd)`` builds a container's command line (see ``__main__``)."""
+
+    def __init__(self, config: ServerConfig, containers: int, argv: Callable[[int, int], list[str]]) -> None:
+        super().__init__(config)
+        self.count = containers
+        self._argv = argv
+        self.containers: ContainerSet | None = None
+        self._key_dir: tempfile.TemporaryDirectory | None = None
+        #: The token key file the containers must share (set when authentication is on).
+        self.token_key_file: Path | None = None
+        self.store: ClusterStore | None = None
+
+    async def start(self) -> None:
+        cfg = self.config
+        data_dir = Path(cfg.data_dir) if cfg.data_dir is not None else None
+        ports = layout.recorded_ports(data_dir)
+        if cfg.segment_store_port and (not ports or ports[0] != cfg.segment_store_port):
+            ports = [cfg.segment_store_port + i for i in range(self.count)]
+        self._grpc = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+                ("grpc.max_send_message_length", 64 * 1024 * 1024),
+                ("grpc.so_reuseport", 0),
+            ]
+        )
+        where = f"{cfg.host}:{cfg.controller_port}"
+        try:
+            address = f"{_grpc_host(cfg.host)}:{cfg.controller_port}"
+            if cfg.tls is not None:
+                self.controller_port = self._grpc.add_secure_port(address, cfg.tls.grpc_credentials())
+            else:
+                self.controller_port = self._grpc.add_insecure_port(address)
+        except RuntimeError as exc:
+            raise OSError(errno.EADDRINUSE, f"cannot bind the controller to {where}: {exc}") from None
+        if self.controller_port == 0:
+            raise OSError(errno.EADDRINUSE, f"cannot bind the controller to {where} (address already in use?)")
+        rest_sock: socket.socket | None = None
+        if cfg.rest_port is not None:
+            rest_sock = self._rest_sock = _bind_rest(cfg.host, cfg.rest_port)
+        self.containers = ContainerSet(self.count, cfg.host, ports, self._container_argv, cfg.advertised_host)
+        self.segment_store_port = self.containers.ports[0]
+        if data_dir is not None:
+            layout.check_count(data_dir, self.count)
+        chunks = None
+        meta_dir = layout.controller_dir(data_dir) if data_dir is not None else None
+        if meta_dir is not None and cfg.tiering is not None:
+            url = cfg.lts or f"file://{data_dir.resolve() / 'lts'}"  # type: ignore[union-attr]
+            chunks = open_chunk_store(f"{url.rstrip('/')}/controller", endpoint=cfg.lts_endpoint, fsync=cfg.fsync)
+        # The controller's log first: it holds the data directory's lock for the supervisor.
+        self.engine = await Engine.open(
+            meta_dir,
+            fsync=cfg.fsync,
+            file_size=cfg.log_file_size,
+            chunks=chunks,
+            tiering=cfg.tiering if chunks is not None else None,
+        )
+        layout.record_ports(data_dir, self.containers.ports)
+        token = None
+        auth = cfg.auth
+        if auth is not None:
+            # One token key for the controller and every container (they check its tokens).
+            if auth.token_key_file is None:
+                if data_dir is not None:
+                    key_file = persistent_secret_file(data_dir)
+                else:
+                    self._key_dir = tempfile.TemporaryDirectory(prefix="pravega-key-")
+                    key_file = Path(self._key_dir.name) / "auth-token.key"
+                    new_secret_file(key_file)
+                auth = replace(auth, token_key_file=key_file)
+            self.token_key_file = auth.token_key_file
+            authenticator = self.authenticator = Authenticator(auth)
+            tokens = authenticator.tokens
+            token = lambda: tokens.issue("controller", "prn::*", Permission.READ_UPDATE, 600)
+        ssl = internal_ssl_context(str(cfg.tls.cert_file), str(cfg.tls.key_file)) if cfg.tls is not None else None
+        await self.containers.start()
+        containers = self.containers
+        self.store = ClusterStore(self.engine, ContainerClient(containers.endpoints, ssl=ssl, token=token))
+        await self.store.recover()
+        endpoints = containers.endpoints()
+
+        def locate(scope: str, stream: str) -> tuple[str, int]:
+            return endpoints[container_of_stream(scope, stream, len(endpoints))]
+
+        self.controller = ControllerService(
+            self.store,  # type: ignore[arg-type]
+            segment_store_endpoint=endpoints[0],
+            segment_locator=locate,
+            controller_endpoint=lambda: (cfg.advertised_host or cfg.host, self.controller_port),
+            max_lease_ms=cfg.max_txn_lease_ms,
+            autoscale=cfg.autoscale,
+            retention=cfg.retention,
+        )
+        await self.controller.start()
+        guard = GrpcGuard(self.authenticator) if self.authenticator is not None else None
+        add_to_server(self._grpc, self.controller, guard)
+        await self._grpc.start()
+        if rest_sock is not None:
+            self._rest_sock = None
+            await self._start_rest(rest_sock)
+
+    def _container_argv(self, index: int, fd: int) -> list[str]:
+        argv = self._argv(index, fd)
+        if self.token_key_file is not None:
+            argv += ["--auth-token-key-file", str(self.token_key_file)]
+        return argv
+
+    def health(self) -> dict[str, bool]:
+        procs = self.containers.procs if self.containers is not None else []
+        return {
+            "controller": self._grpc is not None and self.controller is not None,
+            "segmentStore": bool(procs) and all(p is not None and p.returncode is None for p in procs),
+            "durableLog": self.engine is not None and self.engine.fatal is None,
+        }
+
+    def container_endpoints(self) -> list[tuple[str, int]]:
+        return self.containers.endpoints() if self.containers is not None else []
+
+    async def stop(self, grace: float = 1.0) -> None:
+        if self._rest is not None:
+            await self._rest.stop()
+            self._rest = None
+        if self._rest_sock is not None:
+            self._rest_sock.close()
+            self._rest_sock = None
+        if self._grpc is not None:
+            await self._grpc.stop(grace)
+            self._grpc = None
+        if self.controller is not None:
+            await self.controller.stop()
+            self.controller = None
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+        if self.containers is not None:
+            await self.containers.stop()
+            self.containers = None
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
+        if self._key_dir is not None:
+            self._key_dir.cleanup()
+            self._key_dir = None
