@@ -90,12 +90,11 @@ class PravegaServer:
         #: of the server (e.g. HTTP) to share.
         self.authenticator: Authenticator | None = None
 
-    async def start(self) -> None:
+    def _bind_controller_and_rest(self) -> grpc.aio.Server:
+        """Bind the controller's gRPC port (no port sharing) and the REST port, or raise
+        ``OSError(EADDRINUSE)`` naming the address."""
         cfg = self.config
-        # Ports first, exclusively: a second server on a taken port fails here, before it
-        # touches the data directory.
-        self._sock = bind_listener(cfg.host, cfg.segment_store_port)
-        self._grpc = grpc.aio.server(
+        server = self._grpc = grpc.aio.server(
             options=[
                 ("grpc.max_receive_message_length", 64 * 1024 * 1024),
                 ("grpc.max_send_message_length", 64 * 1024 * 1024),
@@ -106,15 +105,23 @@ class PravegaServer:
         try:
             address = f"{_grpc_host(cfg.host)}:{cfg.controller_port}"
             if cfg.tls is not None:
-                self.controller_port = self._grpc.add_secure_port(address, cfg.tls.grpc_credentials())
+                self.controller_port = server.add_secure_port(address, cfg.tls.grpc_credentials())
             else:
-                self.controller_port = self._grpc.add_insecure_port(address)
+                self.controller_port = server.add_insecure_port(address)
         except RuntimeError as exc:
             raise OSError(errno.EADDRINUSE, f"cannot bind the controller to {where}: {exc}") from None
         if self.controller_port == 0:
             raise OSError(errno.EADDRINUSE, f"cannot bind the controller to {where} (address already in use?)")
         if cfg.rest_port is not None:
             self._rest_sock = _bind_rest(cfg.host, cfg.rest_port)
+        return server
+
+    async def start(self) -> None:
+        cfg = self.config
+        # Ports first, exclusively: a second server on a taken port fails here, before it
+        # touches the data directory.
+        self._sock = bind_listener(cfg.host, cfg.segment_store_port)
+        grpc_server = self._bind_controller_and_rest()
         if cfg.data_dir is not None:
             from .cluster.layout import check_count
 
@@ -159,8 +166,8 @@ class PravegaServer:
             retention=cfg.retention,
         )
         await self.controller.start()
-        add_to_server(self._grpc, self.controller, GrpcGuard(authenticator) if authenticator is not None else None)
-        await self._grpc.start()
+        add_to_server(grpc_server, self.controller, GrpcGuard(authenticator) if authenticator is not None else None)
+        await grpc_server.start()
         if self._rest_sock is not None:
             rest_sock, self._rest_sock = self._rest_sock, None
             await self._start_rest(rest_sock)

@@ -6,17 +6,13 @@ line, REST and metrics use, so ``__main__`` runs either.
 
 from __future__ import annotations
 
-import errno
 import logging
-import socket
 import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-import grpc
-
-from ..app import PravegaServer, ServerConfig, _bind_rest, _grpc_host
+from ..app import PravegaServer, ServerConfig
 from ..auth import Authenticator
 from ..auth.acl import Permission
 from ..auth.tokens import new_secret_file, persistent_secret_file
@@ -53,27 +49,8 @@ class ClusterServer(PravegaServer):
         ports = layout.recorded_ports(data_dir)
         if cfg.segment_store_port and (not ports or ports[0] != cfg.segment_store_port):
             ports = [cfg.segment_store_port + i for i in range(self.count)]
-        self._grpc = grpc.aio.server(
-            options=[
-                ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-                ("grpc.max_send_message_length", 64 * 1024 * 1024),
-                ("grpc.so_reuseport", 0),
-            ]
-        )
-        where = f"{cfg.host}:{cfg.controller_port}"
-        try:
-            address = f"{_grpc_host(cfg.host)}:{cfg.controller_port}"
-            if cfg.tls is not None:
-                self.controller_port = self._grpc.add_secure_port(address, cfg.tls.grpc_credentials())
-            else:
-                self.controller_port = self._grpc.add_insecure_port(address)
-        except RuntimeError as exc:
-            raise OSError(errno.EADDRINUSE, f"cannot bind the controller to {where}: {exc}") from None
-        if self.controller_port == 0:
-            raise OSError(errno.EADDRINUSE, f"cannot bind the controller to {where} (address already in use?)")
-        rest_sock: socket.socket | None = None
-        if cfg.rest_port is not None:
-            rest_sock = self._rest_sock = _bind_rest(cfg.host, cfg.rest_port)
+        grpc_server = self._bind_controller_and_rest()
+        rest_sock = self._rest_sock
         self.containers = ContainerSet(self.count, cfg.host, ports, self._container_argv, cfg.advertised_host)
         self.segment_store_port = self.containers.ports[0]
         if data_dir is not None:
@@ -129,8 +106,8 @@ class ClusterServer(PravegaServer):
         )
         await self.controller.start()
         guard = GrpcGuard(self.authenticator) if self.authenticator is not None else None
-        add_to_server(self._grpc, self.controller, guard)
-        await self._grpc.start()
+        add_to_server(grpc_server, self.controller, guard)
+        await grpc_server.start()
         if rest_sock is not None:
             self._rest_sock = None
             await self._start_rest(rest_sock)
