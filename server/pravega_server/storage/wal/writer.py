@@ -7,6 +7,12 @@ under load many records share one sync (group commit). Callers register a callba
 with the LSN that must be durable; it runs on the event-loop thread once the sync
 that covers it has finished.
 
+The records of one pass of the event loop go to the file in one ``pwritev`` (a *batch*,
+written by a callback the first record schedules): with many connections, each
+delivering one small append per pass, this is one system call instead of one per
+record. A record gets its LSN and file position at once; only the sync waits for the
+batch to be in the file. A failed batch write is handled like a failed sync (below).
+
 The tail file is kept zero-filled ahead of the write position (``preallocate``): a
 record then overwrites allocated blocks inside the file's size, and ``fdatasync``
 flushes data only. The preallocated space is also the *reserve*: when the disk is full
@@ -46,6 +52,9 @@ Callback = Callable[[], None]
 _ZEROS = memoryview(bytes(fmt.PREALLOCATE_CHUNK))
 #: An idle log writes its proof-of-sync marker this long after the last sync.
 MARKER_DELAY = 0.02
+#: A batch is written at once when it reaches this many bytes or buffers (IOV_MAX is 1024).
+BATCH_BYTES = 1 << 20
+BATCH_BUFFERS = 960
 _RETRY_FIRST = 0.05
 _RETRY_MAX = 1.0
 _SPACE_ERRORS = (errno.ENOSPC, errno.EDQUOT)
@@ -90,6 +99,14 @@ class WalWriter:
         self._durable = start_lsn
         self._requested = start_lsn  # highest LSN somebody waits for
         self._synced = start_lsn  # highest LSN the sync thread has synced
+        self._written = start_lsn  # records below this LSN are in the file (the sync's limit)
+        # The batch: buffers of records not yet in the file, for one pwritev at this offset.
+        self._batch: list[bytes | memoryview] = []
+        self._batch_fd = -1
+        self._batch_offset = 0
+        self._batch_size = 0
+        self._batch_end = start_lsn
+        self._batch_scheduled = False
         self._proven = start_lsn if durable_lsn is None else durable_lsn  # highest synced_lsn written
         self._data_end = start_lsn  # end of the last non-marker record
         self._waiters: collections.deque[tuple[int, Callback]] = collections.deque()
@@ -265,7 +282,8 @@ class WalWriter:
     def unavailable(self) -> str | None:
         """Why appends are refused now, or None."""
         if self._sync_error is not None:
-            return f"the log's disk failed a sync ({self._sync_error.strerror}); retrying"
+            failed = "write" if self._write_error is not None else "sync"
+            return f"the log's disk failed a {failed} ({self._sync_error.strerror}); retrying"
         if self._space_error is not None and self._room() < fmt.RESERVE:
             return f"the log's disk is {_state(self._space_error)} ({self._space_error.strerror}); retrying"
         return None
@@ -293,6 +311,9 @@ class WalWriter:
             raise ValueError(f"record of {payload} bytes exceeds the log's limit")
         size = fmt.HEADER_SIZE + payload
         if self._lsn - self._base >= self._file_size and self._space_error is None:
+            self.flush()
+            if self._sync_error is not None:
+                raise LogUnavailable(self.unavailable)
             self._try_roll()
         offset = self._lsn - self._base
         if self._preallocate:
@@ -311,21 +332,58 @@ class WalWriter:
             )
         head = fmt.header(self._lsn, rtype, self._durable, parts)
         vec: list[bytes | memoryview] = [head, *parts]
-        try:
-            _pwrite_all(self._fd, vec, offset, size)
-        except OSError as exc:
-            self._on_write_error(exc)
-            raise LogUnavailable(f"write to the log failed ({exc.strerror}); retrying") from exc
-        if self._write_error is not None:
-            log.warning("writes to the log work again")
-            self._write_error = None
+        batch = self._batch
+        if not batch:
+            self._batch_fd = self._fd
+            self._batch_offset = offset
+            if not self._batch_scheduled:
+                self._batch_scheduled = True
+                self._loop.call_soon(self._write_batch)
+        batch += vec
+        self._batch_size += size
+        self._batch_end = self._lsn + size
         self._allocated = max(self._allocated, offset + size)
         self._proven = max(self._proven, self._durable)
         self._lsn += size
         if rtype != fmt.RecordType.MARKER:
             self._data_end = self._lsn
         self._unsynced.append((self._fd, offset, vec, self._lsn))
+        if self._batch_size >= BATCH_BYTES or len(batch) >= BATCH_BUFFERS:
+            self.flush()
         return self._base, offset + fmt.HEADER_SIZE, self._lsn
+
+    def _write_batch(self) -> None:
+        self._batch_scheduled = False
+        self.flush()
+
+    def flush(self) -> None:
+        """Write the batch to the file now (the loop does it once per pass by itself).
+
+        A failure is not reported to any caller: the records are kept in memory, written
+        again and synced by the retry of a failed sync; nothing is acknowledged meanwhile.
+        """
+        batch = self._batch
+        if not batch:
+            return
+        self._batch = []
+        size, self._batch_size = self._batch_size, 0
+        try:
+            _pwrite_all(self._batch_fd, batch, self._batch_offset, size)
+        except OSError as exc:
+            if self._write_error is None:
+                log.error("write to the log failed (%s)", exc)
+            self._write_error = exc
+            with self._cond:
+                self._paused = True
+            self._on_sync_failed(exc)
+            return
+        if self._write_error is not None:
+            log.warning("writes to the log work again")
+            self._write_error = None
+        with self._cond:
+            self._written = self._batch_end
+            if self._requested > self._synced:
+                self._cond.notify()
 
     def when_durable(self, lsn: int, callback: Callback) -> None:
         """Run ``callback`` on the loop thread once everything before ``lsn`` is synced."""
@@ -358,14 +416,6 @@ class WalWriter:
         self._space_error = exc
         self._schedule_space_retry()
 
-    def _on_write_error(self, exc: OSError) -> None:
-        if exc.errno in _SPACE_ERRORS:
-            self._on_space_error(exc)
-            return
-        if self._write_error is None:
-            log.error("write to the log failed (%s): refusing this write, retrying with the next", exc)
-        self._write_error = exc
-
     def _schedule_space_retry(self) -> None:
         if self._space_retry is None and not self._closed:
             self._space_retry = self._loop.call_later(self._retry_delay, self._retry_space)
@@ -396,7 +446,8 @@ class WalWriter:
             return
         if self._sync_error is None:
             log.error(
-                "sync of the log failed (%s): writing the %d records since the last good sync again from memory, "
+                "sync or write of the log failed (%s): writing the %d records since the last good sync again "
+                "from memory, "
                 "then syncing again; nothing is acknowledged meanwhile",
                 exc,
                 len(self._unsynced),
@@ -408,6 +459,8 @@ class WalWriter:
     def _resync(self) -> None:
         if self._closed:
             return
+        self._batch = []  # every record of the batch is in _unsynced too
+        self._batch_size = 0
         try:
             for fd, offset, vec, end in self._unsynced:
                 if end > self._durable:
@@ -415,8 +468,12 @@ class WalWriter:
         except OSError as exc:
             self._on_sync_failed(exc)
             return
+        if self._write_error is not None:
+            log.warning("writes to the log work again")
+            self._write_error = None
         with self._cond:
             self._paused = False
+            self._written = self._lsn
             self._requested = max(self._requested, self._lsn)
             self._cond.notify()
 
@@ -425,11 +482,11 @@ class WalWriter:
     def _sync_loop(self) -> None:
         while True:
             with self._cond:
-                while not self._closed and (self._paused or self._requested <= self._synced):
+                while not self._closed and self._idle():
                     self._cond.wait()
-                if self._closed and (self._paused or self._requested <= self._synced):
+                if self._closed and self._idle():
                     return
-                target = self._lsn
+                target = self._written
                 fds = [*self._old_fds, self._fd]
             started = time.perf_counter()
             try:
@@ -447,6 +504,10 @@ class WalWriter:
                 self._old_fds = [fd for fd in self._old_fds if fd not in done]
             if not self._post(self._on_synced, target, done, time.perf_counter() - started):
                 return
+
+    def _idle(self) -> bool:
+        """Nothing to sync: paused, or nothing requested that is in the file and unsynced."""
+        return self._paused or min(self._requested, self._written) <= self._synced
 
     def _post(self, fn: Callable[..., None], *args: object) -> bool:
         try:
@@ -495,6 +556,8 @@ class WalWriter:
 
     def close(self) -> None:
         """Sync what was written and stop the sync thread."""
+        if self._sync_error is None:
+            self.flush()
         with self._cond:
             self._closed = True
             self._cond.notify()
