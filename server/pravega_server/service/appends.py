@@ -43,6 +43,12 @@ class ReplySlots(Protocol):
     def fill(self, slot: Any, reply: c.Command, close: bool = False) -> None:
         """Put the reply in its place; ``close`` closes the connection after sending it."""
 
+    def acknowledge(
+        self, slot: Any, writer_id: int, event_number: int, previous: int, request_id: int, offset: int
+    ) -> None:
+        """Put a ``DataAppended`` with these fields in its place (the hot path: the
+        connection may pack it without building the command)."""
+
     def protocol_failure(self, message: str) -> None:
         """Answer a protocol violation with an ErrorMessage and close the connection."""
 
@@ -154,7 +160,7 @@ class AppendProcessor:
 
         def durable() -> None:
             latency.observe((perf_counter() - started) * 1000.0)
-            replies.fill(slot, c.DataAppended(writer_id, last, previous, request_id, length))
+            replies.acknowledge(slot, writer_id, last, previous, request_id, length)
 
         try:
             previous, length = self.engine.append(seg, writer_id, last, data, durable, expected_offset, events)

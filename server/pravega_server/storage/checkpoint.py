@@ -151,9 +151,9 @@ def _decode_segment(r: _Reader) -> Segment:
         attribute = int.from_bytes(r.blob(), "big")
         seg.attributes[attribute] = r.i64()
     for _ in range(r.i64()):
-        seg.starts.append(r.i64())
+        start = r.i64()
         base: int | str = r.text() if r.u8() == _CHUNK else r.i64()
-        seg.extents.append((base, r.i64(), r.i64()))
+        seg.restore_extent(start, (base, r.i64(), r.i64()))
     if r.u8():
         table = seg.table if seg.table is not None else Table()
         table.next_position = r.i64()

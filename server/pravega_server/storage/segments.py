@@ -111,6 +111,7 @@ class Segment:
         "appended_events",
         "appended_bytes",
         "read_bytes",
+        "log_size",
     )
 
     def __init__(self, name: str, seg_id: int, kind: SegmentKind, scale_type: int = 0, target_rate: int = 0) -> None:
@@ -127,6 +128,7 @@ class Segment:
         self.deleted = False
         self.starts: list[int] = []
         self.extents: list[Extent] = []
+        self.log_size = 0  # bytes of the extents in the log (see log_bytes)
         self.writers: dict[int, int] = {}
         self.attributes: dict[int, int] = {}
         self.created = self.last_modified = now_ms()
@@ -141,6 +143,8 @@ class Segment:
         self.starts.append(self.length)
         self.extents.append(extent)
         self.length += extent[2]
+        if type(extent[0]) is int:
+            self.log_size += extent[2]
         self.last_modified = now_ms()
 
     def extents_from(self, offset: int) -> list[tuple[int, Extent]]:
@@ -162,6 +166,7 @@ class Segment:
             dropped = self.extents[:i]
             del self.starts[:i]
             del self.extents[:i]
+            self.log_size -= sum(e[2] for e in dropped if type(e[0]) is int)
             return dropped
         return []
 
@@ -185,8 +190,16 @@ class Segment:
         return None
 
     def log_bytes(self) -> int:
-        """Bytes of this segment still only in the log."""
-        return sum(e[2] for e in self.extents if type(e[0]) is int)
+        """Bytes of this segment still only in the log (kept as extents change: tiering
+        asks every segment on every round, and a segment may have many small extents)."""
+        return self.log_size
+
+    def restore_extent(self, start: int, extent: Extent) -> None:
+        """Add an extent read from a checkpoint."""
+        self.starts.append(start)
+        self.extents.append(extent)
+        if type(extent[0]) is int:
+            self.log_size += extent[2]
 
     def replace_run(self, start: int, length: int, chunk: str) -> bool:
         """Replace the log bytes [start, start + length) by one chunk extent; ``start``
@@ -210,6 +223,7 @@ class Segment:
             j += 1
         self.extents[i:j] = [(chunk, 0, length), *rest]
         self.starts[i:j] = [start, start + length] if rest else [start]
+        self.log_size -= length
         return True
 
     def chunks(self) -> set[str]:

@@ -135,6 +135,24 @@ class WireConnection(asyncio.Protocol):
         slot.close = close
         self._flush()
 
+    def acknowledge(
+        self, slot: _Slot, writer_id: int, event_number: int, previous: int, request_id: int, offset: int
+    ) -> None:
+        if self.closing:
+            return
+        frame = _pack_data_appended(writer_id, event_number, previous, request_id, offset)
+        slots = self.slots
+        if len(slots) == self.head + 1 and slots[-1] is slot and self.transport is not None:
+            # The only reply due (a writer waiting for its one append): straight out.
+            slots.clear()
+            self.head = 0
+            self.transport.write(frame)
+            if self.paused_reading:
+                self._update_reading()
+            return
+        slot.reply = frame
+        self._flush()
+
     def _flush(self) -> None:
         slots = self.slots
         head = self.head
@@ -143,9 +161,9 @@ class WireConnection(asyncio.Protocol):
         while head < len(slots) and slots[head].reply is not None:
             slot = slots[head]
             reply = slot.reply
-            # The acknowledgement of every append: packed directly (same bytes in every
-            # protocol version, see data_appended_frame), the codec for everything else.
-            out.append(data_appended_frame(reply) if type(reply) is c.DataAppended else self.codec.send(reply))
+            # An append's acknowledgement comes packed already (same bytes in every
+            # protocol version, see data_appended_frame), everything else is encoded here.
+            out.append(reply if type(reply) is bytes else self.codec.send(reply))
             head += 1
             if slot.close:
                 close = True
@@ -261,18 +279,27 @@ _U64 = (1 << 64) - 1
 
 def data_appended_frame(reply: c.DataAppended) -> bytes:
     """The frame of a ``DataAppended``: header, writer id (two u64), event number, previous
-    event number, request id, segment write offset (tests/unit/transport checks it equals
-    the codec's output for every protocol version)."""
-    writer = reply.writer_id
-    return _DATA_APPENDED.pack(
-        _DATA_APPENDED_TYPE,
-        _DATA_APPENDED_SIZE,
-        writer >> 64,
-        writer & _U64,
+    event number, request id, segment write offset (tests/unit/service/test_ack_frame.py
+    checks it equals the codec's output for every protocol version)."""
+    return _pack_data_appended(
+        reply.writer_id,
         reply.event_number,
         reply.previous_event_number,
         reply.request_id,
         reply.current_segment_write_offset,
+    )
+
+
+def _pack_data_appended(writer_id: int, event_number: int, previous: int, request_id: int, offset: int) -> bytes:
+    return _DATA_APPENDED.pack(
+        _DATA_APPENDED_TYPE,
+        _DATA_APPENDED_SIZE,
+        writer_id >> 64,
+        writer_id & _U64,
+        event_number,
+        previous,
+        request_id,
+        offset,
     )
 
 

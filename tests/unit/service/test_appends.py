@@ -38,6 +38,11 @@ class Recorder:
     def fill(self, slot: list[Any], reply: c.Command, close: bool = False) -> None:
         slot.append((reply, close))
 
+    def acknowledge(
+        self, slot: list[Any], writer_id: int, event_number: int, previous: int, request_id: int, offset: int
+    ) -> None:
+        slot.append((c.DataAppended(writer_id, event_number, previous, request_id, offset), False))
+
     def protocol_failure(self, message: str) -> None:
         self.failures.append(message)
 

@@ -98,6 +98,7 @@ class WalWriter:
         self._lsn = start_lsn  # next byte to write
         self._durable = start_lsn
         self._requested = start_lsn  # highest LSN somebody waits for
+        self._wanted = start_lsn  # the same for records still in the batch (requested by its write)
         self._synced = start_lsn  # highest LSN the sync thread has synced
         self._written = start_lsn  # records below this LSN are in the file (the sync's limit)
         # The batch: buffers of records not yet in the file, for one pwritev at this offset.
@@ -382,6 +383,8 @@ class WalWriter:
             self._write_error = None
         with self._cond:
             self._written = self._batch_end
+            if self._wanted > self._requested:
+                self._requested = self._wanted
             if self._requested > self._synced:
                 self._cond.notify()
 
@@ -394,6 +397,11 @@ class WalWriter:
         self._request(lsn)
 
     def _request(self, lsn: int) -> None:
+        if lsn > self._written and self._batch:
+            # The write of the batch requests it: one lock round per batch, not per record.
+            if lsn > self._wanted:
+                self._wanted = lsn
+            return
         if lsn > self._requested:
             with self._cond:
                 self._requested = lsn
