@@ -211,16 +211,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--containers",
-        type=int,
-        default=int(os.environ.get("PRAVEGA_CONTAINERS", 1)),
+        type=_container_count,
+        default=_container_count(os.environ.get("PRAVEGA_CONTAINERS", "auto")),
         metavar="N",
         help="segment containers: N > 1 runs the controller here and N container processes, each with its own "
-        "log and port (default 1: one process; fixed when the data directory is created)",
+        "log and port; 1 is one process. Fixed when the data directory is created. Default 'auto': the count "
+        "the data directory was created with, else the number of cores this process may use (1 with --in-memory)",
     )
     # Internal: how the supervisor starts a container process (see cluster/processes.py).
     p.add_argument("--container-index", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--container-lts", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--internal-client-ca", type=Path, default=None, help=argparse.SUPPRESS)
     p.add_argument(
         "--log-level",
         default=os.environ.get("PRAVEGA_LOG_LEVEL", "WARNING"),
@@ -228,6 +230,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="log level (default WARNING)",
     )
     args = p.parse_args(argv)
+    if args.containers is None:
+        args.containers = default_containers(None if args.in_memory else args.data_dir)
     if not 1 <= args.containers <= 256:
         p.error("--containers must be between 1 and 256")
     if not 0 < args.tail_read_wait < 30:
@@ -251,8 +255,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     tls = tls_config(args)
     if tls is not None and (problem := tls.validate()):
         p.error(problem)
-    if args.tls_client_ca is not None and args.containers > 1:
-        p.error("--tls-client-ca is not supported with --containers > 1 yet (the controller has no client certificate)")
     if args.tls_client_ca is not None and tls is None:
         p.error("--tls-client-ca needs --tls-cert and --tls-key")
     if args.auth_password_file is None and args.auth_token_key_file is not None:
@@ -278,6 +280,27 @@ def auth_config(args: argparse.Namespace) -> AuthConfig | None:
     if args.auth_password_file is None:
         return None
     return AuthConfig(args.auth_password_file, args.auth_token_key_file, args.auth_token_ttl)
+
+
+def _container_count(text: str) -> int | None:
+    """``--containers``: a count, or ``auto`` (None: resolved by :func:`default_containers`)."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a container count or 'auto': {text!r}") from None
+
+
+def default_containers(data_dir: Path | None) -> int:
+    """The count a data directory was created with; for a new one, the cores this process
+    may run on (one container per core); 1 in memory."""
+    if data_dir is None:
+        return 1
+    stored = cluster_layout.stored_count(data_dir) if data_dir.exists() else None
+    if stored is not None:
+        return stored
+    return max(1, min(256, len(os.sched_getaffinity(0))))
 
 
 def _env_path(name: str) -> Path | None:
@@ -370,13 +393,13 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     )
 
 
-def container_argv(argv: list[str], config: ServerConfig) -> Callable[[int, int], list[str]]:
+def container_argv(argv: list[str], config: ServerConfig, count: int) -> Callable[[int, int], list[str]]:
     """The command line of container ``index`` (listening on inherited ``fd``): the
     supervisor's own arguments, then what is the container's alone."""
     data_dir = config.data_dir
 
     def make(index: int, fd: int) -> list[str]:
-        own = ["--container-index", str(index), "--listen-fd", str(fd), "--no-rest"]
+        own = ["--containers", str(count), "--container-index", str(index), "--listen-fd", str(fd), "--no-rest"]
         if data_dir is not None:
             own += ["--data-dir", str(cluster_layout.container_dir(Path(data_dir), index))]
             url = config.lts or f"file://{Path(data_dir).resolve() / 'lts'}"
@@ -390,7 +413,7 @@ async def run(config: ServerConfig, containers: int = 1, argv: list[str] | None 
     if containers > 1:
         from .cluster.server import ClusterServer
 
-        server: PravegaServer = ClusterServer(config, containers, container_argv(argv or [], config))
+        server: PravegaServer = ClusterServer(config, containers, container_argv(argv or [], config, containers))
     else:
         server = PravegaServer(config)
     try:
@@ -474,7 +497,12 @@ def main(argv: list[str] | None = None) -> None:
         from .cluster.container import main as container_main
 
         container_main(
-            config_from_args(args), args.container_index, args.containers, args.listen_fd, args.container_lts
+            config_from_args(args),
+            args.container_index,
+            args.containers,
+            args.listen_fd,
+            args.container_lts,
+            args.internal_client_ca,
         )
     sys.exit(runner(run(config_from_args(args), args.containers, argv)))
 

@@ -330,3 +330,73 @@ def test_repair_covers_the_controller_and_every_container(tmp_path: Path) -> Non
         str(data / "containers" / "1"),
     ]
     assert all("healthy" in line for line in lines)
+
+
+def _tls_handshake(endpoint: str, ca: Path, client: tuple[Path, Path] | None) -> str:
+    """'ok' if a TLS session with the container at ``endpoint`` carries a wire Hello
+    round trip, else the error's class name."""
+    import socket
+    import ssl
+
+    from pravega.protocol import commands as c
+    from pravega.protocol.connection import Connection, Role
+
+    host, port = endpoint.rsplit(":", 1)
+    ctx = ssl.create_default_context(cafile=str(ca))
+    ctx.check_hostname = False
+    if client is not None:
+        ctx.load_cert_chain(str(client[0]), str(client[1]))
+    try:
+        with socket.create_connection((host, int(port)), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+                codec = Connection(Role.CLIENT)
+                tls.sendall(codec.send(c.Hello(codec.negotiated_version, 5)))
+                while True:
+                    data = tls.recv(65536)
+                    if not data:
+                        return "closed"
+                    codec.receive_data(data)
+                    if isinstance(codec.next_event(), c.Hello):
+                        return "ok"
+    except (ssl.SSLError, OSError) as exc:
+        return type(exc).__name__
+
+
+def test_client_certificates_with_containers(tmp_path: Path) -> None:
+    """With --tls-client-ca the containers demand a certificate from every client; the
+    controller presents one from the supervisor's own CA, so streams spread over the
+    containers are created, written and read, and a client without a certificate is
+    refused by every container."""
+    from pravega.testing.secure import make_security_setup
+
+    setup = make_security_setup(tmp_path / "sec", {"admin": ("pw", "prn::/,READ_UPDATE")})
+    args = setup.server_args(auth=False, client_certs=True)
+    scope = "mtls"
+    names = streams_in_each_container(scope, 1)
+    streams = [s for ss in names.values() for s in ss]
+    with ServerProcess(tmp_path / "data", containers=2, extra_args=args) as server:
+        assert len(server.container_endpoints) == 2
+        options: dict[str, Any] = {
+            "trust_cert": str(setup.pki.ca),
+            "client_cert": str(setup.pki.client_cert),
+            "client_key": str(setup.pki.client_key),
+        }
+
+        async def body() -> list[str]:
+            async with Client(server.controller_uri.replace("tcp://", "tls://"), **options) as client:
+                await client.create_scope(scope)
+                for name in streams:
+                    await client.create_stream(scope, name, 2)
+                    writer = await client.create_writer(scope, name, StringSerializer())
+                    for i in range(20):
+                        await writer.write(f"{name}-{i}", routing_key=str(i))
+                    await writer.flush()
+                    await writer.close()
+                return await read_all(client, scope, streams, 20 * len(streams))
+
+        got = run(body)
+        assert Counter(got) == Counter(f"{n}-{i}" for n in streams for i in range(20))
+        for endpoint in server.container_endpoints:
+            endpoint = endpoint.replace("127.0.0.1", "localhost")
+            assert _tls_handshake(endpoint, setup.pki.ca, None) != "ok"
+            assert _tls_handshake(endpoint, setup.pki.ca, (setup.pki.client_cert, setup.pki.client_key)) == "ok"

@@ -97,7 +97,8 @@ class ServerProcess:
             "--log-level",
             self.log_level,
             *(["--in-memory"] if self.in_memory else ["--data-dir", str(self.data_dir)]),
-            *(["--containers", str(self.containers)] if self.containers != 1 else []),
+            "--containers",
+            str(self.containers),
             *self.extra_args,
         ]
         log = open(self.log_path, "ab")

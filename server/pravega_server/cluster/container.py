@@ -43,7 +43,9 @@ def die_with_parent() -> None:
         os._exit(1)
 
 
-async def run_container(config: ServerConfig, index: int, count: int, listen_fd: int | None, lts: str | None) -> int:
+async def run_container(
+    config: ServerConfig, index: int, count: int, listen_fd: int | None, lts: str | None, internal_ca: Path | None
+) -> int:
     die_with_parent()
     if listen_fd is not None:
         sock = socket.socket(fileno=listen_fd)
@@ -74,7 +76,7 @@ async def run_container(config: ServerConfig, index: int, count: int, listen_fd:
         config.host,
         0,
         sock=sock,
-        ssl_context=_ssl_context(config),
+        ssl_context=_ssl_context(config, internal_ca),
         guard=PlacementGuard(index, count, tokens),  # type: ignore[arg-type]
     )
     port = server.sockets[0].getsockname()[1]
@@ -92,31 +94,40 @@ async def run_container(config: ServerConfig, index: int, count: int, listen_fd:
     return 0
 
 
-def _ssl_context(config: ServerConfig) -> ssl.SSLContext | None:
-    """The server's TLS context; where client certificates are required, the server's own
-    certificate is accepted too: the controller presents it (``steps.internal_ssl_context``)."""
+def _ssl_context(config: ServerConfig, internal_ca: Path | None) -> ssl.SSLContext | None:
+    """The server's TLS context; where client certificates are required, those issued by
+    the supervisor's ``internal_ca`` are accepted too: the controller presents one
+    (``internal_pki``)."""
     if config.tls is None:
         return None
     ctx = config.tls.ssl_context()
-    if config.tls.client_ca_file is not None:
-        ctx.load_verify_locations(cafile=str(config.tls.cert_file))
-        ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    if config.tls.client_ca_file is not None and internal_ca is not None:
+        ctx.load_verify_locations(cafile=str(internal_ca))
     return ctx
 
 
-async def _run_or_explain(config: ServerConfig, index: int, count: int, listen_fd: int | None, lts: str | None) -> int:
+async def _run_or_explain(
+    config: ServerConfig, index: int, count: int, listen_fd: int | None, lts: str | None, internal_ca: Path | None
+) -> int:
     try:
-        return await run_container(config, index, count, listen_fd, lts)
+        return await run_container(config, index, count, listen_fd, lts, internal_ca)
     except (OSError, CorruptLogError) as exc:
         print(f"pravega-server: container {index} cannot start: {exc}", file=sys.stderr, flush=True)
         return 1
 
 
-def main(config: ServerConfig, index: int, count: int, listen_fd: int | None, lts: str | None) -> None:
+def main(
+    config: ServerConfig,
+    index: int,
+    count: int,
+    listen_fd: int | None,
+    lts: str | None,
+    internal_ca: Path | None = None,
+) -> None:
     try:
         import uvloop
     except ImportError:
         runner = asyncio.run
     else:
         runner = uvloop.run
-    sys.exit(runner(_run_or_explain(config, index, count, listen_fd, lts)))
+    sys.exit(runner(_run_or_explain(config, index, count, listen_fd, lts, internal_ca)))

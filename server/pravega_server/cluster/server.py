@@ -39,6 +39,9 @@ class ClusterServer(PravegaServer):
         self._argv = argv
         self.containers: ContainerSet | None = None
         self._key_dir: tempfile.TemporaryDirectory | None = None
+        self._pki_dir: tempfile.TemporaryDirectory | None = None
+        #: The CA of the controller's client certificate (set when clients must present one).
+        self.internal_ca: Path | None = None
         #: The token key file the containers must share (set when authentication is on).
         self.token_key_file: Path | None = None
         self.store: ClusterStore | None = None
@@ -85,7 +88,17 @@ class ClusterServer(PravegaServer):
             authenticator = self.authenticator = Authenticator(auth)
             tokens = authenticator.tokens
             token = lambda: tokens.issue("controller", "prn::*", Permission.READ_UPDATE, 600)
-        ssl = internal_ssl_context(str(cfg.tls.cert_file), str(cfg.tls.key_file)) if cfg.tls is not None else None
+        ssl = None
+        if cfg.tls is not None:
+            client = None
+            if cfg.tls.client_ca_file is not None:
+                from .internal_pki import make_internal_pki
+
+                self._pki_dir = tempfile.TemporaryDirectory(prefix="pravega-pki-")
+                pki = make_internal_pki(Path(self._pki_dir.name))
+                self.internal_ca = pki.ca_file
+                client = (str(pki.cert_file), str(pki.key_file))
+            ssl = internal_ssl_context(str(cfg.tls.cert_file), client)
         await self.containers.start()
         containers = self.containers
         self.store = ClusterStore(self.engine, ContainerClient(containers.endpoints, ssl=ssl, token=token))
@@ -116,6 +129,8 @@ class ClusterServer(PravegaServer):
         argv = self._argv(index, fd)
         if self.token_key_file is not None:
             argv += ["--auth-token-key-file", str(self.token_key_file)]
+        if self.internal_ca is not None:
+            argv += ["--internal-client-ca", str(self.internal_ca)]
         return argv
 
     def health(self) -> dict[str, bool]:
@@ -151,6 +166,7 @@ class ClusterServer(PravegaServer):
         if self.engine is not None:
             self.engine.close()
             self.engine = None
-        if self._key_dir is not None:
-            self._key_dir.cleanup()
-            self._key_dir = None
+        for tmp in (self._key_dir, self._pki_dir):
+            if tmp is not None:
+                tmp.cleanup()
+        self._key_dir = self._pki_dir = None

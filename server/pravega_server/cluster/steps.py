@@ -97,14 +97,16 @@ class ContainerClient:
         self.pool.close()
 
 
-def internal_ssl_context(cert_file: str, key_file: str) -> _ssl.SSLContext:
+def internal_ssl_context(server_cert_file: str, client: tuple[str, str] | None = None) -> _ssl.SSLContext:
     """The controller's TLS context towards its own containers (on this host): it trusts
-    the server's own certificate, and presents it where client certificates are required."""
+    the server's own certificate; ``client`` (certificate and key files, see
+    ``internal_pki``) is presented where client certificates are required."""
     ctx = _ssl.SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
-    ctx.load_verify_locations(cafile=cert_file)
+    ctx.load_verify_locations(cafile=server_cert_file)
     ctx.verify_flags |= _ssl.VERIFY_X509_PARTIAL_CHAIN
-    ctx.load_cert_chain(cert_file, key_file)
+    if client is not None:
+        ctx.load_cert_chain(*client)
     return ctx
 
 
