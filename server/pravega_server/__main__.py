@@ -223,6 +223,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--container-lts", default=None, help=argparse.SUPPRESS)
     p.add_argument("--internal-client-ca", type=Path, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--control-fd", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument(
         "--log-level",
         default=os.environ.get("PRAVEGA_LOG_LEVEL", "WARNING"),
@@ -494,15 +495,19 @@ def main(argv: list[str] | None = None) -> None:
     else:
         runner = uvloop.run
     if args.container_index is not None:
+        from .cluster.container import ContainerArgs
         from .cluster.container import main as container_main
 
         container_main(
             config_from_args(args),
-            args.container_index,
-            args.containers,
-            args.listen_fd,
-            args.container_lts,
-            args.internal_client_ca,
+            ContainerArgs(
+                args.container_index,
+                args.containers,
+                args.listen_fd,
+                args.container_lts,
+                args.internal_client_ca,
+                args.control_fd,
+            ),
         )
     sys.exit(runner(run(config_from_args(args), args.containers, argv)))
 

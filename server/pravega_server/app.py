@@ -14,6 +14,7 @@ import os
 import socket
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
@@ -28,12 +29,16 @@ from .controller.retention import RetentionConfig
 from .controller.service import ControllerService
 from .rest import Authenticator as RestAuthenticator
 from .rest import RestServer, build_app, start_rest
+from .service.group_tables import state_groups
 from .service.segment_store import SegmentStore, StoreConfig
 from .storage.engine import Engine
 from .storage.lts import open_chunk_store
 from .storage.tiering import TieringConfig
 from .storage.wal.format import DEFAULT_FILE_SIZE
 from .transport.tcp import WireConnection, bind_listener, start_tcp
+
+if TYPE_CHECKING:
+    from prometheus_client.core import Metric
 
 log = logging.getLogger(__name__)
 
@@ -193,10 +198,23 @@ class PravegaServer:
             authorizer=authorize,
             metrics_handler=metrics,
             middlewares=[timing] if timing is not None else [],
+            reader_group_tables=self.reader_group_tables,
         )
         ssl_context = cfg.tls.ssl_context() if cfg.tls is not None else None
         self._rest = await start_rest(app, sock, ssl_context)
         self.rest_port = self._rest.port
+
+    async def before_scrape(self) -> None:
+        """Fetch what the metrics collector cannot read in this process (see the containers' server)."""
+
+    def segment_store_metrics(self) -> list[Metric] | None:
+        """The segment store's metric families gathered from elsewhere by :meth:`before_scrape`;
+        None: the collector reads this process's engine."""
+        return None
+
+    async def reader_group_tables(self, scope: str) -> dict[str, dict[str, Any]]:
+        """The scope's reader groups found in their state tables (see ``service.group_tables``)."""
+        return state_groups(self.engine.segments, scope) if self.engine is not None else {}
 
     def health(self) -> dict[str, bool]:
         """Whether each part serves (the REST ``/health`` endpoints)."""

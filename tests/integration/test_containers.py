@@ -400,3 +400,68 @@ def test_client_certificates_with_containers(tmp_path: Path) -> None:
             endpoint = endpoint.replace("127.0.0.1", "localhost")
             assert _tls_handshake(endpoint, setup.pki.ca, None) != "ok"
             assert _tls_handshake(endpoint, setup.pki.ca, (setup.pki.client_cert, setup.pki.client_key)) == "ok"
+
+
+def test_metrics_and_reader_groups_come_from_every_container(cluster: ServerProcess) -> None:
+    """/metrics adds up the containers' segment-store counters; the REST API lists reader
+    groups whose state tables live in either container; a dead container is left out of a
+    scrape instead of failing it."""
+    import requests
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        reply = requests.get(f"{cluster.rest_uri}/metrics", timeout=60)
+        assert reply.status_code == 200
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(reply.text)
+            for s in family.samples
+        }
+
+    scope = "obs" + uuid.uuid4().hex[:6]
+    names = streams_in_each_container(scope, 1)
+    streams = [s for ss in names.values() for s in ss]
+    groups = {}
+    for index in names:  # a group whose state table lands in each container
+        n = 0
+        while container_of_stream(scope, f"g{index}-{n}_kvtable", 2) != index:
+            n += 1
+        groups[index] = f"g{index}-{n}"
+
+    async def body() -> None:
+        async with Client(cluster.controller_uri) as client:
+            await client.create_scope(scope)
+            for i, name in enumerate(streams):
+                await client.create_stream(scope, name, 1)
+                writer = await client.create_writer(scope, name, StringSerializer())
+                for k in range(10 * (i + 1)):
+                    await writer.write(f"{name}-{k}")
+                await writer.flush()
+                await writer.close()
+            for group in groups.values():
+                await client.create_reader_group(group, scope, streams)
+
+    run(body)
+    samples = scrape()
+    for i, name in enumerate(streams):
+        key = ("segmentstore_segment_write_events_total", (("scope", scope), ("stream", name)))
+        assert samples.get(key) == 10 * (i + 1), (name, samples.get(key))
+    assert samples[("segmentstore_segment_write_events_global_total", ())] >= 30
+    assert samples[("controller_scopes", ())] >= 1
+    listed = requests.get(f"{cluster.rest_uri}/v1/scopes/{scope}/readergroups", timeout=60).json()
+    assert sorted(g["readerGroupName"] for g in listed["readerGroups"]) == sorted(groups.values())
+    one = requests.get(f"{cluster.rest_uri}/v1/scopes/{scope}/readergroups/{groups[1]}", timeout=60)
+    assert one.status_code == 200
+    assert sorted(one.json()["streamList"]) == sorted(f"{scope}/{s}" for s in streams)
+
+    # A container gone: the scrape answers with the other one's counters.
+    pid = cluster.container_pids()[0]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        partial = scrape()
+        key = ("segmentstore_segment_write_events_total", (("scope", scope), ("stream", names[1][0])))
+        assert partial.get(key) == samples[key]
+        assert ("segmentstore_segment_write_events_total", (("scope", scope), ("stream", names[0][0]))) not in partial
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    wait_for(lambda: scrape().get(key) == samples[key] and len(scrape()) >= len(partial), what="both containers")

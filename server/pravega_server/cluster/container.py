@@ -16,14 +16,19 @@ import signal
 import socket
 import ssl
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..app import ServerConfig
+from ..metrics.collector import SegmentStoreCollector
+from ..metrics.families import encode
+from ..service.group_tables import state_groups
 from ..service.segment_store import SegmentStore
 from ..storage.engine import Engine
 from ..storage.lts import open_chunk_store
 from ..storage.wal.reader import CorruptLogError
 from ..transport.tcp import start_tcp
+from . import control
 from .guard import PlacementGuard
 
 log = logging.getLogger(__name__)
@@ -43,12 +48,27 @@ def die_with_parent() -> None:
         os._exit(1)
 
 
-async def run_container(
-    config: ServerConfig, index: int, count: int, listen_fd: int | None, lts: str | None, internal_ca: Path | None
-) -> int:
+@dataclass(frozen=True)
+class ContainerArgs:
+    """What the supervisor tells a container process beyond the server's own options."""
+
+    index: int
+    count: int
+    #: The listening socket bound by the supervisor (None: bind the configured port).
+    listen_fd: int | None = None
+    #: This container's tier-2 location.
+    lts: str | None = None
+    #: The CA of the controller's client certificate (``internal_pki``).
+    internal_ca: Path | None = None
+    #: This container's end of the supervisor's channel (``control``).
+    control_fd: int | None = None
+
+
+async def run_container(config: ServerConfig, args: ContainerArgs) -> int:
     die_with_parent()
-    if listen_fd is not None:
-        sock = socket.socket(fileno=listen_fd)
+    index, count, lts = args.index, args.count, args.lts
+    if args.listen_fd is not None:
+        sock = socket.socket(fileno=args.listen_fd)
     else:
         from ..transport.tcp import bind_listener
 
@@ -76,16 +96,26 @@ async def run_container(
         config.host,
         0,
         sock=sock,
-        ssl_context=_ssl_context(config, internal_ca),
+        ssl_context=_ssl_context(config, args.internal_ca),
         guard=PlacementGuard(index, count, tokens),  # type: ignore[arg-type]
     )
     port = server.sockets[0].getsockname()[1]
     print(f"{READY_PREFIX} index={index} segment-store={config.host}:{port} pid={os.getpid()}", flush=True)
+    channel = None
+    if args.control_fd is not None:
+        collector = SegmentStoreCollector(lambda: engine, lambda: connections)
+        handlers: control.Handlers = {
+            "metrics": lambda request: encode(collector.collect()),
+            "reader_groups": lambda request: state_groups(engine.segments, str(request["scope"])),
+        }
+        channel = asyncio.ensure_future(control.serve(socket.socket(fileno=args.control_fd), handlers))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    if channel is not None:
+        channel.cancel()
     server.close()
     for conn in list(connections):
         conn._close()
@@ -106,28 +136,19 @@ def _ssl_context(config: ServerConfig, internal_ca: Path | None) -> ssl.SSLConte
     return ctx
 
 
-async def _run_or_explain(
-    config: ServerConfig, index: int, count: int, listen_fd: int | None, lts: str | None, internal_ca: Path | None
-) -> int:
+async def _run_or_explain(config: ServerConfig, args: ContainerArgs) -> int:
     try:
-        return await run_container(config, index, count, listen_fd, lts, internal_ca)
+        return await run_container(config, args)
     except (OSError, CorruptLogError) as exc:
-        print(f"pravega-server: container {index} cannot start: {exc}", file=sys.stderr, flush=True)
+        print(f"pravega-server: container {args.index} cannot start: {exc}", file=sys.stderr, flush=True)
         return 1
 
 
-def main(
-    config: ServerConfig,
-    index: int,
-    count: int,
-    listen_fd: int | None,
-    lts: str | None,
-    internal_ca: Path | None = None,
-) -> None:
+def main(config: ServerConfig, args: ContainerArgs) -> None:
     try:
         import uvloop
     except ImportError:
         runner = asyncio.run
     else:
         runner = uvloop.run
-    sys.exit(runner(_run_or_explain(config, index, count, listen_fd, lts, internal_ca)))
+    sys.exit(runner(_run_or_explain(config, args)))

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from ..transport.tcp import bind_listener
 from .container import READY_PREFIX
+from .control import ControlChannel
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ class ContainerSet:
                 self.sockets.append(bind_listener(host, 0))  # a recorded port now taken: another one
         self.ports = [s.getsockname()[1] for s in self.sockets]
         self.procs: list[asyncio.subprocess.Process | None] = [None] * count
+        #: The supervisor's channel to each container (``control``; None while it starts).
+        self.channels: list[ControlChannel | None] = [None] * count
         self.restarts = [0] * count
         self._watchers: list[asyncio.Task] = []
         self._stopping = False
@@ -73,16 +76,30 @@ class ContainerSet:
 
     async def _spawn(self, index: int) -> None:
         fd = self.sockets[index].fileno()
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "pravega_server",
-            *self._argv(index, fd),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            pass_fds=(fd,),
-        )
+        old = self.channels[index]
+        if old is not None:
+            old.close()
+            self.channels[index] = None
+        ours, theirs = socket.socketpair()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "pravega_server",
+                *self._argv(index, fd),
+                "--control-fd",
+                str(theirs.fileno()),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                pass_fds=(fd, theirs.fileno()),
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
         self.procs[index] = proc
+        self.channels[index] = ControlChannel(ours)
         assert proc.stdout is not None
         try:
             line = (await asyncio.wait_for(proc.stdout.readline(), READY_TIMEOUT)).decode(errors="replace")
@@ -119,6 +136,9 @@ class ContainerSet:
         self._stopping = True
         for task in self._watchers:
             task.cancel()
+        for channel in self.channels:
+            if channel is not None:
+                channel.close()
         for proc in self.procs:
             if proc is not None and proc.returncode is None:
                 proc.terminate()

@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..app import PravegaServer, ServerConfig
 from ..auth import Authenticator
@@ -19,13 +20,18 @@ from ..auth.tokens import new_secret_file, persistent_secret_file
 from ..controller.grpc_auth import GrpcGuard
 from ..controller.grpc_service import add_to_server
 from ..controller.service import ControllerService
+from ..metrics.families import add_up, decode
 from ..storage.engine import Engine
 from ..storage.lts import open_chunk_store
 from . import layout
+from .control import ask_all
 from .placement import container_of_stream
 from .processes import ContainerSet
 from .steps import ContainerClient, internal_ssl_context
 from .store import ClusterStore
+
+if TYPE_CHECKING:
+    from prometheus_client.core import Metric
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +51,7 @@ class ClusterServer(PravegaServer):
         #: The token key file the containers must share (set when authentication is on).
         self.token_key_file: Path | None = None
         self.store: ClusterStore | None = None
+        self._store_metrics: list[Metric] = []
 
     async def start(self) -> None:
         cfg = self.config
@@ -132,6 +139,24 @@ class ClusterServer(PravegaServer):
         if self.internal_ca is not None:
             argv += ["--internal-client-ca", str(self.internal_ca)]
         return argv
+
+    async def before_scrape(self) -> None:
+        """Every container's segment-store families, added up (a container that does not
+        answer, e.g. while it restarts, is left out of this scrape)."""
+        if self.containers is None:
+            return
+        answers = await ask_all(self.containers.channels, "metrics")
+        self._store_metrics = add_up(decode(a) for a in answers if a is not None)
+
+    def segment_store_metrics(self) -> list[Metric] | None:
+        return self._store_metrics
+
+    async def reader_group_tables(self, scope: str) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        if self.containers is not None:
+            for answer in await ask_all(self.containers.channels, "reader_groups", scope=scope):
+                out.update(answer or {})
+        return out
 
     def health(self) -> dict[str, bool]:
         procs = self.containers.procs if self.containers is not None else []

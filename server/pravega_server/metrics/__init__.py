@@ -55,6 +55,7 @@ def rest_metrics(server: PravegaServer) -> tuple[Any, Any]:
     )
 
     async def metrics(request: web.Request) -> web.Response:
+        await server.before_scrape()
         body = generate_latest(registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

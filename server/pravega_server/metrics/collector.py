@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ..app import PravegaServer
     from ..controller.service import ControllerService
     from ..storage.engine import Engine
+    from ..transport.tcp import WireConnection
 
 #: Per segment: its stream (None: counted globally only), bytes and events appended, bytes read.
 _Counts = tuple[tuple[str, str] | None, int, int, int]
@@ -33,28 +34,45 @@ KINDS = {0: "stream", 1: "table", 2: "transient"}
 
 
 class ServerCollector:
+    """The families of a server: its segment store's (its own engine's, or gathered from
+    its containers before the scrape: ``PravegaServer.segment_store_metrics``) and its
+    controller's."""
+
     def __init__(self, server: PravegaServer) -> None:
         self.server = server
-        # Counts of segments seen at the last scrape, and the final counts of those gone
-        # since (deleted streams, merged transactions): the counters stay monotonic.
-        self._seen: dict[str, _Counts] = {}
-        self._retired: dict[tuple[str, str] | None, list[int]] = {}
+        self.store = SegmentStoreCollector(lambda: server.engine, lambda: server.connections)
 
     def describe(self) -> list[Metric]:
         return []  # families depend on the state; collected on demand
 
     def collect(self) -> Iterator[Metric]:
-        engine = self.server.engine
+        gathered = self.server.segment_store_metrics()
+        yield from self.store.collect() if gathered is None else gathered
+        controller = self.server.controller
+        if controller is not None:
+            yield from _controller(controller)
+
+
+class SegmentStoreCollector:
+    """The segment store's families, over one engine and its connections."""
+
+    def __init__(
+        self, engine: Callable[[], Engine | None], connections: Callable[[], Collection[WireConnection]]
+    ) -> None:
+        self.engine = engine
+        self.connections = connections
+        # Counts of segments seen at the last scrape, and the final counts of those gone
+        # since (deleted streams, merged transactions): the counters stay monotonic.
+        self._seen: dict[str, _Counts] = {}
+        self._retired: dict[tuple[str, str] | None, list[int]] = {}
+
+    def collect(self) -> Iterator[Metric]:
+        engine = self.engine()
         if engine is not None:
             yield from self._segments(engine)
             yield from self._log(engine)
             yield from self._latencies(engine)
         yield from self._connections()
-        controller = self.server.controller
-        if controller is not None:
-            yield from self._controller(controller)
-
-    # -- segment store ------------------------------------------------------------------
 
     def _segments(self, engine: Engine) -> Iterator[Metric]:
         write_bytes = CounterMetricFamily(
@@ -172,7 +190,7 @@ class ServerCollector:
         )
 
     def _connections(self) -> Iterator[Metric]:
-        connections = list(self.server.connections)
+        connections = list(self.connections())
         yield GaugeMetricFamily(
             "segmentstore_connections", "Open client connections to the segment store", value=len(connections)
         )
@@ -181,41 +199,43 @@ class ServerCollector:
             "segmentstore_writers", "Writers set up on the open connections (SetupAppend)", value=writers
         )
 
-    # -- controller -------------------------------------------------------------------
 
-    def _controller(self, controller: ControllerService) -> Iterator[Metric]:
-        streams = controller.all_streams()
-        user = [s for s in streams if not s.name.startswith(naming.INTERNAL_PREFIX)]
-        yield GaugeMetricFamily("controller_scopes", "Scopes", value=controller.scope_count())
-        by_state = GaugeMetricFamily("controller_streams", "User streams by state", labels=["state"])
-        sealed = sum(1 for s in user if s.sealed)
-        by_state.add_metric(["active"], len(user) - sealed)
-        by_state.add_metric(["sealed"], sealed)
-        yield by_state
-        yield GaugeMetricFamily(
-            "controller_stream_segments",
-            "Active segments of user streams",
-            value=sum(len(s.current.segments) for s in user if not s.sealed),
-        )
-        txns = Counter(t.state for per in controller.transactions.by_stream.values() for t in per.values())
-        family = GaugeMetricFamily("controller_transactions", "Transactions by state", labels=["state"])
-        for state in ("OPEN", "COMMITTED", "ABORTED"):
-            family.add_metric([state], txns.get(state, 0))
-        yield family
-        rgs = sum(len(v) for v in controller.reader_groups.by_scope.values())
-        yield GaugeMetricFamily("controller_reader_groups", "Reader groups registered with the controller", value=rgs)
-        kvts = sum(len(v) for v in controller.kvts.by_scope.values())
-        yield GaugeMetricFamily("controller_kvtables", "Key-value tables", value=kvts)
-        yield CounterMetricFamily(
-            "controller_auto_scale_actions",
-            "Scales made by the auto-scaler since the server started",
-            value=controller.autoscaler.scales,
-        )
-        yield CounterMetricFamily(
-            "controller_retention_truncations",
-            "Truncations made by retention since the server started",
-            value=controller.retention.truncations,
-        )
+# -- controller -----------------------------------------------------------------------
+
+
+def _controller(controller: ControllerService) -> Iterator[Metric]:
+    streams = controller.all_streams()
+    user = [s for s in streams if not s.name.startswith(naming.INTERNAL_PREFIX)]
+    yield GaugeMetricFamily("controller_scopes", "Scopes", value=controller.scope_count())
+    by_state = GaugeMetricFamily("controller_streams", "User streams by state", labels=["state"])
+    sealed = sum(1 for s in user if s.sealed)
+    by_state.add_metric(["active"], len(user) - sealed)
+    by_state.add_metric(["sealed"], sealed)
+    yield by_state
+    yield GaugeMetricFamily(
+        "controller_stream_segments",
+        "Active segments of user streams",
+        value=sum(len(s.current.segments) for s in user if not s.sealed),
+    )
+    txns = Counter(t.state for per in controller.transactions.by_stream.values() for t in per.values())
+    family = GaugeMetricFamily("controller_transactions", "Transactions by state", labels=["state"])
+    for state in ("OPEN", "COMMITTED", "ABORTED"):
+        family.add_metric([state], txns.get(state, 0))
+    yield family
+    rgs = sum(len(v) for v in controller.reader_groups.by_scope.values())
+    yield GaugeMetricFamily("controller_reader_groups", "Reader groups registered with the controller", value=rgs)
+    kvts = sum(len(v) for v in controller.kvts.by_scope.values())
+    yield GaugeMetricFamily("controller_kvtables", "Key-value tables", value=kvts)
+    yield CounterMetricFamily(
+        "controller_auto_scale_actions",
+        "Scales made by the auto-scaler since the server started",
+        value=controller.autoscaler.scales,
+    )
+    yield CounterMetricFamily(
+        "controller_retention_truncations",
+        "Truncations made by retention since the server started",
+        value=controller.retention.truncations,
+    )
 
 
 def _histogram(name: str, documentation: str, h: Histogram) -> HistogramMetricFamily:

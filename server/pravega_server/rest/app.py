@@ -93,12 +93,15 @@ def build_app(
     authorizer: Authorizer | None = None,
     metrics_handler: Handler | None = None,
     middlewares: Sequence[Any] = (),
+    reader_group_tables: Callable[[str], Awaitable[dict[str, dict[str, Any]]]] | None = None,
 ) -> web.Application:
     """``authenticator`` guards every /v1 request (401); then ``authorizer`` decides on
     the resource the request acts on (403); see :mod:`.authz`."""
     app = web.Application(middlewares=[*middlewares, errors_middleware, auth_middleware], client_max_size=1024 * 1024)
     app[resources.CONTROLLER] = controller
     app[health.HEALTH] = health_check
+    if reader_group_tables is not None:
+        app[resources.GROUP_TABLES] = reader_group_tables
     if authenticator is not None:
         app[AUTHENTICATOR] = authenticator
         if authorizer is not None:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from pravega import naming
-from pravega.client.reader_group_state import state_from_entries
-from pravega.errors import PravegaError
 
 from ..controller.model import StreamConfig
 from ..controller.service import ControllerService
@@ -211,36 +210,26 @@ async def scaling_events(request: web.Request) -> web.Response:
 # -- reader groups ------------------------------------------------------------------
 
 
-def _state_table_pattern(scope: str) -> re.Pattern[str]:
-    suffix = re.escape(f"{naming.KVTABLE_SUFFIX}/0{naming.EPOCH_DELIMITER}0")
-    return re.compile(f"^{re.escape(scope)}/(?P<name>[^/]+){suffix}$")
+#: The server's ``reader_group_tables(scope)``: groups found in their state tables.
+GroupTables = Callable[[str], Awaitable[dict[str, dict[str, Any]]]]
+GROUP_TABLES: web.AppKey[GroupTables] = web.AppKey("group_tables")
 
 
-def reader_groups(controller: ControllerService, scope: str) -> dict[str, dict[str, Any]]:
+async def reader_groups(request: web.Request, scope: str) -> dict[str, dict[str, Any]]:
     """The scope's reader groups, found where the clients keep them: registered with the
-    controller (the Java client), or a ``<group>_kvtable`` table segment that is no
-    key-value table and holds reader-group state (this project's client and the official
-    Rust-based one share that layout). Values: ``{"streams": [...], "online": [...]}``."""
+    controller (the Java client), or a state table (this project's client and the official
+    Rust-based one; in the container processes when the server has several), key-value
+    tables excepted. Values: ``{"streams": [...], "online": [...]}``."""
+    controller = _controller(request)
     out: dict[str, dict[str, Any]] = {}
     for name, rg in controller.reader_groups.by_scope.get(scope, {}).items():
         streams = sorted({f"{c.scope}/{c.stream}" for c in rg.starting_cuts})
         out[name] = {"streams": streams, "online": []}
-    pattern = _state_table_pattern(scope)
-    for seg_name, seg in list(controller.engine.segments.items()):
-        # With segment containers the controller holds views without tables: those groups
-        # are not listed (the tables live in the container processes).
-        table = getattr(seg, "table", None)
-        if getattr(seg, "deleted", False) or table is None:
-            continue
-        m = pattern.match(seg_name)
-        if m is None or controller.kvts.get(scope, m.group("name")) is not None:
-            continue
-        try:
-            state = state_from_entries(table.entries)
-        except PravegaError:
-            continue  # a table of another kind that happens to have the name
-        if state is not None:
-            out[m.group("name")] = {"streams": list(state.config.get("streams", [])), "online": state.online()}
+    found = request.app.get(GROUP_TABLES)
+    if found is not None:
+        for name, group in (await found(scope)).items():
+            if controller.kvts.get(scope, name) is None:
+                out[name] = group
     return out
 
 
@@ -249,7 +238,7 @@ async def list_reader_groups(request: web.Request) -> web.Response:
     controller = _controller(request)
     if not controller.scope_exists(scope):
         return error(404, f"scope {scope} not found")
-    names = sorted(n for n in reader_groups(controller, scope) if visible(request, ("reader-group", scope, n)))
+    names = sorted(n for n in (await reader_groups(request, scope)) if visible(request, ("reader-group", scope, n)))
     return web.json_response({"readerGroups": [{"readerGroupName": n} for n in names]})
 
 
@@ -258,7 +247,7 @@ async def get_reader_group(request: web.Request) -> web.Response:
     controller = _controller(request)
     if not controller.scope_exists(scope):
         return error(404, f"scope {scope} not found")
-    group = reader_groups(controller, scope).get(name)
+    group = (await reader_groups(request, scope)).get(name)
     if group is None:
         return error(404, f"reader group {scope}/{name} not found")
     return web.json_response(
