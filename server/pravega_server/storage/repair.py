@@ -29,9 +29,10 @@ from . import errors
 from .engine import Engine
 from .lock import DataDirLock
 from .ops import APPEND_HEADER, decode_batch
-from .repair_files import WAL, finish_repair, fsync_dir, new_staging, swap_in
+from .repair_files import WAL, finish_repair, new_staging, swap_in
 from .segments import Segment
 from .wal import format as fmt
+from .wal.files import fsync_dir
 from .wal.reader import Damage, Record, scan
 
 

@@ -18,18 +18,12 @@ import shutil
 import time
 from pathlib import Path
 
+from .wal.files import fsync_dir
+
 WAL = "wal"
 STAGING = "wal.repair"
 COMPLETE = "COMPLETE"
 DAMAGED = "damaged"
-
-
-def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def finish_repair(data_dir: Path) -> None:

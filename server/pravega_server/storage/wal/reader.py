@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import format as fmt
+from .files import fsync_dir
 
 
 class CorruptLogError(RuntimeError):
@@ -174,18 +175,10 @@ def _cut(directory: Path, bases: list[int], torn: Damage, result: Recovery) -> N
         result.torn_bytes += path.stat().st_size
         path.unlink()
     if later:
-        _fsync_dir(directory)
+        fsync_dir(directory)
     result.next_lsn = torn.lsn
     result.tail_base = holder
     result.tail_is_v1 = result.tail_is_v1 and holder == bases[-1]
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _walk(

@@ -45,6 +45,7 @@ from pathlib import Path
 
 from ...stats import StoreStats
 from . import format as fmt
+from .files import fsync_dir, pwrite_all
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,7 @@ class WalWriter:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         try:
             if self._fsync:
-                _fsync_dir(self._dir)
+                fsync_dir(self._dir)
         except OSError:
             os.close(fd)
             os.unlink(path)
@@ -252,7 +253,7 @@ class WalWriter:
             path.unlink()
             deleted = True
         if deleted:
-            _fsync_dir(self._dir)
+            fsync_dir(self._dir)
         return freed
 
     def disk_usage(self) -> int:
@@ -369,7 +370,7 @@ class WalWriter:
         self._batch = []
         size, self._batch_size = self._batch_size, 0
         try:
-            _pwrite_all(self._batch_fd, batch, self._batch_offset, size)
+            pwrite_all(self._batch_fd, batch, self._batch_offset, size)
         except OSError as exc:
             if self._write_error is None:
                 log.error("write to the log failed (%s)", exc)
@@ -472,7 +473,7 @@ class WalWriter:
         try:
             for fd, offset, vec, end in self._unsynced:
                 if end > self._durable:
-                    _pwrite_all(fd, vec, offset, sum(len(p) for p in vec))
+                    pwrite_all(fd, vec, offset, sum(len(p) for p in vec))
         except OSError as exc:
             self._on_sync_failed(exc)
             return
@@ -587,23 +588,3 @@ class WalWriter:
 
 def _state(exc: OSError) -> str:
     return "full" if exc.errno in _SPACE_ERRORS else "failing"
-
-
-def _pwrite_all(fd: int, vec: list[bytes | memoryview], offset: int, size: int) -> None:
-    written = os.pwritev(fd, vec, offset)
-    if written < size:  # short writes are rare but legal
-        rest = b"".join(bytes(p) for p in vec)
-        while written < size:
-            n = os.pwrite(fd, rest[written:], offset + written)
-            if n <= 0:
-                raise OSError(errno.EIO, "short write to the log")
-            written += n
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a file's creation, rename or deletion in ``directory`` durable."""
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
