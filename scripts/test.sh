@@ -24,9 +24,9 @@ remove_leftover_containers() {
 }
 trap remove_leftover_containers EXIT
 # The test servers run split into segment containers (--containers 2: a supervisor with the
-# controller, two container processes), as on a multi-core machine by default; then the
-# conformance tests with the official client once more against the single-process server
-# (--containers 1, the embedded server's layout).
+# controller, two container processes; the default of tests/conftest.py), as on a multi-core
+# machine by default; then the conformance tests with the official client once more against
+# the single-process server (--containers 1, the embedded server's layout).
 PRAVEGA_TEST_CONTAINERS=2 .venv/bin/python -m pytest "$@"
 if [ "$#" -eq 0 ]; then
   PRAVEGA_TEST_CONTAINERS=1 .venv/bin/python -m pytest tests/conformance

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pravega.testing import ServerProcess
+
+# The tests' servers are split into two segment containers (a supervisor and two container
+# processes) unless PRAVEGA_TEST_CONTAINERS says otherwise (scripts/test.sh runs the
+# conformance tests again with 1). Set before any server starts, so subprocesses see it too.
+os.environ.setdefault("PRAVEGA_TEST_CONTAINERS", "2")
 
 
 @pytest.fixture(scope="module")
